@@ -1,0 +1,131 @@
+package hookd
+
+import (
+	"context"
+	"time"
+)
+
+// Status is the state of a delivery or the outcome of an attempt. Its numeric values
+// are the Svix API's MessageStatus.
+type Status int
+
+// Statuses.
+const (
+	StatusSuccess Status = 0
+	StatusPending Status = 1
+	StatusFail    Status = 2
+	StatusSending Status = 3
+)
+
+// String returns the Svix statusText of s.
+func (s Status) String() string {
+	switch s {
+	case StatusSuccess:
+		return "success"
+	case StatusPending:
+		return "pending"
+	case StatusFail:
+		return "fail"
+	case StatusSending:
+		return "sending"
+	}
+	return "unknown"
+}
+
+// Trigger says why an attempt was made. Its numeric values are the Svix API's
+// MessageAttemptTriggerType.
+type Trigger int
+
+// Triggers.
+const (
+	TriggerScheduled Trigger = 0
+	TriggerManual    Trigger = 1
+)
+
+// Delivery is one message on its way to one endpoint. At most one delivery exists per
+// (message, endpoint).
+type Delivery struct {
+	ID         string
+	AppID      string
+	MsgID      string
+	EndpointID string
+	Status     Status
+	// Attempts counts the attempts made in the current run of the retry schedule.
+	Attempts int
+	// NextAttempt is when the delivery is due. While a worker holds a lease on it,
+	// NextAttempt is the lease's expiry: a crashed worker's delivery becomes due again
+	// by itself.
+	NextAttempt time.Time
+	// Trigger is the trigger of the next attempt.
+	Trigger Trigger
+	// Lease identifies the current claim; it changes at every claim, so a worker whose
+	// lease was lost cannot overwrite the newer claim's result.
+	Lease     int64
+	CreatedAt time.Time
+	UpdatedAt time.Time
+
+	// Message is filled in by ClaimDeliveries and EndpointDeliveries.
+	Message *Message
+}
+
+// AttemptResult is what a worker learned from one attempt, recorded by RecordAttempts.
+type AttemptResult struct {
+	// Delivery is the claimed delivery (ID and Lease identify the claim).
+	Delivery *Delivery
+	// Attempt is inserted into the attempt log whatever happened to the claim.
+	Attempt *Attempt
+	// Status is the delivery's new status: StatusPending (retry at NextAttempt),
+	// StatusSuccess or StatusFail.
+	Status      Status
+	NextAttempt time.Time
+	// Attempts is the delivery's new attempt count.
+	Attempts int
+}
+
+// DeliveryStore persists deliveries and hands them out to workers.
+type DeliveryStore interface {
+	// ClaimDeliveries leases up to limit deliveries that are due at now (status pending
+	// or sending, NextAttempt <= now), oldest due first: it sets their status to
+	// sending, NextAttempt to now+lease and a new Lease, and returns them with their
+	// Message. Several nodes may call it at once; no delivery is handed out twice while
+	// its lease holds.
+	ClaimDeliveries(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]*Delivery, error)
+	// RecordAttempts inserts each result's attempt and, where the delivery still carries
+	// the same Lease, applies the new status, NextAttempt and Attempts. It also keeps
+	// the endpoint's FailingSince: cleared by a successful attempt, set to the attempt's
+	// time by a failed one when not already set. All results commit together.
+	RecordAttempts(ctx context.Context, results []AttemptResult) error
+	// PostponeDeliveries gives back claimed deliveries unattempted: where the Lease still
+	// matches, status returns to pending and NextAttempt becomes until.
+	PostponeDeliveries(ctx context.Context, deliveries []*Delivery, until time.Time) error
+	// NextDue returns the earliest NextAttempt of any pending or sending delivery, and
+	// false when there is none.
+	NextDue(ctx context.Context) (time.Time, bool, error)
+
+	// CreateDeliveries inserts deliveries, skipping any (message, endpoint) pair that
+	// already has one; it returns how many it inserted.
+	CreateDeliveries(ctx context.Context, deliveries []*Delivery) (int, error)
+	// ResendDelivery makes the (message, endpoint) delivery due at now with a manual
+	// trigger and Attempts reset to 0, creating it if it does not exist.
+	ResendDelivery(ctx context.Context, appID, msgID, endpointID string, now time.Time) error
+	// RecoverDeliveries makes due at now, with a manual trigger and Attempts reset to 0,
+	// every failed delivery of the endpoint whose message was accepted in
+	// [since, until); a zero until means no upper bound. It returns how many.
+	RecoverDeliveries(ctx context.Context, appID, endpointID string, since, until, now time.Time) (int, error)
+	// MessageDeliveries returns the deliveries of one message, by endpoint ID.
+	MessageDeliveries(ctx context.Context, appID, msgID string, page Page) ([]*Delivery, error)
+	// EndpointDeliveries returns the deliveries to one endpoint with their Message,
+	// ordered by message ID; filter applies to the messages.
+	EndpointDeliveries(ctx context.Context, appID, endpointID string, filter DeliveryFilter, page Page) ([]*Delivery, error)
+	// DeliveryCounts counts all deliveries of the server by status.
+	DeliveryCounts(ctx context.Context) (EndpointStats, error)
+}
+
+// DeliveryFilter narrows a list of deliveries.
+type DeliveryFilter struct {
+	Status     *Status
+	EventTypes []string
+	Channel    string
+	Before     time.Time
+	After      time.Time
+}

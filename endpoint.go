@@ -1,0 +1,105 @@
+package hookd
+
+import (
+	"context"
+	"slices"
+	"time"
+)
+
+// Endpoint is a URL of one application's customer that receives webhooks.
+type Endpoint struct {
+	ID          string
+	AppID       string
+	UID         string // optional, unique within the application
+	URL         string
+	Description string
+	// FilterTypes limits the endpoint to these event types (empty: all).
+	FilterTypes []string
+	// Channels limits the endpoint to messages sent on one of these channels
+	// (empty: all messages).
+	Channels []string
+	Disabled bool
+	// DisabledAt is when the endpoint was last disabled, by a user or automatically.
+	DisabledAt *time.Time
+	// RateLimit is the maximum deliveries per second to this endpoint (0: unlimited).
+	RateLimit int
+	Metadata  map[string]string
+	// Headers are sent with every request to the endpoint.
+	Headers map[string]string
+	// Secrets sign the requests: Secrets[0] is current; older ones keep signing until
+	// their ExpiresAt passes (rotation grace period).
+	Secrets []Secret
+	// SignatureProfile names a webhook.Profile ("" means the standard profile).
+	SignatureProfile string
+	// RetrySchedule overrides the application's and server's schedule ("" inherits).
+	RetrySchedule string
+	// Timeout overrides the server's request timeout (0 inherits).
+	Timeout time.Duration
+	// FailingSince is the time of the first failure of the current run of failures, or
+	// nil while the endpoint is healthy. Any success resets it.
+	FailingSince *time.Time
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+// Secret is one signing key of an endpoint.
+type Secret struct {
+	Key       string     // e.g. "whsec_…"
+	ExpiresAt *time.Time // nil for the current key
+}
+
+// SigningKeys returns the keys that sign at now: the current one first, then those
+// still within their grace period.
+func (e *Endpoint) SigningKeys(now time.Time) []string {
+	keys := make([]string, 0, len(e.Secrets))
+	for _, s := range e.Secrets {
+		if s.ExpiresAt == nil || now.Before(*s.ExpiresAt) {
+			keys = append(keys, s.Key)
+		}
+	}
+	return keys
+}
+
+// Matches reports whether a message of the given event type and channels is for this
+// endpoint. Disabled endpoints match nothing.
+func (e *Endpoint) Matches(eventType string, channels []string) bool {
+	if e.Disabled {
+		return false
+	}
+	if len(e.FilterTypes) > 0 && !slices.Contains(e.FilterTypes, eventType) {
+		return false
+	}
+	if len(e.Channels) > 0 {
+		for _, c := range channels {
+			if slices.Contains(e.Channels, c) {
+				return true
+			}
+		}
+		return false
+	}
+	return true
+}
+
+// EndpointStats counts an endpoint's deliveries by status.
+type EndpointStats struct {
+	Success, Pending, Fail, Sending, Canceled int64
+}
+
+// EndpointStore persists endpoints. Every method is scoped to one application: an
+// endpoint of another application is ENOTFOUND.
+type EndpointStore interface {
+	// CreateEndpoint inserts ep. A UID already used in the application is ECONFLICT.
+	CreateEndpoint(ctx context.Context, ep *Endpoint) error
+	// Endpoint returns the endpoint of appID whose ID or UID is idOrUID.
+	Endpoint(ctx context.Context, appID, idOrUID string) (*Endpoint, error)
+	// UpdateEndpoint replaces every mutable field of ep (found by ep.AppID, ep.ID).
+	UpdateEndpoint(ctx context.Context, ep *Endpoint) error
+	// DeleteEndpoint deletes the endpoint and its pending deliveries.
+	DeleteEndpoint(ctx context.Context, appID, id string) error
+	// Endpoints lists the application's endpoints by ID.
+	Endpoints(ctx context.Context, appID string, page Page) ([]*Endpoint, error)
+	// AllEndpoints returns every endpoint of the application (for fan-out).
+	AllEndpoints(ctx context.Context, appID string) ([]*Endpoint, error)
+	// EndpointStats counts the endpoint's deliveries by status.
+	EndpointStats(ctx context.Context, appID, id string) (EndpointStats, error)
+}

@@ -1,0 +1,51 @@
+// Package hookd is the domain of the hookd webhook sending service: the types that
+// applications, endpoints, event types, messages, deliveries and attempts are made of,
+// the store interfaces the storage adapters implement, the retry policy and the
+// application error type. It imports nothing of hookd's own and only the standard
+// library, so every other package can depend on it.
+package hookd
+
+import (
+	"context"
+	"time"
+)
+
+// Store is everything hookd persists. The sqlite and postgres packages implement it and
+// both pass the storetest conformance suite. Stores are thin: they run SQL and return
+// rows; validation, fan-out rules and retry timing live above them.
+type Store interface {
+	AppStore
+	EndpointStore
+	EventTypeStore
+	MessageStore
+	DeliveryStore
+	AttemptStore
+	IdempotencyStore
+	SettingStore
+
+	// Wake returns a channel that receives a value (best effort, coalesced) whenever
+	// any node commits new due work: a new message's deliveries, a resend, a recover.
+	// Dispatchers select on it so they never wait for a poll interval.
+	Wake() <-chan struct{}
+
+	// Ping checks that the store can serve requests (used by /readyz).
+	Ping(ctx context.Context) error
+
+	// Close releases the store's resources.
+	Close() error
+}
+
+// Page asks a list method for one page of results. Lists are ordered by ID, which is
+// time-sortable, so Iterator is simply the last ID of the previous page.
+type Page struct {
+	// Limit is the maximum number of rows; the store may assume 1 <= Limit <= 250.
+	Limit int
+	// Iterator is the exclusive starting ID ("" for the first page).
+	Iterator string
+	// Ascending orders by ID from oldest to newest; the default is newest first.
+	Ascending bool
+}
+
+// Clock returns the current time. Logic takes a Clock instead of calling time.Now so
+// tests can drive time.
+type Clock func() time.Time

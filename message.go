@@ -1,0 +1,46 @@
+package hookd
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+)
+
+// Message is one event an application sent. It is immutable once accepted.
+type Message struct {
+	ID        string
+	AppID     string
+	EventType string
+	// EventID is the application's own idempotency key: a second message with the same
+	// EventID in one application is not created.
+	EventID  string
+	Payload  json.RawMessage
+	Channels []string
+	Tags     []string
+	// Timestamp is when hookd accepted the message.
+	Timestamp time.Time
+}
+
+// MessageFilter narrows a list of messages.
+type MessageFilter struct {
+	EventTypes []string
+	Channel    string
+	Tag        string
+	Before     time.Time // zero: no bound
+	After      time.Time // zero: no bound
+}
+
+// MessageStore persists messages.
+type MessageStore interface {
+	// CreateMessage inserts msg and its deliveries in one transaction, so a message is
+	// never accepted without its fan-out. If msg.EventID is set and the application
+	// already has a message with that EventID, nothing is written and the earlier
+	// message is returned together with an ECONFLICT error.
+	CreateMessage(ctx context.Context, msg *Message, deliveries []*Delivery) (*Message, error)
+	// Message returns the application's message whose ID or EventID is idOrEventID.
+	Message(ctx context.Context, appID, idOrEventID string) (*Message, error)
+	// Messages lists the application's messages by ID.
+	Messages(ctx context.Context, appID string, filter MessageFilter, page Page) ([]*Message, error)
+	// ExpungeMessageContent replaces the stored payload of a message with an empty object.
+	ExpungeMessageContent(ctx context.Context, appID, msgID string) error
+}
