@@ -1,0 +1,116 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/hookd/hookd"
+)
+
+const appColumns = `id, uid, name, rate_limit, metadata, retry_schedule, created_at, updated_at`
+
+func scanApp(sc scanner) (*hookd.Application, error) {
+	var (
+		a                hookd.Application
+		uid              sql.NullString
+		meta             string
+		created, updated int64
+	)
+	if err := sc.Scan(&a.ID, &uid, &a.Name, &a.RateLimit, &meta, &a.RetrySchedule, &created, &updated); err != nil {
+		return nil, err
+	}
+	a.UID = fromOptional(uid)
+	var err error
+	if a.Metadata, err = parseMap(meta); err != nil {
+		return nil, err
+	}
+	a.CreatedAt, a.UpdatedAt = fromTS(created), fromTS(updated)
+	return &a, nil
+}
+
+// CreateApp inserts app.
+func (s *Store) CreateApp(ctx context.Context, app *hookd.Application) error {
+	err := s.write(ctx, func(tx *wtx) (bool, error) {
+		_, err := tx.exec(`INSERT INTO applications (`+appColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			app.ID, optional(app.UID), app.Name, app.RateLimit, strMap(app.Metadata), app.RetrySchedule,
+			ts(app.CreatedAt), ts(app.UpdatedAt))
+		return false, err
+	})
+	if isUnique(err) {
+		return hookd.Errorf(hookd.ECONFLICT, "an application with this uid already exists")
+	}
+	if err != nil {
+		return fmt.Errorf("create app: %w", err)
+	}
+	return nil
+}
+
+// App returns the application whose ID or UID is idOrUID.
+func (s *Store) App(ctx context.Context, idOrUID string) (*hookd.Application, error) {
+	a, err := scanApp(s.queryRow(ctx, `SELECT `+appColumns+` FROM applications
+		WHERE id = ?1 OR uid = ?1 ORDER BY id = ?1 DESC LIMIT 1`, idOrUID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound("application")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get app: %w", err)
+	}
+	return a, nil
+}
+
+// UpdateApp replaces the mutable fields of the application app.ID.
+func (s *Store) UpdateApp(ctx context.Context, app *hookd.Application) error {
+	err := s.write(ctx, func(tx *wtx) (bool, error) {
+		n, err := tx.affected(`UPDATE applications SET uid = ?, name = ?, rate_limit = ?, metadata = ?,
+			retry_schedule = ?, updated_at = ? WHERE id = ?`,
+			optional(app.UID), app.Name, app.RateLimit, strMap(app.Metadata), app.RetrySchedule,
+			ts(app.UpdatedAt), app.ID)
+		if err == nil && n == 0 {
+			err = notFound("application")
+		}
+		return false, err
+	})
+	if isUnique(err) {
+		return hookd.Errorf(hookd.ECONFLICT, "an application with this uid already exists")
+	}
+	if err != nil && !hookd.IsNotFound(err) {
+		return fmt.Errorf("update app: %w", err)
+	}
+	return err
+}
+
+// DeleteApp deletes the application with its endpoints, messages, deliveries and
+// attempts.
+func (s *Store) DeleteApp(ctx context.Context, id string) error {
+	err := s.write(ctx, func(tx *wtx) (bool, error) {
+		// Deliveries first: their cascade from messages and endpoints would otherwise
+		// run twice.
+		if _, err := tx.exec(`DELETE FROM deliveries WHERE app_id = ?`, id); err != nil {
+			return false, err
+		}
+		if _, err := tx.exec(`DELETE FROM attempts WHERE app_id = ?`, id); err != nil {
+			return false, err
+		}
+		n, err := tx.affected(`DELETE FROM applications WHERE id = ?`, id)
+		if err == nil && n == 0 {
+			err = notFound("application")
+		}
+		return false, err
+	})
+	if err != nil && !hookd.IsNotFound(err) {
+		return fmt.Errorf("delete app: %w", err)
+	}
+	return err
+}
+
+// Apps lists applications by ID.
+func (s *Store) Apps(ctx context.Context, page hookd.Page) ([]*hookd.Application, error) {
+	cond, tail, args := pageSQL("id", page, nil)
+	out, err := list(ctx, s, `SELECT `+appColumns+` FROM applications WHERE 1`+cond+tail, args, scanApp)
+	if err != nil {
+		return nil, fmt.Errorf("list apps: %w", err)
+	}
+	return out, nil
+}

@@ -1,0 +1,455 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/hookd/hookd"
+)
+
+const deliveryColumns = `id, app_id, msg_id, endpoint_id, status, attempts, next_attempt, trigger,
+	lease, created_at, updated_at`
+
+const deliveryColumnsD = `d.id, d.app_id, d.msg_id, d.endpoint_id, d.status, d.attempts,
+	d.next_attempt, d.trigger, d.lease, d.created_at, d.updated_at`
+
+// deliveryDest holds the scan targets of one delivery row.
+type deliveryDest struct {
+	d                      hookd.Delivery
+	next, created, updated int64
+}
+
+func (x *deliveryDest) targets() []any {
+	d := &x.d
+	return []any{&d.ID, &d.AppID, &d.MsgID, &d.EndpointID, &d.Status, &d.Attempts, &x.next,
+		&d.Trigger, &d.Lease, &x.created, &x.updated}
+}
+
+func (x *deliveryDest) delivery() *hookd.Delivery {
+	d := x.d
+	d.NextAttempt, d.CreatedAt, d.UpdatedAt = fromTS(x.next), fromTS(x.created), fromTS(x.updated)
+	return &d
+}
+
+func scanDelivery(sc scanner) (*hookd.Delivery, error) {
+	var x deliveryDest
+	if err := sc.Scan(x.targets()...); err != nil {
+		return nil, err
+	}
+	return x.delivery(), nil
+}
+
+// scanDeliveryMessage scans deliveryColumnsD followed by messageColumnsM.
+func scanDeliveryMessage(sc scanner) (*hookd.Delivery, error) {
+	var x deliveryDest
+	var m messageDest
+	if err := sc.Scan(append(x.targets(), m.targets()...)...); err != nil {
+		return nil, err
+	}
+	d := x.delivery()
+	var err error
+	if d.Message, err = m.message(); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+const insertDeliverySQL = `INSERT INTO deliveries (` + deliveryColumns + `)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+func deliveryArgs(d *hookd.Delivery) []any {
+	return []any{d.ID, d.AppID, d.MsgID, d.EndpointID, int(d.Status), d.Attempts, ts(d.NextAttempt),
+		int(d.Trigger), d.Lease, ts(d.CreatedAt), ts(d.UpdatedAt)}
+}
+
+func insertDelivery(tx *wtx, d *hookd.Delivery) error {
+	_, err := tx.exec(insertDeliverySQL, deliveryArgs(d)...)
+	return err
+}
+
+// maxRowsPerInsert bounds the rows of one multi-row INSERT (11 parameters each), and
+// so the number of statement shapes prepared.
+const maxRowsPerInsert = 32
+
+// insertDeliveriesSQL[n] inserts n deliveries in one statement.
+var insertDeliveriesSQL = func() [maxRowsPerInsert + 1]string {
+	var out [maxRowsPerInsert + 1]string
+	row := `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	for n := 1; n <= maxRowsPerInsert; n++ {
+		out[n] = `INSERT INTO deliveries (` + deliveryColumns + `) VALUES ` + row + strings.Repeat(", "+row, n-1)
+	}
+	return out
+}()
+
+// insertDeliveries inserts ds with one statement per maxRowsPerInsert rows: a fan-out
+// to many endpoints costs a few statements rather than one per endpoint. A statement
+// that fails changes nothing, and is then replayed row by row so that the error
+// names the delivery that caused it (see failedDelivery).
+func insertDeliveries(tx *wtx, ds []*hookd.Delivery) error {
+	args := make([]any, 0, 11*min(len(ds), maxRowsPerInsert))
+	for len(ds) > 0 {
+		chunk := ds[:min(len(ds), maxRowsPerInsert)]
+		ds = ds[len(chunk):]
+		args = args[:0]
+		for _, d := range chunk {
+			args = append(args, d.ID, d.AppID, d.MsgID, d.EndpointID, int(d.Status), d.Attempts, ts(d.NextAttempt),
+				int(d.Trigger), d.Lease, ts(d.CreatedAt), ts(d.UpdatedAt))
+		}
+		if _, err := tx.exec(insertDeliveriesSQL[len(chunk)], args...); err != nil {
+			return failedDelivery(tx, chunk, err)
+		}
+	}
+	return nil
+}
+
+// failedDelivery inserts chunk row by row after its multi-row INSERT failed with err,
+// and returns the first row's error with that row, or err.
+func failedDelivery(tx *wtx, chunk []*hookd.Delivery, err error) error {
+	if len(chunk) == 1 {
+		return &deliveryError{d: chunk[0], err: err}
+	}
+	for _, d := range chunk {
+		if e := insertDelivery(tx, d); e != nil {
+			return &deliveryError{d: d, err: e}
+		}
+	}
+	return err
+}
+
+// deliveryError is an insert error with the delivery that caused it.
+type deliveryError struct {
+	d   *hookd.Delivery
+	err error
+}
+
+func (e *deliveryError) Error() string { return e.err.Error() }
+func (e *deliveryError) Unwrap() error { return e.err }
+
+// ClaimDeliveries leases up to limit due deliveries, oldest due first. The lease is a
+// per-delivery counter incremented at every claim.
+func (s *Store) ClaimDeliveries(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]*hookd.Delivery, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	var out []*hookd.Delivery
+	err := s.write(ctx, func(tx *wtx) (bool, error) {
+		out = out[:0]
+		rows, err := tx.query(`SELECT `+deliveryColumnsD+`, `+messageColumnsM+`
+			FROM deliveries d JOIN messages m ON m.id = d.msg_id
+			WHERE d.status IN (1, 3) AND d.next_attempt <= ?
+			ORDER BY d.next_attempt LIMIT ?`, ts(now), limit)
+		if err != nil {
+			return false, err
+		}
+		for rows.Next() {
+			d, err := scanDeliveryMessage(rows)
+			if err != nil {
+				rows.Close()
+				return false, err
+			}
+			out = append(out, d)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return false, err
+		}
+		if len(out) == 0 {
+			return false, nil
+		}
+		// One statement leases them all; the IDs travel as one JSON array.
+		byID := make(map[string]*hookd.Delivery, len(out))
+		ids := make([]string, len(out))
+		for i, d := range out {
+			byID[d.ID] = d
+			ids[i] = d.ID
+		}
+		list, err := json.Marshal(ids)
+		if err != nil {
+			return false, err
+		}
+		until := now.Add(lease)
+		rows, err = tx.query(`UPDATE deliveries SET status = 3, next_attempt = ?, lease = lease + 1,
+			updated_at = ? WHERE id IN (SELECT value FROM json_each(?)) RETURNING id, lease`,
+			ts(until), ts(now), string(list))
+		if err != nil {
+			return false, err
+		}
+		n := 0
+		for rows.Next() {
+			var id string
+			var l int64
+			if err := rows.Scan(&id, &l); err != nil {
+				rows.Close()
+				return false, err
+			}
+			if d := byID[id]; d != nil {
+				d.Lease = l
+				n++
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return false, err
+		}
+		if n != len(out) {
+			return false, fmt.Errorf("leased %d of %d deliveries", n, len(out))
+		}
+		for _, d := range out {
+			d.Status = hookd.StatusSending
+			d.NextAttempt = fromTS(ts(until))
+			d.UpdatedAt = fromTS(ts(now))
+		}
+		return false, nil
+	})
+	if err != nil {
+		return nil, wrap("claim deliveries", err)
+	}
+	return out, nil
+}
+
+// RecordAttempts inserts the attempts and applies each result where the lease holds.
+func (s *Store) RecordAttempts(ctx context.Context, results []hookd.AttemptResult) error {
+	if len(results) == 0 {
+		return nil
+	}
+	err := s.write(ctx, func(tx *wtx) (bool, error) {
+		attempts := make([]*hookd.Attempt, 0, len(results))
+		for _, r := range results {
+			if r.Attempt != nil {
+				attempts = append(attempts, r.Attempt)
+			}
+		}
+		if err := insertAttempts(tx, attempts); err != nil {
+			return false, err
+		}
+		for _, r := range results {
+			var at int64
+			if r.Attempt != nil {
+				at = ts(r.Attempt.Timestamp)
+			}
+			if _, err := tx.exec(`UPDATE deliveries SET status = ?, next_attempt = ?, attempts = ?,
+				updated_at = ? WHERE id = ? AND lease = ?`,
+				int(r.Status), ts(r.NextAttempt), r.Attempts, at, r.Delivery.ID, r.Delivery.Lease); err != nil {
+				return false, err
+			}
+		}
+		return false, updateFailingSince(tx, attempts)
+	})
+	return wrap("record attempts", err)
+}
+
+// updateFailingSince applies the attempts, in order, to their endpoints' failing_since:
+// a success clears it, a failure sets it unless already set. Per endpoint that comes
+// to at most one clear and one set, whatever the number of attempts.
+func updateFailingSince(tx *wtx, attempts []*hookd.Attempt) error {
+	type health struct {
+		cleared   bool  // a success came
+		failureAt int64 // first failure after the last success (0: none)
+	}
+	var order []string
+	byEndpoint := make(map[string]*health)
+	for _, a := range attempts {
+		h := byEndpoint[a.EndpointID]
+		if h == nil {
+			h = &health{}
+			byEndpoint[a.EndpointID] = h
+			order = append(order, a.EndpointID)
+		}
+		if a.Status == hookd.StatusSuccess {
+			h.cleared, h.failureAt = true, 0
+		} else if h.failureAt == 0 {
+			h.failureAt = ts(a.Timestamp)
+		}
+	}
+	for _, id := range order {
+		h := byEndpoint[id]
+		if h.cleared {
+			if _, err := tx.exec(`UPDATE endpoints SET failing_since = NULL
+				WHERE id = ? AND failing_since IS NOT NULL`, id); err != nil {
+				return err
+			}
+		}
+		if h.failureAt != 0 {
+			if _, err := tx.exec(`UPDATE endpoints SET failing_since = ?
+				WHERE id = ? AND failing_since IS NULL`, h.failureAt, id); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// PostponeDeliveries returns claimed deliveries to pending, due at until.
+func (s *Store) PostponeDeliveries(ctx context.Context, deliveries []*hookd.Delivery, until time.Time) error {
+	if len(deliveries) == 0 {
+		return nil
+	}
+	err := s.write(ctx, func(tx *wtx) (bool, error) {
+		n := int64(0)
+		for _, d := range deliveries {
+			k, err := tx.affected(`UPDATE deliveries SET status = 1, next_attempt = ?
+				WHERE id = ? AND lease = ?`, ts(until), d.ID, d.Lease)
+			if err != nil {
+				return false, err
+			}
+			n += k
+		}
+		return n > 0, nil
+	})
+	return wrap("postpone deliveries", err)
+}
+
+// NextDue returns the earliest NextAttempt of any pending or sending delivery.
+func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
+	var v sql.NullInt64
+	if err := s.queryRow(ctx, `SELECT min(next_attempt) FROM deliveries WHERE status IN (1, 3)`).Scan(&v); err != nil {
+		return time.Time{}, false, fmt.Errorf("next due: %w", err)
+	}
+	if !v.Valid {
+		return time.Time{}, false, nil
+	}
+	return fromTS(v.Int64), true, nil
+}
+
+// CreateDeliveries inserts deliveries, skipping (message, endpoint) pairs that exist.
+func (s *Store) CreateDeliveries(ctx context.Context, deliveries []*hookd.Delivery) (int, error) {
+	if len(deliveries) == 0 {
+		return 0, nil
+	}
+	var n int64
+	err := s.write(ctx, func(tx *wtx) (bool, error) {
+		n = 0
+		for _, d := range deliveries {
+			k, err := tx.affected(insertDeliverySQL+` ON CONFLICT (msg_id, endpoint_id) DO NOTHING`, deliveryArgs(d)...)
+			if err != nil {
+				if isForeignKey(err) {
+					return false, notFound("message or endpoint")
+				}
+				if isUnique(err) {
+					return false, hookd.Errorf(hookd.ECONFLICT, "delivery %s already exists", d.ID)
+				}
+				return false, err
+			}
+			n += k
+		}
+		return n > 0, nil
+	})
+	if err != nil {
+		return 0, wrap("create deliveries", err)
+	}
+	return int(n), nil
+}
+
+// exists reports whether query (a count) finds a row, inside the writer transaction.
+func (tx *wtx) exists(query string, args ...any) (bool, error) {
+	var n int
+	if err := tx.queryRow(query, args...).Scan(&n); err != nil {
+		return false, err
+	}
+	return n > 0, nil
+}
+
+// ResendDelivery makes the (message, endpoint) delivery due at now with a manual
+// trigger, creating it if needed. A new delivery's ID is made from now. An existing
+// delivery's lease is bumped so an attempt in flight cannot overwrite the resend.
+func (s *Store) ResendDelivery(ctx context.Context, appID, msgID, endpointID string, now time.Time) error {
+	id := hookd.IDGen{Now: func() time.Time { return now }}.New(hookd.PrefixDelivery)
+	err := s.write(ctx, func(tx *wtx) (bool, error) {
+		ok, err := tx.exists(`SELECT count(*) FROM messages WHERE app_id = ? AND id = ?`, appID, msgID)
+		if err != nil {
+			return false, err
+		}
+		if !ok {
+			return false, notFound("message")
+		}
+		if ok, err = tx.exists(`SELECT count(*) FROM endpoints WHERE app_id = ? AND id = ?`, appID, endpointID); err != nil {
+			return false, err
+		}
+		if !ok {
+			return false, notFound("endpoint")
+		}
+		_, err = tx.exec(`INSERT INTO deliveries (`+deliveryColumns+`)
+			VALUES (?1, ?2, ?3, ?4, 1, 0, ?5, 1, 0, ?5, ?5)
+			ON CONFLICT (msg_id, endpoint_id) DO UPDATE SET status = 1, attempts = 0,
+				next_attempt = ?5, trigger = 1, lease = lease + 1, updated_at = ?5`,
+			id, appID, msgID, endpointID, ts(now))
+		return err == nil, err
+	})
+	return wrap("resend delivery", err)
+}
+
+// RecoverDeliveries makes the endpoint's failed deliveries of messages accepted in
+// [since, until) due at now with a manual trigger.
+func (s *Store) RecoverDeliveries(ctx context.Context, appID, endpointID string, since, until, now time.Time) (int, error) {
+	var n int64
+	err := s.write(ctx, func(tx *wtx) (bool, error) {
+		ok, err := tx.exists(`SELECT count(*) FROM endpoints WHERE app_id = ? AND id = ?`, appID, endpointID)
+		if err != nil {
+			return false, err
+		}
+		if !ok {
+			return false, notFound("endpoint")
+		}
+		upper := int64(1<<63 - 1)
+		if !until.IsZero() {
+			upper = ts(until)
+		}
+		n, err = tx.affected(`UPDATE deliveries SET status = 1, attempts = 0, next_attempt = ?1,
+			trigger = 1, lease = lease + 1, updated_at = ?1
+			WHERE app_id = ?2 AND endpoint_id = ?3 AND status = 2 AND msg_id IN (
+				SELECT id FROM messages WHERE app_id = ?2 AND timestamp >= ?4 AND timestamp < ?5)`,
+			ts(now), appID, endpointID, ts(since), upper)
+		return n > 0, err
+	})
+	if err != nil {
+		return 0, wrap("recover deliveries", err)
+	}
+	return int(n), nil
+}
+
+// MessageDeliveries returns the deliveries of one message, by endpoint ID.
+func (s *Store) MessageDeliveries(ctx context.Context, appID, msgID string, page hookd.Page) ([]*hookd.Delivery, error) {
+	cond, tail, args := pageSQL("endpoint_id", page, []any{msgID, appID})
+	out, err := list(ctx, s, `SELECT `+deliveryColumns+` FROM deliveries
+		WHERE msg_id = ? AND app_id = ?`+cond+tail, args, scanDelivery)
+	if err != nil {
+		return nil, fmt.Errorf("message deliveries: %w", err)
+	}
+	return out, nil
+}
+
+// EndpointDeliveries returns the deliveries to one endpoint with their message, by
+// message ID. Before and After are exclusive bounds on the message's Timestamp.
+func (s *Store) EndpointDeliveries(ctx context.Context, appID, endpointID string, filter hookd.DeliveryFilter, page hookd.Page) ([]*hookd.Delivery, error) {
+	var b strings.Builder
+	b.WriteString(`SELECT ` + deliveryColumnsD + `, ` + messageColumnsM + `
+		FROM deliveries d JOIN messages m ON m.id = d.msg_id
+		WHERE d.endpoint_id = ? AND d.app_id = ?`)
+	args := []any{endpointID, appID}
+	if filter.Status != nil {
+		b.WriteString(` AND d.status = ?`)
+		args = append(args, int(*filter.Status))
+	}
+	args = messageFilterSQL(&b, args, filter.EventTypes, filter.Channel, "",
+		boundTS(filter.Before), boundTS(filter.After))
+	cond, tail, args := pageSQL("d.msg_id", page, args)
+	b.WriteString(cond + tail)
+	out, err := list(ctx, s, b.String(), args, scanDeliveryMessage)
+	if err != nil {
+		return nil, fmt.Errorf("endpoint deliveries: %w", err)
+	}
+	return out, nil
+}
+
+// DeliveryCounts counts all deliveries by status.
+func (s *Store) DeliveryCounts(ctx context.Context) (hookd.EndpointStats, error) {
+	st, err := s.countStatuses(ctx, `SELECT status, count(*) FROM deliveries GROUP BY status`)
+	if err != nil {
+		return st, fmt.Errorf("delivery counts: %w", err)
+	}
+	return st, nil
+}

@@ -1,0 +1,296 @@
+// Package sqlite implements hookd.Store on an embedded SQLite database (the pure-Go
+// modernc.org/sqlite driver, so the binary stays static).
+//
+// The database runs in WAL mode with synchronous=FULL: a message is on disk before
+// CreateMessage returns. All writes go through one writer connection, fed by a single
+// goroutine that commits concurrent calls together (group commit), so the cost of the
+// fsync is shared by every call in the batch. Reads use a separate pool of read-only
+// connections and never wait for the writer.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/hookd/hookd"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+var _ hookd.Store = (*Store)(nil)
+
+// Store is hookd's embedded store. Create it with Open.
+type Store struct {
+	path   string
+	writer *sql.DB // one connection: every write
+	reader *sql.DB // read-only pool
+
+	ops      chan *writeOp
+	quit     chan struct{}
+	done     chan struct{}
+	closeMu  sync.RWMutex // held for reading while a write is queued
+	closed   bool
+	wake     chan struct{}
+	wstmts   map[string]*sql.Stmt // writer goroutine only
+	rstmtsMu sync.Mutex
+	rstmts   map[string]*sql.Stmt
+}
+
+// Open opens (creating if needed) the SQLite database at path, applies pending
+// migrations and starts the writer. ":memory:" gives a private in-memory database
+// (reads then share the single writer connection).
+func Open(ctx context.Context, path string) (*Store, error) {
+	s := &Store{
+		path:   path,
+		ops:    make(chan *writeOp, 1024),
+		quit:   make(chan struct{}),
+		done:   make(chan struct{}),
+		wake:   make(chan struct{}, 1),
+		wstmts: make(map[string]*sql.Stmt),
+		rstmts: make(map[string]*sql.Stmt),
+	}
+	memory := path == ":memory:"
+	w, err := sql.Open("sqlite", dsn(path, false))
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	w.SetConnMaxIdleTime(0)
+	s.writer = w
+	if memory {
+		s.reader = w
+	} else {
+		r, err := sql.Open("sqlite", dsn(path, true))
+		if err != nil {
+			w.Close()
+			return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+		}
+		n := max(4, runtime.GOMAXPROCS(0))
+		r.SetMaxOpenConns(n)
+		r.SetMaxIdleConns(n)
+		r.SetConnMaxIdleTime(0)
+		s.reader = r
+	}
+	if err := s.Migrate(ctx); err != nil {
+		s.closeDBs()
+		return nil, err
+	}
+	go s.run()
+	return s, nil
+}
+
+// dsn builds the driver's connection string. Every connection waits up to 10 s for a
+// lock instead of failing, enforces foreign keys, and writes through the WAL with a
+// sync at every commit (FULL), so accepted messages survive power loss.
+func dsn(path string, readOnly bool) string {
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "foreign_keys(1)")
+	if path != ":memory:" {
+		q.Add("_pragma", "journal_mode(WAL)")
+	}
+	q.Add("_pragma", "synchronous(FULL)")
+	if readOnly {
+		q.Add("_pragma", "query_only(1)")
+	} else {
+		q.Set("_txlock", "immediate")
+		// Each call in a group commit runs in a savepoint, so SQLite keeps a statement
+		// journal of the pages the call changes; in memory it costs no write(2)
+		// (it never needs to survive a crash: the WAL holds what is committed).
+		q.Add("_pragma", "temp_store(MEMORY)")
+	}
+	if path == ":memory:" {
+		return ":memory:?" + q.Encode()
+	}
+	return "file:" + path + "?" + q.Encode()
+}
+
+// Migrate applies the embedded migrations that the database has not seen yet, each in
+// its own transaction, recording them in schema_migrations. Open calls it.
+func (s *Store) Migrate(ctx context.Context) error {
+	if _, err := s.writer.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version INTEGER PRIMARY KEY, name TEXT NOT NULL)`); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	type migration struct {
+		version int
+		name    string
+	}
+	var list []migration
+	for _, n := range names {
+		base := strings.TrimPrefix(n, "migrations/")
+		num, _, _ := strings.Cut(base, "_")
+		v, err := strconv.Atoi(num)
+		if err != nil {
+			return fmt.Errorf("migrate: bad migration name %q", base)
+		}
+		list = append(list, migration{v, base})
+	}
+	sort.Slice(list, func(i, j int) bool { return list[i].version < list[j].version })
+	for _, m := range list {
+		if err := s.applyMigration(ctx, m.version, m.name); err != nil {
+			return fmt.Errorf("migrate %s: %w", m.name, err)
+		}
+	}
+	return nil
+}
+
+func (s *Store) applyMigration(ctx context.Context, version int, name string) error {
+	body, err := migrations.ReadFile("migrations/" + name)
+	if err != nil {
+		return err
+	}
+	tx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, version).Scan(&n); err != nil {
+		return err
+	}
+	if n > 0 {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name) VALUES (?, ?)`, version, name); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// DB returns the writer handle (a pool of exactly one connection). Other packages
+// that keep their own tables in the same file, such as the receiver-side idempotency
+// store, write through it so that writes stay serialized.
+func (s *Store) DB() *sql.DB { return s.writer }
+
+// Wake returns a channel signalled after a commit that created due work.
+func (s *Store) Wake() <-chan struct{} { return s.wake }
+
+func (s *Store) signal() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	var one int
+	if err := s.reader.QueryRowContext(ctx, `SELECT 1`).Scan(&one); err != nil {
+		return fmt.Errorf("ping sqlite: %w", err)
+	}
+	return nil
+}
+
+// Close stops the writer after the queued writes and closes the database.
+func (s *Store) Close() error {
+	s.closeMu.Lock()
+	if s.closed {
+		s.closeMu.Unlock()
+		return nil
+	}
+	s.closed = true
+	close(s.quit)
+	s.closeMu.Unlock()
+	<-s.done
+	// Keep the planner's statistics fresh for the next start (cheap when unchanged).
+	_, err := s.writer.Exec(`PRAGMA optimize`)
+	return errors.Join(err, s.closeDBs())
+}
+
+func (s *Store) closeDBs() error {
+	s.rstmtsMu.Lock()
+	for _, st := range s.rstmts {
+		st.Close()
+	}
+	s.rstmtsMu.Unlock()
+	for _, st := range s.wstmts {
+		st.Close()
+	}
+	var err error
+	if s.reader != s.writer {
+		err = s.reader.Close()
+	}
+	return errors.Join(err, s.writer.Close())
+}
+
+// rstmt returns the read statement for query, prepared once.
+func (s *Store) rstmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	s.rstmtsMu.Lock()
+	defer s.rstmtsMu.Unlock()
+	if st, ok := s.rstmts[query]; ok {
+		return st, nil
+	}
+	st, err := s.reader.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	s.rstmts[query] = st
+	return st, nil
+}
+
+// queryRow runs a prepared read returning one row.
+func (s *Store) queryRow(ctx context.Context, query string, args ...any) *row {
+	st, err := s.rstmt(ctx, query)
+	if err != nil {
+		return &row{err: err}
+	}
+	return &row{row: st.QueryRowContext(ctx, args...)}
+}
+
+// maxReadStmts bounds the prepared read statements; queries built from filters come in
+// many shapes, and past this many they are parsed at every call instead.
+const maxReadStmts = 256
+
+// query runs a read, prepared once while fewer than maxReadStmts are cached.
+func (s *Store) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	s.rstmtsMu.Lock()
+	st, ok := s.rstmts[query]
+	full := len(s.rstmts) >= maxReadStmts
+	s.rstmtsMu.Unlock()
+	if !ok && full {
+		return s.reader.QueryContext(ctx, query, args...)
+	}
+	if !ok {
+		var err error
+		if st, err = s.rstmt(ctx, query); err != nil {
+			return nil, err
+		}
+	}
+	return st.QueryContext(ctx, args...)
+}
+
+// row is a *sql.Row that may carry a preparation error.
+type row struct {
+	row *sql.Row
+	err error
+}
+
+func (r *row) Scan(dest ...any) error {
+	if r.err != nil {
+		return r.err
+	}
+	return r.row.Scan(dest...)
+}

@@ -1,0 +1,217 @@
+package storetest
+
+import (
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/hookd/hookd"
+)
+
+var endpointTests = []test{
+	{"CreateAndGetByIDOrUID", func(t *testing.T, f *fixture) {
+		a := f.app()
+		exp := t0.Add(24 * time.Hour)
+		dis := t0.Add(-time.Hour)
+		want := f.endpoint(a.ID, func(e *hookd.Endpoint) {
+			e.UID, e.Description = "ep-1", "primary"
+			e.FilterTypes = []string{"invoice.paid", "invoice.failed"}
+			e.Channels = []string{"eu"}
+			e.Disabled, e.DisabledAt = true, &dis
+			e.RateLimit = 10
+			e.Metadata = map[string]string{"team": "billing"}
+			e.Headers = map[string]string{"X-Custom": "1"}
+			e.Secrets = []hookd.Secret{{Key: "whsec_new"}, {Key: "whsec_old", ExpiresAt: &exp}}
+			e.SignatureProfile = "hmac-sha256-hex"
+			e.RetrySchedule = "short"
+			e.Timeout = 2500 * time.Millisecond
+			e.FailingSince = &dis
+		})
+		for _, key := range []string{want.ID, want.UID} {
+			got, err := f.s.Endpoint(f.ctx, a.ID, key)
+			must(t, err)
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("Endpoint(%q) =\n%+v, want\n%+v", key, got, want)
+			}
+		}
+	}},
+	{"NotFound", func(t *testing.T, f *fixture) {
+		a := f.app()
+		_, err := f.s.Endpoint(f.ctx, a.ID, "ep_missing")
+		wantCode(t, err, hookd.ENOTFOUND)
+		if msg := hookd.ErrorMessage(err); msg != "endpoint not found" {
+			t.Errorf("message = %q, want %q", msg, "endpoint not found")
+		}
+		wantCode(t, f.s.UpdateEndpoint(f.ctx, &hookd.Endpoint{ID: "ep_missing", AppID: a.ID, URL: "https://x"}), hookd.ENOTFOUND)
+		wantCode(t, f.s.DeleteEndpoint(f.ctx, a.ID, "ep_missing"), hookd.ENOTFOUND)
+		_, err = f.s.EndpointStats(f.ctx, a.ID, "ep_missing")
+		wantCode(t, err, hookd.ENOTFOUND)
+	}},
+	{"UIDUniquePerApp", func(t *testing.T, f *fixture) {
+		a, b := f.app(), f.app()
+		f.endpoint(a.ID, func(e *hookd.Endpoint) { e.UID = "same" })
+		f.endpoint(b.ID, func(e *hookd.Endpoint) { e.UID = "same" }) // other app: fine
+		f.endpoint(a.ID)                                             // no UID: fine
+		dup := &hookd.Endpoint{ID: f.id(hookd.PrefixEndpoint), AppID: a.ID, UID: "same", URL: "https://x", CreatedAt: f.now, UpdatedAt: f.now}
+		wantCode(t, f.s.CreateEndpoint(f.ctx, dup), hookd.ECONFLICT)
+		other := f.endpoint(a.ID, func(e *hookd.Endpoint) { e.UID = "other" })
+		other.UID = "same"
+		wantCode(t, f.s.UpdateEndpoint(f.ctx, other), hookd.ECONFLICT)
+	}},
+	{"Update", func(t *testing.T, f *fixture) {
+		a := f.app()
+		e := f.endpoint(a.ID, func(e *hookd.Endpoint) { e.UID = "x"; e.Channels = []string{"a"} })
+		upd := *e
+		now := t0.Add(time.Hour)
+		upd.UID, upd.URL, upd.Description = "", "https://example.org/new", "changed"
+		upd.FilterTypes, upd.Channels = []string{"a.b"}, nil
+		upd.Disabled, upd.DisabledAt = true, &now
+		upd.Headers = map[string]string{"A": "b"}
+		upd.Secrets = []hookd.Secret{{Key: "whsec_2"}, {Key: "whsec_1", ExpiresAt: &now}}
+		upd.Timeout, upd.FailingSince, upd.UpdatedAt = time.Second, &now, now
+		must(t, f.s.UpdateEndpoint(f.ctx, &upd))
+		got, err := f.s.Endpoint(f.ctx, a.ID, e.ID)
+		must(t, err)
+		if !reflect.DeepEqual(got, &upd) {
+			t.Errorf("after update =\n%+v, want\n%+v", got, &upd)
+		}
+		// FailingSince is a mutable field too: re-enabling clears it.
+		upd.Disabled, upd.DisabledAt, upd.FailingSince = false, nil, nil
+		must(t, f.s.UpdateEndpoint(f.ctx, &upd))
+		got, err = f.s.Endpoint(f.ctx, a.ID, e.ID)
+		must(t, err)
+		if got.FailingSince != nil || got.Disabled || got.DisabledAt != nil {
+			t.Errorf("after re-enable = %+v", got)
+		}
+	}},
+	{"TenantIsolation", func(t *testing.T, f *fixture) {
+		a, b := f.app(), f.app()
+		e := f.endpoint(a.ID, func(e *hookd.Endpoint) { e.UID = "mine" })
+		for _, key := range []string{e.ID, e.UID} {
+			_, err := f.s.Endpoint(f.ctx, b.ID, key)
+			wantCode(t, err, hookd.ENOTFOUND)
+		}
+		upd := *e
+		upd.AppID, upd.URL = b.ID, "https://evil.example"
+		wantCode(t, f.s.UpdateEndpoint(f.ctx, &upd), hookd.ENOTFOUND)
+		wantCode(t, f.s.DeleteEndpoint(f.ctx, b.ID, e.ID), hookd.ENOTFOUND)
+		_, err := f.s.EndpointStats(f.ctx, b.ID, e.ID)
+		wantCode(t, err, hookd.ENOTFOUND)
+		l, err := f.s.Endpoints(f.ctx, b.ID, hookd.Page{Limit: 10})
+		must(t, err)
+		all, err := f.s.AllEndpoints(f.ctx, b.ID)
+		must(t, err)
+		if len(l) != 0 || len(all) != 0 {
+			t.Errorf("app B sees %d/%d endpoints of app A", len(l), len(all))
+		}
+		got, err := f.s.Endpoint(f.ctx, a.ID, e.ID)
+		must(t, err)
+		if got.URL != e.URL {
+			t.Errorf("URL changed through another app: %q", got.URL)
+		}
+	}},
+	{"ListPaginationAndAll", func(t *testing.T, f *fixture) {
+		a, b := f.app(), f.app()
+		var want []string
+		for i := range 5 {
+			want = append(want, f.endpoint(a.ID).ID)
+			if i%2 == 0 {
+				f.endpoint(b.ID)
+			}
+		}
+		checkPaging(t, want, func(p hookd.Page) ([]string, error) {
+			l, err := f.s.Endpoints(f.ctx, a.ID, p)
+			return ids(l, endpointID), err
+		})
+		all, err := f.s.AllEndpoints(f.ctx, a.ID)
+		must(t, err)
+		got := ids(all, endpointID)
+		if len(got) != len(want) {
+			t.Fatalf("AllEndpoints = %v, want %v in any order", got, want)
+		}
+		for _, id := range want {
+			found := false
+			for _, g := range got {
+				found = found || g == id
+			}
+			if !found {
+				t.Errorf("AllEndpoints misses %s", id)
+			}
+		}
+	}},
+	{"CreateInMissingApp", func(t *testing.T, f *fixture) {
+		e := &hookd.Endpoint{ID: f.id(hookd.PrefixEndpoint), AppID: "app_missing", URL: "https://x", CreatedAt: f.now, UpdatedAt: f.now}
+		wantCode(t, f.s.CreateEndpoint(f.ctx, e), hookd.ENOTFOUND)
+	}},
+	{"DeleteRemovesPendingDeliveries", func(t *testing.T, f *fixture) {
+		a := f.app()
+		e1, e2 := f.endpoint(a.ID), f.endpoint(a.ID)
+		m, _ := f.message(a.ID, []*hookd.Endpoint{e1, e2})
+		must(t, f.s.DeleteEndpoint(f.ctx, a.ID, e1.ID))
+		if _, err := f.s.Endpoint(f.ctx, a.ID, e1.ID); hookd.ErrorCode(err) != hookd.ENOTFOUND {
+			t.Errorf("Endpoint after delete: %v", err)
+		}
+		claimed, err := f.s.ClaimDeliveries(f.ctx, f.now.Add(time.Second), time.Minute, 10)
+		must(t, err)
+		if len(claimed) != 1 || claimed[0].EndpointID != e2.ID {
+			t.Fatalf("claimed %v, want only the delivery to the remaining endpoint", ids(claimed, deliveryID))
+		}
+		ds, err := f.s.MessageDeliveries(f.ctx, a.ID, m.ID, hookd.Page{Limit: 10, Ascending: true})
+		must(t, err)
+		for _, d := range ds {
+			if d.EndpointID == e1.ID && (d.Status == hookd.StatusPending || d.Status == hookd.StatusSending) {
+				t.Errorf("pending delivery to the deleted endpoint remains: %+v", d)
+			}
+		}
+	}},
+	{"Stats", func(t *testing.T, f *fixture) {
+		a := f.app()
+		e, other := f.endpoint(a.ID), f.endpoint(a.ID)
+		for range 4 {
+			f.message(a.ID, []*hookd.Endpoint{e, other})
+		}
+		f.now = f.now.Add(time.Second)
+		claimed, err := f.s.ClaimDeliveries(f.ctx, f.now, time.Minute, 3)
+		must(t, err)
+		// The three oldest: message 1 to e and other, message 2 to e (or other).
+		var results []hookd.AttemptResult
+		for i, d := range claimed {
+			if i == 0 {
+				results = append(results, f.result(d, hookd.StatusSuccess, 200))
+				continue
+			}
+			r := f.result(d, hookd.StatusFail, 500)
+			if i == 1 {
+				r.Status = hookd.StatusFail // exhausted
+			}
+			results = append(results, r)
+		}
+		must(t, f.s.RecordAttempts(f.ctx, results))
+		var want, total hookd.EndpointStats
+		for i, d := range claimed {
+			if d.EndpointID != e.ID {
+				continue
+			}
+			switch i {
+			case 0:
+				want.Success++
+			case 1:
+				want.Fail++
+			default:
+				want.Pending++
+			}
+		}
+		want.Pending += 4 - want.Success - want.Fail - want.Pending
+		got, err := f.s.EndpointStats(f.ctx, a.ID, e.ID)
+		must(t, err)
+		if got != want {
+			t.Errorf("EndpointStats = %+v, want %+v", got, want)
+		}
+		total = hookd.EndpointStats{Success: 1, Fail: 1, Pending: 6}
+		counts, err := f.s.DeliveryCounts(f.ctx)
+		must(t, err)
+		if counts != total {
+			t.Errorf("DeliveryCounts = %+v, want %+v", counts, total)
+		}
+	}},
+}
