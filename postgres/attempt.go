@@ -1,0 +1,100 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/hookd/hookd"
+)
+
+const attemptColumns = `a.id, a.app_id, a.msg_id, a.endpoint_id, a.url, a.status, a.response_status_code,
+	a.response, a.duration, a.trigger, a.error, a.timestamp`
+
+// Attempt returns one attempt of a message.
+func (s *Store) Attempt(ctx context.Context, appID, msgID, attemptID string) (*hookd.Attempt, error) {
+	a, err := scanAttempt(s.pool.QueryRow(ctx, `SELECT `+attemptColumns+` FROM attempts a
+		WHERE a.app_id = $1 AND a.msg_id = $2 AND a.id = $3`, appID, msgID, attemptID))
+	if err != nil {
+		return nil, storeErr(err, "attempt", "")
+	}
+	return a, nil
+}
+
+// AttemptsByMessage lists a message's attempts by ID.
+func (s *Store) AttemptsByMessage(ctx context.Context, appID, msgID string, filter hookd.AttemptFilter, page hookd.Page) ([]*hookd.Attempt, error) {
+	var w where
+	w.add("a.app_id = ?", appID)
+	w.add("a.msg_id = ?", msgID)
+	return s.queryAttempts(ctx, &w, filter, page)
+}
+
+// AttemptsByEndpoint lists an endpoint's attempts by ID.
+func (s *Store) AttemptsByEndpoint(ctx context.Context, appID, endpointID string, filter hookd.AttemptFilter, page hookd.Page) ([]*hookd.Attempt, error) {
+	var w where
+	w.add("a.app_id = ?", appID)
+	w.add("a.endpoint_id = ?", endpointID)
+	return s.queryAttempts(ctx, &w, filter, page)
+}
+
+func (s *Store) queryAttempts(ctx context.Context, w *where, f hookd.AttemptFilter, page hookd.Page) ([]*hookd.Attempt, error) {
+	if f.Status != nil {
+		w.add("a.status = ?", *f.Status)
+	}
+	if f.StatusCodeClass > 0 {
+		w.add("a.response_status_code >= ? AND a.response_status_code < ?", f.StatusCodeClass, f.StatusCodeClass+100)
+	}
+	if f.NoResponse {
+		w.add("a.response_status_code = 0")
+	}
+	if f.EndpointID != "" {
+		w.add("a.endpoint_id = ?", f.EndpointID)
+	}
+	if !f.Before.IsZero() {
+		w.add("a.timestamp < ?", f.Before)
+	}
+	if !f.After.IsZero() {
+		w.add("a.timestamp > ?", f.After)
+	}
+	from := " FROM attempts a"
+	if len(f.EventTypes) > 0 || f.Channel != "" {
+		from += " JOIN messages m ON m.id = a.msg_id"
+		messageFilter(w, hookd.MessageFilter{EventTypes: f.EventTypes, Channel: f.Channel})
+	}
+	order := w.page("a.id", page)
+	rows, err := s.pool.Query(ctx, `SELECT `+attemptColumns+from+w.String()+order, w.args...)
+	if err != nil {
+		return nil, fmt.Errorf("list attempts: %w", err)
+	}
+	as, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*hookd.Attempt, error) { return scanAttempt(r) })
+	if err != nil {
+		return nil, fmt.Errorf("list attempts: %w", err)
+	}
+	return as, nil
+}
+
+// ExpungeAttemptContent clears the stored response body of one attempt.
+func (s *Store) ExpungeAttemptContent(ctx context.Context, appID, msgID, attemptID string) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE attempts SET response = '' WHERE app_id = $1 AND msg_id = $2 AND id = $3`,
+		appID, msgID, attemptID)
+	if err != nil {
+		return fmt.Errorf("expunge attempt: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return hookd.Errorf(hookd.ENOTFOUND, "attempt not found")
+	}
+	return nil
+}
+
+func scanAttempt(row pgx.Row) (*hookd.Attempt, error) {
+	var a hookd.Attempt
+	var dur int64
+	if err := row.Scan(&a.ID, &a.AppID, &a.MsgID, &a.EndpointID, &a.URL, &a.Status, &a.ResponseStatusCode,
+		&a.Response, &dur, &a.Trigger, &a.Error, &a.Timestamp); err != nil {
+		return nil, err
+	}
+	a.Duration = time.Duration(dur)
+	return &a, nil
+}

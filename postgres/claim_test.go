@@ -1,0 +1,222 @@
+package postgres_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hookd/hookd"
+	"github.com/hookd/hookd/postgres"
+)
+
+var t0 = time.Date(2025, 3, 14, 9, 26, 53, 0, time.UTC)
+
+// seed creates an application, an endpoint and n messages with one delivery each,
+// due at t0, and returns the endpoint and the delivery IDs.
+func seed(t *testing.T, s *postgres.Store, n int) (*hookd.Endpoint, []string) {
+	t.Helper()
+	ctx := t.Context()
+	gen := hookd.IDGen{Now: func() time.Time { return t0 }}
+	app := &hookd.Application{ID: gen.New(hookd.PrefixApp), Name: "app", CreatedAt: t0, UpdatedAt: t0}
+	if err := s.CreateApp(ctx, app); err != nil {
+		t.Fatal(err)
+	}
+	ep := &hookd.Endpoint{ID: gen.New(hookd.PrefixEndpoint), AppID: app.ID, URL: "https://example.com/hook",
+		CreatedAt: t0, UpdatedAt: t0}
+	if err := s.CreateEndpoint(ctx, ep); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for i := range n {
+		msg := &hookd.Message{ID: gen.New(hookd.PrefixMessage), AppID: app.ID, EventType: "invoice.paid",
+			Payload: []byte(fmt.Sprintf(`{"n":%d}`, i)), Timestamp: t0}
+		d := &hookd.Delivery{ID: gen.New(hookd.PrefixDelivery), AppID: app.ID, MsgID: msg.ID, EndpointID: ep.ID,
+			Status: hookd.StatusPending, NextAttempt: t0, CreatedAt: t0, UpdatedAt: t0}
+		if _, err := s.CreateMessage(ctx, msg, []*hookd.Delivery{d}); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, d.ID)
+	}
+	return ep, ids
+}
+
+// TestClaimConcurrent claims from one schema with several stores (as several nodes
+// would) and several goroutines each: every delivery is handed out exactly once.
+func TestClaimConcurrent(t *testing.T) {
+	dsn := testDSN(t)
+	schema := newSchema(t, dsn)
+	stores := []*postgres.Store{openStore(t, dsn, schema), openStore(t, dsn, schema), openStore(t, dsn, schema)}
+	const deliveries, workersPerStore, batch = 600, 4, 7
+	_, want := seed(t, stores[0], deliveries)
+
+	var mu sync.Mutex
+	claimed := map[string]int{}
+	var wg sync.WaitGroup
+	errs := make(chan error, len(stores)*workersPerStore)
+	for _, s := range stores {
+		for range workersPerStore {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				// Bounded: every claim takes at least one delivery until none is left.
+				for range deliveries {
+					ds, err := s.ClaimDeliveries(context.Background(), t0.Add(time.Second), time.Minute, batch)
+					if err != nil {
+						errs <- err
+						return
+					}
+					if len(ds) == 0 {
+						return
+					}
+					mu.Lock()
+					for _, d := range ds {
+						claimed[d.ID]++
+						if d.Message == nil || d.Message.ID != d.MsgID {
+							errs <- fmt.Errorf("delivery %s claimed without its message", d.ID)
+						}
+					}
+					mu.Unlock()
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	for id, n := range claimed {
+		if n != 1 {
+			t.Errorf("delivery %s claimed %d times", id, n)
+		}
+	}
+	for _, id := range want {
+		if claimed[id] == 0 {
+			t.Errorf("delivery %s never claimed", id)
+		}
+	}
+}
+
+// TestClaimLeaseExpiry shows a dead worker's delivery coming back: it is not handed
+// out while the lease holds, is claimed again once it expired, and the first
+// worker's late result no longer applies.
+func TestClaimLeaseExpiry(t *testing.T) {
+	dsn := testDSN(t)
+	schema := newSchema(t, dsn)
+	a, b := openStore(t, dsn, schema), openStore(t, dsn, schema)
+	ctx := t.Context()
+	ep, ids := seed(t, a, 1)
+
+	first, err := a.ClaimDeliveries(ctx, t0, 30*time.Second, 10)
+	if err != nil || len(first) != 1 || first[0].ID != ids[0] {
+		t.Fatalf("first claim = %v, %v; want the one delivery", first, err)
+	}
+	if again, err := b.ClaimDeliveries(ctx, t0.Add(29*time.Second), 30*time.Second, 10); err != nil || len(again) != 0 {
+		t.Fatalf("claim while leased = %d deliveries, %v; want none", len(again), err)
+	}
+	second, err := b.ClaimDeliveries(ctx, t0.Add(31*time.Second), 30*time.Second, 10)
+	if err != nil || len(second) != 1 {
+		t.Fatalf("claim after expiry = %v, %v; want the delivery", second, err)
+	}
+	if second[0].Lease == first[0].Lease {
+		t.Fatalf("second claim kept lease %d", first[0].Lease)
+	}
+
+	result := func(d *hookd.Delivery, status hookd.Status, at time.Time) hookd.AttemptResult {
+		return hookd.AttemptResult{
+			Delivery: d,
+			Attempt: &hookd.Attempt{ID: hookd.IDGen{Now: func() time.Time { return at }}.New(hookd.PrefixAttempt),
+				AppID: d.AppID, MsgID: d.MsgID, EndpointID: d.EndpointID, URL: ep.URL, Status: status, Timestamp: at},
+			Status: status, NextAttempt: at, Attempts: 1,
+		}
+	}
+	// The first worker comes back late with a failure: its attempt is logged but the
+	// delivery stays with the second claim.
+	if err := a.RecordAttempts(ctx, []hookd.AttemptResult{result(first[0], hookd.StatusFail, t0.Add(32*time.Second))}); err != nil {
+		t.Fatal(err)
+	}
+	ds, err := a.MessageDeliveries(ctx, ep.AppID, first[0].MsgID, hookd.Page{Limit: 10})
+	if err != nil || len(ds) != 1 {
+		t.Fatalf("MessageDeliveries = %v, %v", ds, err)
+	}
+	if ds[0].Status != hookd.StatusSending || ds[0].Lease != second[0].Lease {
+		t.Errorf("after the stale result: status %v lease %d, want sending with lease %d", ds[0].Status, ds[0].Lease, second[0].Lease)
+	}
+	if err := b.RecordAttempts(ctx, []hookd.AttemptResult{result(second[0], hookd.StatusSuccess, t0.Add(33*time.Second))}); err != nil {
+		t.Fatal(err)
+	}
+	ds, err = a.MessageDeliveries(ctx, ep.AppID, first[0].MsgID, hookd.Page{Limit: 10})
+	if err != nil || len(ds) != 1 || ds[0].Status != hookd.StatusSuccess {
+		t.Fatalf("after the current result: %v, %v; want success", ds, err)
+	}
+	atts, err := a.AttemptsByMessage(ctx, ep.AppID, first[0].MsgID, hookd.AttemptFilter{}, hookd.Page{Limit: 10})
+	if err != nil || len(atts) != 2 {
+		t.Errorf("attempts = %d, %v; want both logged", len(atts), err)
+	}
+}
+
+// TestNotifyWakesOtherNode commits work through one store and expects the other store
+// (a separate pool and listener, as on another node) to be woken.
+func TestNotifyWakesOtherNode(t *testing.T) {
+	dsn := testDSN(t)
+	schema := newSchema(t, dsn)
+	a, b := openStore(t, dsn, schema), openStore(t, dsn, schema)
+	ep, _ := seed(t, a, 0)
+	if !wokenByWork(t, a, b, ep, 3) {
+		t.Fatal("the second store was never woken by NOTIFY")
+	}
+}
+
+// TestNotifyAfterListenerDropped terminates the listener connections' backends: the
+// store reconnects and is woken by later work again.
+func TestNotifyAfterListenerDropped(t *testing.T) {
+	dsn := testDSN(t)
+	schema := newSchema(t, dsn)
+	a, b := openStore(t, dsn, schema), openStore(t, dsn, schema)
+	ep, _ := seed(t, a, 0)
+	if !wokenByWork(t, a, b, ep, 3) { // b's listener is up
+		t.Fatal("the second store was never woken by NOTIFY")
+	}
+	// Every hookd listener of the database is dropped; other tests' stores reconnect
+	// just the same.
+	var dropped int
+	err := a.Pool().QueryRow(t.Context(), `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+		WHERE datname = current_database() AND application_name LIKE '%hookd-listener'`).Scan(&dropped)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dropped < 2 {
+		t.Fatalf("terminated %d listener connections, want at least 2", dropped)
+	}
+	if !wokenByWork(t, a, b, ep, 10) {
+		t.Fatal("the second store was never woken after its listener was dropped")
+	}
+}
+
+// wokenByWork commits a message with a delivery through a and reports whether b is
+// woken. A notification committed while b's listener is not (yet or again) listening
+// is lost, so it tries up to tries times, draining b's channel first each time.
+func wokenByWork(t *testing.T, a, b *postgres.Store, ep *hookd.Endpoint, tries int) bool {
+	t.Helper()
+	for range tries {
+		select {
+		case <-b.Wake():
+		default:
+		}
+		gen := hookd.IDGen{Now: func() time.Time { return t0 }}
+		msg := &hookd.Message{ID: gen.New(hookd.PrefixMessage), AppID: ep.AppID, EventType: "x", Payload: []byte(`{}`), Timestamp: t0}
+		d := &hookd.Delivery{ID: gen.New(hookd.PrefixDelivery), AppID: ep.AppID, MsgID: msg.ID, EndpointID: ep.ID,
+			Status: hookd.StatusPending, NextAttempt: t0, CreatedAt: t0, UpdatedAt: t0}
+		if _, err := a.CreateMessage(t.Context(), msg, []*hookd.Delivery{d}); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-b.Wake():
+			return true
+		case <-time.After(2 * time.Second):
+		}
+	}
+	return false
+}

@@ -1,0 +1,400 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/hookd/hookd"
+)
+
+const deliveryColumns = `d.id, d.app_id, d.msg_id, d.endpoint_id, d.status, d.attempts, d.next_attempt, d.trigger,
+	d.lease, d.created_at, d.updated_at`
+
+// Due statuses, as SQL literals for the partial index deliveries_due.
+const dueStatuses = "(1, 3)" // hookd.StatusPending, hookd.StatusSending
+
+// ClaimDeliveries leases up to limit due deliveries, oldest due first, in one
+// statement. FOR UPDATE SKIP LOCKED lets nodes claim at the same time without
+// waiting on each other or handing out a delivery twice; the lease is next_attempt
+// (now+lease) plus a new lease number from a sequence.
+func (s *Store) ClaimDeliveries(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]*hookd.Delivery, error) {
+	if limit < 1 {
+		return nil, nil
+	}
+	rows, err := s.pool.Query(ctx, `WITH due AS (
+			SELECT id, next_attempt FROM deliveries
+			WHERE status IN `+dueStatuses+` AND next_attempt <= $1
+			ORDER BY next_attempt LIMIT $3
+			FOR UPDATE SKIP LOCKED
+		), claimed AS (
+			UPDATE deliveries d SET status = $4, next_attempt = $2, lease = nextval('delivery_lease'), updated_at = $1
+			FROM due WHERE d.id = due.id
+			RETURNING `+deliveryColumns+`, due.next_attempt AS due_at
+		)
+		SELECT d.id, d.app_id, d.msg_id, d.endpoint_id, d.status, d.attempts, d.next_attempt, d.trigger,
+			d.lease, d.created_at, d.updated_at, `+messageColumns+`
+		FROM claimed d CROSS JOIN LATERAL (
+			-- LIMIT keeps this a per-row primary key lookup, never a scan of messages.
+			SELECT * FROM messages WHERE id = d.msg_id LIMIT 1) m
+		ORDER BY d.due_at, d.id`,
+		now, now.Add(lease), limit, hookd.StatusSending)
+	if err != nil {
+		return nil, fmt.Errorf("claim deliveries: %w", err)
+	}
+	ds, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*hookd.Delivery, error) { return scanDeliveryMessage(r) })
+	if err != nil {
+		return nil, fmt.Errorf("claim deliveries: %w", err)
+	}
+	return ds, nil
+}
+
+// RecordAttempts inserts the attempts, applies each result to its delivery where the
+// lease still matches, and keeps the endpoints' FailingSince, all in one transaction
+// of three statements plus one per endpoint whose health changed.
+func (s *Store) RecordAttempts(ctx context.Context, results []hookd.AttemptResult) error {
+	if len(results) == 0 {
+		return nil
+	}
+	var (
+		aIDs, aApps, aMsgs, aEps, aURLs, aResp, aErrs []string
+		aStatus, aTrig                                []int16
+		aCodes                                        []int32
+		aDur                                          []int64
+		aTimes                                        []time.Time
+		dIDs                                          []string
+		dLeases                                       []int64
+		dStatus                                       []int16
+		dNext, dAt                                    []time.Time
+		dAttempts                                     []int32
+	)
+	health := map[string]*endpointHealth{}
+	for _, r := range results {
+		if a, d := r.Attempt, r.Delivery; a != nil && d != nil {
+			// An attempt may leave the keys its delivery carries empty.
+			if a.AppID == "" {
+				a.AppID = d.AppID
+			}
+			if a.MsgID == "" {
+				a.MsgID = d.MsgID
+			}
+			if a.EndpointID == "" {
+				a.EndpointID = d.EndpointID
+			}
+		}
+		if a := r.Attempt; a != nil {
+			aIDs, aApps, aMsgs, aEps = append(aIDs, a.ID), append(aApps, a.AppID), append(aMsgs, a.MsgID), append(aEps, a.EndpointID)
+			aURLs, aResp, aErrs = append(aURLs, a.URL), append(aResp, a.Response), append(aErrs, a.Error)
+			aStatus, aTrig, aCodes = append(aStatus, int16(a.Status)), append(aTrig, int16(a.Trigger)), append(aCodes, int32(a.ResponseStatusCode))
+			aDur, aTimes = append(aDur, int64(a.Duration)), append(aTimes, a.Timestamp)
+			health[a.EndpointID] = health[a.EndpointID].after(a)
+		}
+		if d := r.Delivery; d != nil {
+			at := r.NextAttempt
+			if r.Attempt != nil {
+				at = r.Attempt.Timestamp
+			}
+			dIDs, dLeases, dStatus = append(dIDs, d.ID), append(dLeases, d.Lease), append(dStatus, int16(r.Status))
+			dNext, dAttempts, dAt = append(dNext, r.NextAttempt), append(dAttempts, int32(r.Attempts)), append(dAt, at)
+		}
+	}
+
+	b := &pgx.Batch{}
+	if len(aIDs) > 0 {
+		// An attempt whose message was deleted meanwhile (with its application) is
+		// dropped rather than failing the whole batch on the foreign key.
+		b.Queue(`INSERT INTO attempts (id, app_id, msg_id, endpoint_id, url, status, response_status_code,
+				response, duration, trigger, error, timestamp)
+			SELECT r.* FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::smallint[],
+				$7::integer[], $8::text[], $9::bigint[], $10::smallint[], $11::text[], $12::timestamptz[])
+				AS r(id, app_id, msg_id, endpoint_id, url, status, code, response, duration, trigger, error, ts)
+			WHERE EXISTS (SELECT 1 FROM messages m WHERE m.id = r.msg_id)
+			ON CONFLICT (id) DO NOTHING`,
+			aIDs, aApps, aMsgs, aEps, aURLs, aStatus, aCodes, aResp, aDur, aTrig, aErrs, aTimes)
+	}
+	if len(dIDs) > 0 {
+		// Later attempts of a delivery are scheduled retries, whatever triggered this one.
+		b.Queue(`UPDATE deliveries d SET status = r.status, next_attempt = r.next_attempt,
+				attempts = r.attempts, trigger = $7, updated_at = r.at
+			FROM unnest($1::text[], $2::bigint[], $3::smallint[], $4::timestamptz[], $5::integer[], $6::timestamptz[])
+				AS r(id, lease, status, next_attempt, attempts, at)
+			WHERE d.id = r.id AND d.lease = r.lease`,
+			dIDs, dLeases, dStatus, dNext, dAttempts, dAt, hookd.TriggerScheduled)
+	}
+	// Endpoint rows in ID order, so that nodes recording at once cannot deadlock; each
+	// statement writes only when the value changes, so healthy endpoints are not
+	// locked at every success.
+	eps := make([]string, 0, len(health))
+	for id := range health {
+		eps = append(eps, id)
+	}
+	slices.Sort(eps)
+	for _, id := range eps {
+		h := health[id]
+		switch {
+		case h.healthy:
+			b.Queue(`UPDATE endpoints SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL`, id)
+		case h.reset:
+			b.Queue(`UPDATE endpoints SET failing_since = $2 WHERE id = $1 AND failing_since IS DISTINCT FROM $2`, id, h.since)
+		default:
+			b.Queue(`UPDATE endpoints SET failing_since = $2 WHERE id = $1 AND failing_since IS NULL`, id, h.since)
+		}
+	}
+	// The statements of a batch run in one implicit transaction: one round trip.
+	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("record attempts: %w", err)
+	}
+	return nil
+}
+
+// endpointHealth is the net effect of a sequence of attempts on an endpoint's
+// FailingSince.
+type endpointHealth struct {
+	// healthy: the last attempt succeeded, FailingSince becomes NULL.
+	healthy bool
+	// reset: a success was followed by failures; FailingSince becomes since.
+	reset bool
+	// Otherwise only failures: FailingSince becomes since unless already set.
+	since time.Time
+}
+
+// after returns the health after one more attempt.
+func (h *endpointHealth) after(a *hookd.Attempt) *endpointHealth {
+	if a.Status == hookd.StatusSuccess {
+		return &endpointHealth{healthy: true}
+	}
+	switch {
+	case h == nil:
+		return &endpointHealth{since: a.Timestamp}
+	case h.healthy:
+		return &endpointHealth{reset: true, since: a.Timestamp}
+	}
+	return h
+}
+
+// PostponeDeliveries gives claimed deliveries back, due at until, where their lease
+// still matches.
+func (s *Store) PostponeDeliveries(ctx context.Context, deliveries []*hookd.Delivery, until time.Time) error {
+	if len(deliveries) == 0 {
+		return nil
+	}
+	ids, leases := make([]string, len(deliveries)), make([]int64, len(deliveries))
+	for i, d := range deliveries {
+		ids[i], leases[i] = d.ID, d.Lease
+	}
+	// One round trip, one implicit transaction: give back, then announce.
+	b := &pgx.Batch{}
+	b.Queue(`UPDATE deliveries d SET status = $3, next_attempt = $4
+		FROM unnest($1::text[], $2::bigint[]) AS r(id, lease)
+		WHERE d.id = r.id AND d.lease = r.lease`, ids, leases, hookd.StatusPending, until)
+	b.Queue(`SELECT pg_notify('` + notifyChannel + `', '')`)
+	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("postpone deliveries: %w", err)
+	}
+	s.signal()
+	return nil
+}
+
+// NextDue returns the earliest next_attempt of a pending or sending delivery.
+func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
+	var t *time.Time
+	err := s.pool.QueryRow(ctx, `SELECT min(next_attempt) FROM deliveries WHERE status IN `+dueStatuses).Scan(&t)
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("next due delivery: %w", err)
+	}
+	if t == nil {
+		return time.Time{}, false, nil
+	}
+	return *t, true, nil
+}
+
+// CreateDeliveries inserts deliveries, skipping (message, endpoint) pairs that have
+// one, and announces the new work.
+func (s *Store) CreateDeliveries(ctx context.Context, deliveries []*hookd.Delivery) (int, error) {
+	if len(deliveries) == 0 {
+		return 0, nil
+	}
+	var n int64
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, deliveriesInsert, deliveryArrays(deliveries, nil)...)
+		if err != nil {
+			return err
+		}
+		if n = tag.RowsAffected(); n == 0 {
+			return nil
+		}
+		return notify(ctx, tx)
+	})
+	switch {
+	case isCode(err, codeForeignKeyViolation):
+		return 0, hookd.Errorf(hookd.ENOTFOUND, "message not found")
+	case err != nil:
+		return 0, storeErr(err, "create deliveries", "a delivery with this id already exists")
+	}
+	if n > 0 {
+		s.signal()
+	}
+	return int(n), nil
+}
+
+// ResendDelivery makes the (message, endpoint) delivery due at now with a manual
+// trigger, creating it if needed. It takes a new lease number, so a worker still
+// sending the delivery cannot overwrite the resend with its result.
+func (s *Store) ResendDelivery(ctx context.Context, appID, msgID, endpointID string, now time.Time) error {
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var msgOK, epOK bool
+		err := tx.QueryRow(ctx, `SELECT
+				EXISTS (SELECT 1 FROM messages WHERE app_id = $1 AND id = $2),
+				EXISTS (SELECT 1 FROM endpoints WHERE app_id = $1 AND id = $3)`,
+			appID, msgID, endpointID).Scan(&msgOK, &epOK)
+		if err != nil {
+			return err
+		}
+		if !msgOK {
+			return hookd.Errorf(hookd.ENOTFOUND, "message not found")
+		}
+		if !epOK {
+			return hookd.Errorf(hookd.ENOTFOUND, "endpoint not found")
+		}
+		id := hookd.IDGen{Now: func() time.Time { return now }}.New(hookd.PrefixDelivery)
+		_, err = tx.Exec(ctx, `INSERT INTO deliveries (id, app_id, msg_id, endpoint_id, status, attempts,
+				next_attempt, trigger, lease, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, 0, $6, $7, nextval('delivery_lease'), $6, $6)
+			ON CONFLICT (msg_id, endpoint_id) DO UPDATE SET status = $5, attempts = 0, next_attempt = $6,
+				trigger = $7, lease = nextval('delivery_lease'), updated_at = $6`,
+			id, appID, msgID, endpointID, hookd.StatusPending, now, hookd.TriggerManual)
+		if err != nil {
+			return err
+		}
+		return notify(ctx, tx)
+	})
+	if err != nil {
+		if hookd.IsNotFound(err) {
+			return err
+		}
+		return fmt.Errorf("resend delivery: %w", err)
+	}
+	s.signal()
+	return nil
+}
+
+// RecoverDeliveries makes the endpoint's failed deliveries of messages accepted in
+// [since, until) due at now with a manual trigger.
+func (s *Store) RecoverDeliveries(ctx context.Context, appID, endpointID string, since, until, now time.Time) (int, error) {
+	var n int64
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var ok bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM endpoints WHERE app_id = $1 AND id = $2)`,
+			appID, endpointID).Scan(&ok); err != nil {
+			return err
+		}
+		if !ok {
+			return hookd.Errorf(hookd.ENOTFOUND, "endpoint not found")
+		}
+		// $1…$3 are the new values; the conditions number their parameters after them.
+		w := where{args: []any{hookd.StatusPending, now, hookd.TriggerManual}}
+		w.add("d.app_id = ?", appID)
+		w.add("d.endpoint_id = ?", endpointID)
+		w.add("d.status = ?", hookd.StatusFail)
+		w.add("m.id = d.msg_id")
+		w.add("m.timestamp >= ?", since)
+		if !until.IsZero() {
+			w.add("m.timestamp < ?", until)
+		}
+		tag, err := tx.Exec(ctx, `UPDATE deliveries d SET status = $1, attempts = 0, next_attempt = $2,
+			trigger = $3, lease = nextval('delivery_lease'), updated_at = $2 FROM messages m`+w.String(), w.args...)
+		if err != nil {
+			return err
+		}
+		if n = tag.RowsAffected(); n == 0 {
+			return nil
+		}
+		return notify(ctx, tx)
+	})
+	if err != nil {
+		if hookd.IsNotFound(err) {
+			return 0, err
+		}
+		return 0, fmt.Errorf("recover deliveries: %w", err)
+	}
+	if n > 0 {
+		s.signal()
+	}
+	return int(n), nil
+}
+
+// MessageDeliveries returns the deliveries of one message, by endpoint ID.
+func (s *Store) MessageDeliveries(ctx context.Context, appID, msgID string, page hookd.Page) ([]*hookd.Delivery, error) {
+	var w where
+	w.add("d.app_id = ?", appID)
+	w.add("d.msg_id = ?", msgID)
+	order := w.page("d.endpoint_id", page)
+	rows, err := s.pool.Query(ctx, `SELECT `+deliveryColumns+` FROM deliveries d`+w.String()+order, w.args...)
+	if err != nil {
+		return nil, fmt.Errorf("list message deliveries: %w", err)
+	}
+	ds, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*hookd.Delivery, error) { return scanDelivery(r) })
+	if err != nil {
+		return nil, fmt.Errorf("list message deliveries: %w", err)
+	}
+	return ds, nil
+}
+
+// EndpointDeliveries returns the deliveries to one endpoint with their message, by
+// message ID.
+func (s *Store) EndpointDeliveries(ctx context.Context, appID, endpointID string, filter hookd.DeliveryFilter, page hookd.Page) ([]*hookd.Delivery, error) {
+	var w where
+	w.add("d.app_id = ?", appID)
+	w.add("d.endpoint_id = ?", endpointID)
+	if filter.Status != nil {
+		w.add("d.status = ?", *filter.Status)
+	}
+	messageFilter(&w, hookd.MessageFilter{EventTypes: filter.EventTypes, Channel: filter.Channel,
+		Before: filter.Before, After: filter.After})
+	order := w.page("d.msg_id", page)
+	rows, err := s.pool.Query(ctx, `SELECT `+deliveryColumns+`, `+messageColumns+`
+		FROM deliveries d JOIN messages m ON m.id = d.msg_id`+w.String()+order, w.args...)
+	if err != nil {
+		return nil, fmt.Errorf("list endpoint deliveries: %w", err)
+	}
+	ds, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*hookd.Delivery, error) { return scanDeliveryMessage(r) })
+	if err != nil {
+		return nil, fmt.Errorf("list endpoint deliveries: %w", err)
+	}
+	return ds, nil
+}
+
+// DeliveryCounts counts every delivery of the server by status.
+func (s *Store) DeliveryCounts(ctx context.Context) (hookd.EndpointStats, error) {
+	return s.countDeliveries(ctx, `SELECT status, count(*) FROM deliveries GROUP BY status`)
+}
+
+func deliveryDest(d *hookd.Delivery) []any {
+	return []any{&d.ID, &d.AppID, &d.MsgID, &d.EndpointID, &d.Status, &d.Attempts, &d.NextAttempt,
+		&d.Trigger, &d.Lease, &d.CreatedAt, &d.UpdatedAt}
+}
+
+func scanDelivery(row pgx.Row) (*hookd.Delivery, error) {
+	var d hookd.Delivery
+	if err := row.Scan(deliveryDest(&d)...); err != nil {
+		return nil, err
+	}
+	return &d, nil
+}
+
+// scanDeliveryMessage scans deliveryColumns followed by messageColumns.
+func scanDeliveryMessage(row pgx.Row) (*hookd.Delivery, error) {
+	var d hookd.Delivery
+	var m hookd.Message
+	var payload []byte
+	dest := append(deliveryDest(&d), &m.ID, &m.AppID, &m.EventType, &m.EventID, &payload, &m.Channels, &m.Tags, &m.Timestamp)
+	if err := row.Scan(dest...); err != nil {
+		return nil, err
+	}
+	m.Payload = payload
+	d.Message = &m
+	return &d, nil
+}

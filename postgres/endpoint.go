@@ -1,0 +1,196 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/hookd/hookd"
+)
+
+const endpointColumns = `id, app_id, coalesce(uid, ''), url, description, filter_types, channels, disabled,
+	disabled_at, rate_limit, metadata, headers, secrets, signature_profile, retry_schedule, timeout,
+	failing_since, created_at, updated_at`
+
+const endpointUIDTaken = "an endpoint with this uid already exists in the application"
+
+// CreateEndpoint inserts ep; a UID already used in the application is ECONFLICT.
+func (s *Store) CreateEndpoint(ctx context.Context, ep *hookd.Endpoint) error {
+	args, err := endpointArgs(ep)
+	if err != nil {
+		return err
+	}
+	_, err = s.pool.Exec(ctx, `INSERT INTO endpoints (id, app_id, uid, url, description, filter_types,
+		channels, disabled, disabled_at, rate_limit, metadata, headers, secrets, signature_profile,
+		retry_schedule, timeout, failing_since, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`,
+		append(args, ep.CreatedAt, ep.UpdatedAt)...)
+	if isCode(err, codeForeignKeyViolation) {
+		return hookd.Errorf(hookd.ENOTFOUND, "application not found")
+	}
+	return storeErr(err, "create endpoint", endpointUIDTaken)
+}
+
+// endpointArgs returns the parameters $1…$17 of an endpoint's insert or update.
+func endpointArgs(ep *hookd.Endpoint) ([]any, error) {
+	meta, err := marshalJSON(ep.Metadata)
+	if err != nil {
+		return nil, err
+	}
+	headers, err := marshalJSON(ep.Headers)
+	if err != nil {
+		return nil, err
+	}
+	secrets, err := marshalJSON(ep.Secrets)
+	if err != nil {
+		return nil, err
+	}
+	return []any{ep.ID, ep.AppID, nullString(ep.UID), ep.URL, ep.Description, ep.FilterTypes,
+		ep.Channels, ep.Disabled, ep.DisabledAt, ep.RateLimit, meta, headers, secrets,
+		ep.SignatureProfile, ep.RetrySchedule, int64(ep.Timeout), ep.FailingSince}, nil
+}
+
+// Endpoint returns the endpoint of appID whose ID or UID is idOrUID.
+func (s *Store) Endpoint(ctx context.Context, appID, idOrUID string) (*hookd.Endpoint, error) {
+	row := s.pool.QueryRow(ctx, `SELECT `+endpointColumns+` FROM endpoints
+		WHERE app_id = $1 AND (id = $2 OR uid = $2) ORDER BY id = $2 DESC LIMIT 1`, appID, idOrUID)
+	ep, err := scanEndpoint(row)
+	if err != nil {
+		return nil, storeErr(err, "endpoint", "")
+	}
+	return ep, nil
+}
+
+// UpdateEndpoint replaces the mutable fields of ep.
+func (s *Store) UpdateEndpoint(ctx context.Context, ep *hookd.Endpoint) error {
+	args, err := endpointArgs(ep)
+	if err != nil {
+		return err
+	}
+	tag, err := s.pool.Exec(ctx, `UPDATE endpoints SET uid = $3, url = $4, description = $5,
+		filter_types = $6, channels = $7, disabled = $8, disabled_at = $9, rate_limit = $10,
+		metadata = $11, headers = $12, secrets = $13, signature_profile = $14, retry_schedule = $15,
+		timeout = $16, failing_since = $17, updated_at = $18
+		WHERE id = $1 AND app_id = $2`, append(args, ep.UpdatedAt)...)
+	if err != nil {
+		return storeErr(err, "update endpoint", endpointUIDTaken)
+	}
+	if tag.RowsAffected() == 0 {
+		return hookd.Errorf(hookd.ENOTFOUND, "endpoint not found")
+	}
+	return nil
+}
+
+// DeleteEndpoint deletes the endpoint and its deliveries; its attempts stay in the log
+// until the application is deleted.
+func (s *Store) DeleteEndpoint(ctx context.Context, appID, id string) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM endpoints WHERE app_id = $1 AND id = $2`, appID, id)
+		if err != nil {
+			return fmt.Errorf("delete endpoint: %w", err)
+		}
+		if tag.RowsAffected() == 0 {
+			return hookd.Errorf(hookd.ENOTFOUND, "endpoint not found")
+		}
+		if _, err = tx.Exec(ctx, `DELETE FROM deliveries WHERE app_id = $1 AND endpoint_id = $2`, appID, id); err != nil {
+			return fmt.Errorf("delete endpoint deliveries: %w", err)
+		}
+		return nil
+	})
+}
+
+// Endpoints lists the application's endpoints by ID.
+func (s *Store) Endpoints(ctx context.Context, appID string, page hookd.Page) ([]*hookd.Endpoint, error) {
+	var w where
+	w.add("app_id = ?", appID)
+	order := w.page("id", page)
+	return s.queryEndpoints(ctx, `SELECT `+endpointColumns+` FROM endpoints`+w.String()+order, w.args...)
+}
+
+// AllEndpoints returns every endpoint of the application, oldest first.
+func (s *Store) AllEndpoints(ctx context.Context, appID string) ([]*hookd.Endpoint, error) {
+	return s.queryEndpoints(ctx, `SELECT `+endpointColumns+` FROM endpoints WHERE app_id = $1 ORDER BY id`, appID)
+}
+
+func (s *Store) queryEndpoints(ctx context.Context, sql string, args ...any) ([]*hookd.Endpoint, error) {
+	rows, err := s.pool.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list endpoints: %w", err)
+	}
+	eps, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*hookd.Endpoint, error) { return scanEndpoint(r) })
+	if err != nil {
+		return nil, fmt.Errorf("list endpoints: %w", err)
+	}
+	return eps, nil
+}
+
+// EndpointStats counts the endpoint's deliveries by status.
+func (s *Store) EndpointStats(ctx context.Context, appID, id string) (hookd.EndpointStats, error) {
+	var exists bool
+	if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM endpoints WHERE app_id = $1 AND id = $2)`,
+		appID, id).Scan(&exists); err != nil {
+		return hookd.EndpointStats{}, fmt.Errorf("endpoint stats: %w", err)
+	}
+	if !exists {
+		return hookd.EndpointStats{}, hookd.Errorf(hookd.ENOTFOUND, "endpoint not found")
+	}
+	return s.countDeliveries(ctx, `SELECT status, count(*) FROM deliveries
+		WHERE app_id = $1 AND endpoint_id = $2 GROUP BY status`, appID, id)
+}
+
+// countDeliveries runs a "status, count" query.
+func (s *Store) countDeliveries(ctx context.Context, sql string, args ...any) (hookd.EndpointStats, error) {
+	var st hookd.EndpointStats
+	rows, err := s.pool.Query(ctx, sql, args...)
+	if err != nil {
+		return st, fmt.Errorf("count deliveries: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var status hookd.Status
+		var n int64
+		if err := rows.Scan(&status, &n); err != nil {
+			return st, fmt.Errorf("count deliveries: %w", err)
+		}
+		switch status {
+		case hookd.StatusSuccess:
+			st.Success = n
+		case hookd.StatusPending:
+			st.Pending = n
+		case hookd.StatusFail:
+			st.Fail = n
+		case hookd.StatusSending:
+			st.Sending = n
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return st, fmt.Errorf("count deliveries: %w", err)
+	}
+	return st, nil
+}
+
+func scanEndpoint(row pgx.Row) (*hookd.Endpoint, error) {
+	var e hookd.Endpoint
+	var meta, headers, secrets []byte
+	var timeout int64
+	var disabledAt, failingSince *time.Time
+	if err := row.Scan(&e.ID, &e.AppID, &e.UID, &e.URL, &e.Description, &e.FilterTypes, &e.Channels,
+		&e.Disabled, &disabledAt, &e.RateLimit, &meta, &headers, &secrets, &e.SignatureProfile,
+		&e.RetrySchedule, &timeout, &failingSince, &e.CreatedAt, &e.UpdatedAt); err != nil {
+		return nil, err
+	}
+	e.DisabledAt, e.FailingSince = disabledAt, failingSince
+	e.Timeout = time.Duration(timeout)
+	if err := unmarshalJSON(meta, &e.Metadata); err != nil {
+		return nil, err
+	}
+	if err := unmarshalJSON(headers, &e.Headers); err != nil {
+		return nil, err
+	}
+	if err := unmarshalJSON(secrets, &e.Secrets); err != nil {
+		return nil, err
+	}
+	return &e, nil
+}
