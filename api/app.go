@@ -1,0 +1,260 @@
+package api
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/hookd/hookd"
+)
+
+// applicationIn is the body of POST /app and PUT /app/{app_id}.
+type applicationIn struct {
+	Name         *string           `json:"name"`
+	UID          *string           `json:"uid"`
+	RateLimit    *int32            `json:"rateLimit"`
+	ThrottleRate *int32            `json:"throttleRate"` // older spelling of rateLimit
+	Metadata     map[string]string `json:"metadata"`
+	// RetrySchedule is a hookd extension.
+	RetrySchedule *string `json:"retrySchedule"`
+}
+
+// applicationPatch is the body of PATCH /app/{app_id}.
+type applicationPatch struct {
+	Name          optional[string]            `json:"name"`
+	UID           optional[string]            `json:"uid"`
+	RateLimit     optional[int32]             `json:"rateLimit"`
+	ThrottleRate  optional[int32]             `json:"throttleRate"`
+	Metadata      optional[map[string]string] `json:"metadata"`
+	RetrySchedule optional[string]            `json:"retrySchedule"`
+}
+
+// applicationOut is an application as the API shows it.
+type applicationOut struct {
+	ID            string            `json:"id"`
+	UID           string            `json:"uid,omitempty"`
+	Name          string            `json:"name"`
+	RateLimit     *int32            `json:"rateLimit,omitempty"`
+	Metadata      map[string]string `json:"metadata"`
+	RetrySchedule string            `json:"retrySchedule,omitempty"`
+	CreatedAt     time.Time         `json:"createdAt"`
+	UpdatedAt     time.Time         `json:"updatedAt"`
+}
+
+func appOut(a *hookd.Application) applicationOut {
+	out := applicationOut{
+		ID: a.ID, UID: a.UID, Name: a.Name, Metadata: a.Metadata,
+		RetrySchedule: a.RetrySchedule, CreatedAt: a.CreatedAt.UTC(), UpdatedAt: a.UpdatedAt.UTC(),
+	}
+	if out.Metadata == nil {
+		out.Metadata = map[string]string{}
+	}
+	if a.RateLimit > 0 {
+		rl := int32(a.RateLimit)
+		out.RateLimit = &rl
+	}
+	return out
+}
+
+// apply validates in and copies it onto a.
+func (in *applicationIn) apply(a *hookd.Application) error {
+	if in.Name == nil || *in.Name == "" {
+		return invalid("name", "name is required")
+	}
+	a.Name = *in.Name
+	a.UID = ""
+	if in.UID != nil {
+		if err := checkUID("uid", *in.UID, hookd.PrefixApp); err != nil {
+			return err
+		}
+		a.UID = *in.UID
+	}
+	rl := in.RateLimit
+	if rl == nil {
+		rl = in.ThrottleRate
+	}
+	a.RateLimit = 0
+	if rl != nil {
+		if err := checkRateLimit("rateLimit", *rl); err != nil {
+			return err
+		}
+		a.RateLimit = int(*rl)
+	}
+	if err := checkMetadata("metadata", in.Metadata); err != nil {
+		return err
+	}
+	a.Metadata = in.Metadata
+	a.RetrySchedule = ""
+	if in.RetrySchedule != nil {
+		if err := checkRetrySchedule("retrySchedule", *in.RetrySchedule); err != nil {
+			return err
+		}
+		a.RetrySchedule = *in.RetrySchedule
+	}
+	return nil
+}
+
+func (s *Server) listApps(w http.ResponseWriter, r *http.Request) error {
+	p, err := page(r)
+	if err != nil {
+		return err
+	}
+	apps, err := s.store.Apps(r.Context(), probe(p))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, paginate(p, apps, func(a *hookd.Application) string { return a.ID }, appOut))
+	return nil
+}
+
+func (s *Server) createApp(w http.ResponseWriter, r *http.Request) error {
+	var in applicationIn
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	getIfExists, err := queryBool(r, "get_if_exists", false)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	a := &hookd.Application{ID: s.cfg.IDs.New(hookd.PrefixApp), CreatedAt: now, UpdatedAt: now}
+	if err := in.apply(a); err != nil {
+		return err
+	}
+	ctx := r.Context()
+	if getIfExists && a.UID != "" {
+		if prev, err := s.store.App(ctx, a.UID); err == nil {
+			writeJSON(w, http.StatusOK, appOut(prev))
+			return nil
+		} else if !hookd.IsNotFound(err) {
+			return err
+		}
+	}
+	if err := s.store.CreateApp(ctx, a); err != nil {
+		if getIfExists && hookd.IsConflict(err) {
+			if prev, err := s.store.App(ctx, a.UID); err == nil {
+				writeJSON(w, http.StatusOK, appOut(prev))
+				return nil
+			}
+		}
+		return err
+	}
+	writeJSON(w, http.StatusCreated, appOut(a))
+	return nil
+}
+
+// app loads the application named by the path's app_id (an ID or a uid).
+func (s *Server) app(r *http.Request) (*hookd.Application, error) {
+	return s.store.App(r.Context(), r.PathValue("app_id"))
+}
+
+func (s *Server) getApp(w http.ResponseWriter, r *http.Request) error {
+	a, err := s.app(r)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, appOut(a))
+	return nil
+}
+
+// updateApp replaces an application, creating it (with the path's app_id as its uid)
+// if it does not exist, as Svix does.
+func (s *Server) updateApp(w http.ResponseWriter, r *http.Request) error {
+	var in applicationIn
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	ctx := r.Context()
+	now := s.now()
+	a, err := s.app(r)
+	if hookd.IsNotFound(err) {
+		if in.UID == nil {
+			uid := r.PathValue("app_id")
+			in.UID = &uid
+		}
+		a = &hookd.Application{ID: s.cfg.IDs.New(hookd.PrefixApp), CreatedAt: now, UpdatedAt: now}
+		if err := in.apply(a); err != nil {
+			return err
+		}
+		if err := s.store.CreateApp(ctx, a); err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusCreated, appOut(a))
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := in.apply(a); err != nil {
+		return err
+	}
+	a.UpdatedAt = now
+	if err := s.store.UpdateApp(ctx, a); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, appOut(a))
+	return nil
+}
+
+func (s *Server) patchApp(w http.ResponseWriter, r *http.Request) error {
+	var in applicationPatch
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	a, err := s.app(r)
+	if err != nil {
+		return err
+	}
+	if in.Name.Set {
+		if in.Name.Null || in.Name.Value == "" {
+			return invalid("name", "name must not be empty")
+		}
+		a.Name = in.Name.Value
+	}
+	if in.UID.Set {
+		a.UID = ""
+		if !in.UID.Null {
+			if err := checkUID("uid", in.UID.Value, hookd.PrefixApp); err != nil {
+				return err
+			}
+			a.UID = in.UID.Value
+		}
+	}
+	for _, rl := range []optional[int32]{in.ThrottleRate, in.RateLimit} {
+		if rl.Set {
+			if err := checkRateLimit("rateLimit", rl.Value); err != nil {
+				return err
+			}
+			a.RateLimit = int(rl.Value)
+		}
+	}
+	if in.Metadata.Set {
+		if err := checkMetadata("metadata", in.Metadata.Value); err != nil {
+			return err
+		}
+		a.Metadata = in.Metadata.Value
+	}
+	if in.RetrySchedule.Set {
+		if err := checkRetrySchedule("retrySchedule", in.RetrySchedule.Value); err != nil {
+			return err
+		}
+		a.RetrySchedule = in.RetrySchedule.Value
+	}
+	a.UpdatedAt = s.now()
+	if err := s.store.UpdateApp(r.Context(), a); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, appOut(a))
+	return nil
+}
+
+func (s *Server) deleteApp(w http.ResponseWriter, r *http.Request) error {
+	a, err := s.app(r)
+	if err != nil {
+		return err
+	}
+	if err := s.store.DeleteApp(r.Context(), a.ID); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

@@ -1,0 +1,495 @@
+package api
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/hookd/hookd"
+	"github.com/hookd/hookd/webhook"
+)
+
+// maxTimeout bounds the per-endpoint timeout extension.
+const maxTimeout = 5 * time.Minute
+
+// endpointIn is the body of POST …/endpoint and PUT …/endpoint/{endpoint_id}.
+type endpointIn struct {
+	URL          *string           `json:"url"`
+	Description  *string           `json:"description"`
+	UID          *string           `json:"uid"`
+	FilterTypes  []string          `json:"filterTypes"`
+	EventTypes   []string          `json:"eventTypes"` // older spelling of filterTypes
+	Channels     []string          `json:"channels"`
+	Disabled     *bool             `json:"disabled"`
+	RateLimit    *int32            `json:"rateLimit"`
+	ThrottleRate *int32            `json:"throttleRate"` // older spelling of rateLimit
+	Metadata     map[string]string `json:"metadata"`
+	Secret       *string           `json:"secret"`
+	Version      *int32            `json:"version"` // deprecated, ignored
+
+	// hookd extensions.
+	SignatureProfile *string `json:"signatureProfile"`
+	RetrySchedule    *string `json:"retrySchedule"`
+	TimeoutMs        *int64  `json:"timeoutMs"`
+}
+
+// endpointPatch is the body of PATCH …/endpoint/{endpoint_id}.
+type endpointPatch struct {
+	URL              optional[string]            `json:"url"`
+	Description      optional[string]            `json:"description"`
+	UID              optional[string]            `json:"uid"`
+	FilterTypes      optional[[]string]          `json:"filterTypes"`
+	EventTypes       optional[[]string]          `json:"eventTypes"`
+	Channels         optional[[]string]          `json:"channels"`
+	Disabled         optional[bool]              `json:"disabled"`
+	RateLimit        optional[int32]             `json:"rateLimit"`
+	ThrottleRate     optional[int32]             `json:"throttleRate"`
+	Metadata         optional[map[string]string] `json:"metadata"`
+	Secret           optional[string]            `json:"secret"`
+	Version          optional[int32]             `json:"version"`
+	SignatureProfile optional[string]            `json:"signatureProfile"`
+	RetrySchedule    optional[string]            `json:"retrySchedule"`
+	TimeoutMs        optional[int64]             `json:"timeoutMs"`
+}
+
+// endpointOut is an endpoint as the API shows it. Extensions appear only when set.
+type endpointOut struct {
+	ID          string            `json:"id"`
+	UID         string            `json:"uid,omitempty"`
+	URL         string            `json:"url"`
+	Description string            `json:"description"`
+	FilterTypes []string          `json:"filterTypes,omitempty"`
+	Channels    []string          `json:"channels,omitempty"`
+	Disabled    bool              `json:"disabled"`
+	RateLimit   *int32            `json:"rateLimit,omitempty"`
+	Metadata    map[string]string `json:"metadata"`
+	Version     int               `json:"version"`
+	CreatedAt   time.Time         `json:"createdAt"`
+	UpdatedAt   time.Time         `json:"updatedAt"`
+
+	SignatureProfile string `json:"signatureProfile,omitempty"`
+	RetrySchedule    string `json:"retrySchedule,omitempty"`
+	TimeoutMs        int64  `json:"timeoutMs,omitempty"`
+}
+
+func epOut(e *hookd.Endpoint) endpointOut {
+	out := endpointOut{
+		ID: e.ID, UID: e.UID, URL: e.URL, Description: e.Description,
+		FilterTypes: e.FilterTypes, Channels: e.Channels, Disabled: e.Disabled,
+		Metadata: e.Metadata, Version: 1, CreatedAt: e.CreatedAt.UTC(), UpdatedAt: e.UpdatedAt.UTC(),
+		SignatureProfile: e.SignatureProfile, RetrySchedule: e.RetrySchedule,
+		TimeoutMs: e.Timeout.Milliseconds(),
+	}
+	if out.Metadata == nil {
+		out.Metadata = map[string]string{}
+	}
+	// "standard" is the default: like an unset profile it stays out of the answer,
+	// whose extension fields the Svix SDKs would reject as unknown.
+	if out.SignatureProfile == "standard" {
+		out.SignatureProfile = ""
+	}
+	if e.RateLimit > 0 {
+		rl := int32(e.RateLimit)
+		out.RateLimit = &rl
+	}
+	return out
+}
+
+// setURL, setUID, … validate one field and set it on the endpoint; create, update and
+// patch share them.
+func setURL(e *hookd.Endpoint, u string) error {
+	if err := checkURL("url", u); err != nil {
+		return err
+	}
+	e.URL = u
+	return nil
+}
+
+func setEndpointUID(e *hookd.Endpoint, uid *string) error {
+	e.UID = ""
+	if uid == nil {
+		return nil
+	}
+	if err := checkUID("uid", *uid, hookd.PrefixEndpoint); err != nil {
+		return err
+	}
+	e.UID = *uid
+	return nil
+}
+
+func setFilterTypes(e *hookd.Endpoint, types []string) error {
+	if err := checkNames("filterTypes", types, 256); err != nil {
+		return err
+	}
+	if len(types) == 0 {
+		types = nil
+	}
+	e.FilterTypes = types
+	return nil
+}
+
+func setChannels(e *hookd.Endpoint, channels []string) error {
+	if len(channels) > 10 {
+		return invalid("channels", "an endpoint may listen to at most 10 channels")
+	}
+	if err := checkNames("channels", channels, 128); err != nil {
+		return err
+	}
+	if len(channels) == 0 {
+		channels = nil
+	}
+	e.Channels = channels
+	return nil
+}
+
+func setTimeout(e *hookd.Endpoint, ms int64) error {
+	d := time.Duration(ms) * time.Millisecond
+	if ms < 0 || d > maxTimeout {
+		return invalid("timeoutMs", "timeoutMs must be between 0 (server default) and 300000")
+	}
+	e.Timeout = d
+	return nil
+}
+
+func (s *Server) setDisabled(e *hookd.Endpoint, disabled bool) {
+	if disabled && !e.Disabled {
+		now := s.now()
+		e.DisabledAt = &now
+	}
+	if !disabled {
+		e.FailingSince = nil
+	}
+	e.Disabled = disabled
+}
+
+// apply validates in and copies it onto e (for create and update).
+func (s *Server) applyEndpoint(in *endpointIn, e *hookd.Endpoint) (webhook.Profile, error) {
+	var p webhook.Profile
+	if in.URL == nil {
+		return p, invalid("url", "url is required")
+	}
+	if err := setURL(e, *in.URL); err != nil {
+		return p, err
+	}
+	e.Description = ""
+	if in.Description != nil {
+		e.Description = *in.Description
+	}
+	if err := setEndpointUID(e, in.UID); err != nil {
+		return p, err
+	}
+	types := in.FilterTypes
+	if types == nil {
+		types = in.EventTypes
+	}
+	if err := setFilterTypes(e, types); err != nil {
+		return p, err
+	}
+	if err := setChannels(e, in.Channels); err != nil {
+		return p, err
+	}
+	s.setDisabled(e, in.Disabled != nil && *in.Disabled)
+	rl := in.RateLimit
+	if rl == nil {
+		rl = in.ThrottleRate
+	}
+	e.RateLimit = 0
+	if rl != nil {
+		if err := checkRateLimit("rateLimit", *rl); err != nil {
+			return p, err
+		}
+		e.RateLimit = int(*rl)
+	}
+	if err := checkMetadata("metadata", in.Metadata); err != nil {
+		return p, err
+	}
+	e.Metadata = in.Metadata
+	e.SignatureProfile = ""
+	if in.SignatureProfile != nil {
+		e.SignatureProfile = *in.SignatureProfile
+	}
+	p, err := checkProfile("signatureProfile", e.SignatureProfile)
+	if err != nil {
+		return p, err
+	}
+	e.RetrySchedule = ""
+	if in.RetrySchedule != nil {
+		if err := checkRetrySchedule("retrySchedule", *in.RetrySchedule); err != nil {
+			return p, err
+		}
+		e.RetrySchedule = *in.RetrySchedule
+	}
+	e.Timeout = 0
+	if in.TimeoutMs != nil {
+		if err := setTimeout(e, *in.TimeoutMs); err != nil {
+			return p, err
+		}
+	}
+	return p, nil
+}
+
+func (s *Server) listEndpoints(w http.ResponseWriter, r *http.Request) error {
+	p, err := page(r)
+	if err != nil {
+		return err
+	}
+	a, err := s.app(r)
+	if err != nil {
+		return err
+	}
+	eps, err := s.store.Endpoints(r.Context(), a.ID, probe(p))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, paginate(p, eps, func(e *hookd.Endpoint) string { return e.ID }, epOut))
+	return nil
+}
+
+func (s *Server) createEndpoint(w http.ResponseWriter, r *http.Request) error {
+	var in endpointIn
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	a, err := s.app(r)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	e := &hookd.Endpoint{ID: s.cfg.IDs.New(hookd.PrefixEndpoint), AppID: a.ID, CreatedAt: now, UpdatedAt: now}
+	p, err := s.applyEndpoint(&in, e)
+	if err != nil {
+		return err
+	}
+	if err := s.setNewSecret(e, p, in.Secret); err != nil {
+		return err
+	}
+	if err := s.store.CreateEndpoint(r.Context(), e); err != nil {
+		return err
+	}
+	s.emitEndpoint(r, "endpoint.created", a, e)
+	writeJSON(w, http.StatusCreated, epOut(e))
+	return nil
+}
+
+// setNewSecret gives a new endpoint the client's secret or a fresh one.
+func (s *Server) setNewSecret(e *hookd.Endpoint, p webhook.Profile, given *string) error {
+	var key string
+	var err error
+	if given != nil && *given != "" {
+		key, err = checkSecret("secret", *given, p)
+	} else {
+		key, err = newSecret(p)
+	}
+	if err != nil {
+		return err
+	}
+	e.Secrets = []hookd.Secret{{Key: key}}
+	return nil
+}
+
+// endpoint loads the application and endpoint named by the path.
+func (s *Server) endpoint(r *http.Request) (*hookd.Application, *hookd.Endpoint, error) {
+	a, err := s.app(r)
+	if err != nil {
+		return nil, nil, err
+	}
+	e, err := s.store.Endpoint(r.Context(), a.ID, r.PathValue("endpoint_id"))
+	if err != nil {
+		return nil, nil, err
+	}
+	return a, e, nil
+}
+
+func (s *Server) getEndpoint(w http.ResponseWriter, r *http.Request) error {
+	_, e, err := s.endpoint(r)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, epOut(e))
+	return nil
+}
+
+// updateEndpoint replaces an endpoint, creating it (with the path's endpoint_id as its
+// uid) if it does not exist, as Svix does.
+func (s *Server) updateEndpoint(w http.ResponseWriter, r *http.Request) error {
+	var in endpointIn
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	a, err := s.app(r)
+	if err != nil {
+		return err
+	}
+	e, err := s.store.Endpoint(r.Context(), a.ID, r.PathValue("endpoint_id"))
+	if hookd.IsNotFound(err) {
+		return s.upsertEndpoint(w, r, a, &in)
+	}
+	if err != nil {
+		return err
+	}
+	if _, err := s.applyEndpoint(&in, e); err != nil {
+		return err
+	}
+	if in.Secret != nil && *in.Secret != "" {
+		return invalid("secret", "the secret cannot be changed by an update: rotate it with POST …/secret/rotate")
+	}
+	e.UpdatedAt = s.now()
+	if err := s.store.UpdateEndpoint(r.Context(), e); err != nil {
+		return err
+	}
+	s.emitEndpoint(r, "endpoint.updated", a, e)
+	writeJSON(w, http.StatusOK, epOut(e))
+	return nil
+}
+
+func (s *Server) upsertEndpoint(w http.ResponseWriter, r *http.Request, a *hookd.Application, in *endpointIn) error {
+	if in.UID == nil {
+		uid := r.PathValue("endpoint_id")
+		in.UID = &uid
+	}
+	now := s.now()
+	e := &hookd.Endpoint{ID: s.cfg.IDs.New(hookd.PrefixEndpoint), AppID: a.ID, CreatedAt: now, UpdatedAt: now}
+	p, err := s.applyEndpoint(in, e)
+	if err != nil {
+		return err
+	}
+	if err := s.setNewSecret(e, p, in.Secret); err != nil {
+		return err
+	}
+	if err := s.store.CreateEndpoint(r.Context(), e); err != nil {
+		return err
+	}
+	s.emitEndpoint(r, "endpoint.created", a, e)
+	writeJSON(w, http.StatusCreated, epOut(e))
+	return nil
+}
+
+func (s *Server) patchEndpoint(w http.ResponseWriter, r *http.Request) error {
+	var in endpointPatch
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	a, e, err := s.endpoint(r)
+	if err != nil {
+		return err
+	}
+	if err := s.applyEndpointPatch(&in, e); err != nil {
+		return err
+	}
+	e.UpdatedAt = s.now()
+	if err := s.store.UpdateEndpoint(r.Context(), e); err != nil {
+		return err
+	}
+	s.emitEndpoint(r, "endpoint.updated", a, e)
+	writeJSON(w, http.StatusOK, epOut(e))
+	return nil
+}
+
+func (s *Server) applyEndpointPatch(in *endpointPatch, e *hookd.Endpoint) error {
+	if in.URL.Set {
+		if err := setURL(e, in.URL.Value); err != nil {
+			return err
+		}
+	}
+	if in.Description.Set {
+		e.Description = in.Description.Value
+	}
+	if in.UID.Set {
+		var uid *string
+		if !in.UID.Null {
+			uid = &in.UID.Value
+		}
+		if err := setEndpointUID(e, uid); err != nil {
+			return err
+		}
+	}
+	for _, types := range []optional[[]string]{in.EventTypes, in.FilterTypes} {
+		if types.Set {
+			if err := setFilterTypes(e, types.Value); err != nil {
+				return err
+			}
+		}
+	}
+	if in.Channels.Set {
+		if err := setChannels(e, in.Channels.Value); err != nil {
+			return err
+		}
+	}
+	if in.Disabled.Set {
+		s.setDisabled(e, in.Disabled.Value)
+	}
+	for _, rl := range []optional[int32]{in.ThrottleRate, in.RateLimit} {
+		if rl.Set {
+			if err := checkRateLimit("rateLimit", rl.Value); err != nil {
+				return err
+			}
+			e.RateLimit = int(rl.Value)
+		}
+	}
+	if in.Metadata.Set {
+		if err := checkMetadata("metadata", in.Metadata.Value); err != nil {
+			return err
+		}
+		e.Metadata = in.Metadata.Value
+	}
+	if in.SignatureProfile.Set {
+		e.SignatureProfile = in.SignatureProfile.Value
+	}
+	p, err := checkProfile("signatureProfile", e.SignatureProfile)
+	if err != nil {
+		return err
+	}
+	if in.Secret.Set && !in.Secret.Null && in.Secret.Value != "" {
+		key, err := checkSecret("secret", in.Secret.Value, p)
+		if err != nil {
+			return err
+		}
+		e.Secrets = []hookd.Secret{{Key: key}}
+	} else if in.SignatureProfile.Set && len(e.Secrets) > 0 {
+		// A profile change may need another kind of key (Ed25519 or HMAC).
+		if _, err := webhook.NewSigner(p, e.Secrets[0].Key); err != nil {
+			key, err := newSecret(p)
+			if err != nil {
+				return err
+			}
+			e.Secrets = []hookd.Secret{{Key: key}}
+		}
+	}
+	if in.RetrySchedule.Set {
+		if err := checkRetrySchedule("retrySchedule", in.RetrySchedule.Value); err != nil {
+			return err
+		}
+		e.RetrySchedule = in.RetrySchedule.Value
+	}
+	if in.TimeoutMs.Set {
+		if err := setTimeout(e, in.TimeoutMs.Value); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Server) deleteEndpoint(w http.ResponseWriter, r *http.Request) error {
+	a, e, err := s.endpoint(r)
+	if err != nil {
+		return err
+	}
+	if err := s.store.DeleteEndpoint(r.Context(), a.ID, e.ID); err != nil {
+		return err
+	}
+	s.emitEndpoint(r, "endpoint.deleted", a, e)
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// endpointEventData is the data of the endpoint.created/updated/deleted operational
+// events, as Svix sends them.
+type endpointEventData struct {
+	AppID       string `json:"appId"`
+	AppUID      string `json:"appUid,omitempty"`
+	EndpointID  string `json:"endpointId"`
+	EndpointUID string `json:"endpointUid,omitempty"`
+}
+
+func (s *Server) emitEndpoint(r *http.Request, eventType string, a *hookd.Application, e *hookd.Endpoint) {
+	s.emit(r.Context(), eventType, endpointEventData{AppID: a.ID, AppUID: a.UID, EndpointID: e.ID, EndpointUID: e.UID})
+}

@@ -1,0 +1,284 @@
+package api
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/hookd/hookd"
+)
+
+// messageIn is the body of POST /app/{app_id}/msg.
+type messageIn struct {
+	EventType   *string         `json:"eventType"`
+	EventID     *string         `json:"eventId"`
+	Payload     json.RawMessage `json:"payload"`
+	Channels    []string        `json:"channels"`
+	Tags        []string        `json:"tags"`
+	Application *applicationIn  `json:"application"`
+	// Accepted for compatibility; hookd's retention is server-wide.
+	PayloadRetentionPeriod *int64          `json:"payloadRetentionPeriod"`
+	PayloadRetentionHours  *int64          `json:"payloadRetentionHours"`
+	TransformationsParams  json.RawMessage `json:"transformationsParams"`
+}
+
+type messageOut struct {
+	ID        string          `json:"id"`
+	EventType string          `json:"eventType"`
+	EventID   string          `json:"eventId,omitempty"`
+	Payload   json.RawMessage `json:"payload"`
+	Channels  []string        `json:"channels,omitempty"`
+	Tags      []string        `json:"tags,omitempty"`
+	Timestamp time.Time       `json:"timestamp"`
+}
+
+var emptyObject = json.RawMessage(`{}`)
+
+func msgOut(withContent bool) func(*hookd.Message) messageOut {
+	return func(m *hookd.Message) messageOut {
+		out := messageOut{ID: m.ID, EventType: m.EventType, EventID: m.EventID, Payload: m.Payload,
+			Channels: m.Channels, Tags: m.Tags, Timestamp: m.Timestamp.UTC()}
+		if !withContent || len(out.Payload) == 0 {
+			out.Payload = emptyObject
+		}
+		return out
+	}
+}
+
+func (s *Server) checkMessage(in *messageIn) error {
+	if in.EventType == nil {
+		return invalid("eventType", "eventType is required")
+	}
+	if err := checkName("eventType", *in.EventType, 256); err != nil {
+		return err
+	}
+	if in.EventID != nil {
+		if err := checkName("eventId", *in.EventID, 256); err != nil {
+			return err
+		}
+	}
+	if in.Payload == nil {
+		return invalid("payload", "payload is required")
+	}
+	if int64(len(in.Payload)) > s.cfg.MaxPayloadBytes {
+		return hookd.Errorf(hookd.ETOOLARGE, "payload is %d bytes, more than the %d-byte limit", len(in.Payload), s.cfg.MaxPayloadBytes)
+	}
+	if in.Payload[0] != '{' {
+		return invalidType("payload", "payload must be a JSON object")
+	}
+	if len(in.Channels) > 10 {
+		return invalid("channels", "a message may be sent on at most 10 channels")
+	}
+	if err := checkNames("channels", in.Channels, 128); err != nil {
+		return err
+	}
+	if len(in.Tags) > 5 {
+		return invalid("tags", "a message may have at most 5 tags")
+	}
+	return checkNames("tags", in.Tags, 128)
+}
+
+// createMessage accepts a message: it stores the message together with one delivery per
+// matching endpoint in one transaction, and answers only after that commit.
+func (s *Server) createMessage(w http.ResponseWriter, r *http.Request) error {
+	var in messageIn
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	if err := s.checkMessage(&in); err != nil {
+		return err
+	}
+	withContent, err := queryBool(r, "with_content", true)
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	a, eps, err := s.fanoutTargets(r, in.Application)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	msg := &hookd.Message{
+		ID: s.cfg.IDs.New(hookd.PrefixMessage), AppID: a.ID, EventType: *in.EventType,
+		Payload: compactPayload(in.Payload), Channels: in.Channels, Tags: in.Tags, Timestamp: now,
+	}
+	if in.EventID != nil {
+		msg.EventID = *in.EventID
+	}
+	var dlvs []*hookd.Delivery
+	for _, e := range eps {
+		if e.Matches(msg.EventType, msg.Channels) {
+			dlvs = append(dlvs, s.newDelivery(msg, e, now, hookd.TriggerScheduled))
+		}
+	}
+	prev, err := s.store.CreateMessage(ctx, msg, dlvs)
+	if hookd.IsConflict(err) && prev != nil {
+		return hookd.Errorf(hookd.ECONFLICT, "a message with eventId %q already exists in this application (%s)", prev.EventID, prev.ID)
+	}
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusAccepted, msgOut(withContent)(msg))
+	return nil
+}
+
+// compactPayload removes insignificant whitespace from a payload that is valid JSON
+// (decode checked it), returning p itself when there is none. It is json.Compact
+// without the syntax checks, which cost as much as decoding the payload again.
+func compactPayload(p json.RawMessage) json.RawMessage {
+	var out []byte
+	inString, escaped := false, false
+	for i, c := range p {
+		switch {
+		case inString:
+			if escaped {
+				escaped = false
+			} else if c == '\\' {
+				escaped = true
+			} else if c == '"' {
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
+			if out == nil {
+				out = make([]byte, i, len(p))
+				copy(out, p[:i])
+			}
+			continue
+		}
+		if out != nil {
+			out = append(out, c)
+		}
+	}
+	if out == nil {
+		return p
+	}
+	return out
+}
+
+// messageApp loads the path's application; if it does not exist and the message
+// carries an "application", it is created first, as Svix does.
+func (s *Server) messageApp(r *http.Request, in *applicationIn) (*hookd.Application, error) {
+	a, err := s.app(r)
+	if err == nil || !hookd.IsNotFound(err) || in == nil {
+		return a, err
+	}
+	if in.UID == nil {
+		uid := r.PathValue("app_id")
+		in.UID = &uid
+	}
+	now := s.now()
+	a = &hookd.Application{ID: s.cfg.IDs.New(hookd.PrefixApp), CreatedAt: now, UpdatedAt: now}
+	if err := in.apply(a); err != nil {
+		return nil, prefixField(err, "application")
+	}
+	if err := s.store.CreateApp(r.Context(), a); err != nil {
+		if hookd.IsConflict(err) {
+			return s.store.App(r.Context(), a.UID)
+		}
+		return nil, err
+	}
+	return a, nil
+}
+
+// prefixField moves a body validation error under a nested object.
+func prefixField(err error, parent string) error {
+	e, ok := err.(*hookd.Error)
+	if !ok || e.Code != hookd.EINVALID {
+		return err
+	}
+	return invalid(parent+"."+e.Field, e.Message)
+}
+
+// newDelivery returns a delivery of msg to e, due at now.
+func (s *Server) newDelivery(msg *hookd.Message, e *hookd.Endpoint, now time.Time, trigger hookd.Trigger) *hookd.Delivery {
+	return &hookd.Delivery{
+		ID: s.cfg.IDs.New(hookd.PrefixDelivery), AppID: msg.AppID, MsgID: msg.ID, EndpointID: e.ID,
+		Status: hookd.StatusPending, NextAttempt: now, Trigger: trigger, CreatedAt: now, UpdatedAt: now,
+	}
+}
+
+func (s *Server) listMessages(w http.ResponseWriter, r *http.Request) error {
+	p, err := page(r)
+	if err != nil {
+		return err
+	}
+	withContent, err := queryBool(r, "with_content", true)
+	if err != nil {
+		return err
+	}
+	filter := hookd.MessageFilter{EventTypes: queryList(r, "event_types"), Channel: r.URL.Query().Get("channel"), Tag: r.URL.Query().Get("tag")}
+	if filter.Before, err = queryTime(r, "before"); err != nil {
+		return err
+	}
+	if filter.After, err = queryTime(r, "after"); err != nil {
+		return err
+	}
+	a, err := s.app(r)
+	if err != nil {
+		return err
+	}
+	msgs, err := s.store.Messages(r.Context(), a.ID, filter, probe(p))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, paginate(p, msgs, func(m *hookd.Message) string { return m.ID }, msgOut(withContent)))
+	return nil
+}
+
+// message loads the application and message named by the path.
+func (s *Server) message(r *http.Request) (*hookd.Application, *hookd.Message, error) {
+	a, err := s.app(r)
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := s.store.Message(r.Context(), a.ID, r.PathValue("msg_id"))
+	if err != nil {
+		return nil, nil, err
+	}
+	return a, m, nil
+}
+
+func (s *Server) getMessage(w http.ResponseWriter, r *http.Request) error {
+	withContent, err := queryBool(r, "with_content", true)
+	if err != nil {
+		return err
+	}
+	_, m, err := s.message(r)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, msgOut(withContent)(m))
+	return nil
+}
+
+func (s *Server) expungeMessageContent(w http.ResponseWriter, r *http.Request) error {
+	a, m, err := s.message(r)
+	if err != nil {
+		return err
+	}
+	if err := s.store.ExpungeMessageContent(r.Context(), a.ID, m.ID); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// resend makes hookd deliver a message to an endpoint again, now.
+func (s *Server) resend(w http.ResponseWriter, r *http.Request) error {
+	a, m, err := s.message(r)
+	if err != nil {
+		return err
+	}
+	e, err := s.store.Endpoint(r.Context(), a.ID, r.PathValue("endpoint_id"))
+	if err != nil {
+		return err
+	}
+	if err := s.store.ResendDelivery(r.Context(), a.ID, m.ID, e.ID, s.now()); err != nil {
+		return fmt.Errorf("resend: %w", err)
+	}
+	w.WriteHeader(http.StatusAccepted)
+	return nil
+}
