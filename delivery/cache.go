@@ -1,0 +1,73 @@
+package delivery
+
+import (
+	"sync"
+	"time"
+
+	"github.com/hookd/hookd"
+)
+
+// cache keeps what a fetch returned for a short TTL, so a burst of deliveries to one
+// endpoint reads it from the store once. A change made through the API is seen once
+// the entry expires (CacheTTL, one second by default); until then a worker may sign
+// with a just-rotated-out key or use the old URL, which the rotation grace period
+// and at-least-once delivery make harmless. Not-found answers are cached too.
+type cache[V any] struct {
+	ttl time.Duration
+
+	mu    sync.Mutex
+	m     map[string]cacheEntry[V]
+	swept time.Time
+}
+
+type cacheEntry[V any] struct {
+	v   V
+	err error
+	at  time.Time
+}
+
+func newCache[V any](ttl time.Duration) *cache[V] {
+	return &cache[V]{ttl: ttl, m: make(map[string]cacheEntry[V])}
+}
+
+// get returns the cached value for key, or fetches it. Errors other than ENOTFOUND
+// are not cached.
+func (c *cache[V]) get(key string, now time.Time, fetch func() (V, error)) (V, error) {
+	if c.ttl > 0 {
+		c.mu.Lock()
+		e, ok := c.m[key]
+		c.mu.Unlock()
+		if ok && now.Sub(e.at) < c.ttl && !now.Before(e.at) {
+			return e.v, e.err
+		}
+	}
+	v, err := fetch()
+	if c.ttl > 0 && (err == nil || hookd.IsNotFound(err)) {
+		c.mu.Lock()
+		c.m[key] = cacheEntry[V]{v: v, err: err, at: now}
+		c.sweep(now)
+		c.mu.Unlock()
+	}
+	return v, err
+}
+
+// forget drops key, so the next get fetches it again.
+func (c *cache[V]) forget(key string) {
+	c.mu.Lock()
+	delete(c.m, key)
+	c.mu.Unlock()
+}
+
+// sweep drops expired entries now and then, keeping the cache as small as the set of
+// endpoints recently delivered to. c.mu is held.
+func (c *cache[V]) sweep(now time.Time) {
+	if now.Sub(c.swept) < 10*c.ttl {
+		return
+	}
+	c.swept = now
+	for k, e := range c.m {
+		if now.Sub(e.at) >= c.ttl {
+			delete(c.m, k)
+		}
+	}
+}

@@ -1,0 +1,103 @@
+package delivery_test
+
+import (
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hookd/hookd"
+	"github.com/hookd/hookd/delivery"
+)
+
+// TestSlowEndpointDoesNotDelayOthers blocks one endpoint completely and checks that
+// another endpoint receives everything meanwhile, and that the blocked one never
+// sees more than EndpointConcurrency requests at once.
+func TestSlowEndpointDoesNotDelayOthers(t *testing.T) {
+	e := newEnv(t, func(c *delivery.Config) {
+		c.Workers = 8
+		c.EndpointConcurrency = 2
+		c.EndpointQueue = 3
+		c.QueueSize = 16
+		c.BatchSize = 10
+		c.RequestTimeout = time.Minute // the blocked requests outlast the test
+	})
+	release := make(chan struct{})
+	var inSlow, maxSlow atomic.Int64
+	slow := newReceiver(t, func(_ int, w http.ResponseWriter, r *http.Request) {
+		n := inSlow.Add(1)
+		for {
+			m := maxSlow.Load()
+			if n <= m || maxSlow.CompareAndSwap(m, n) {
+				break
+			}
+		}
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+		inSlow.Add(-1)
+	})
+	var once sync.Once
+	t.Cleanup(func() { once.Do(func() { close(release) }) })
+	fast := newReceiver(t, status(http.StatusOK))
+	slowEp := e.endpoint(slow.URL)
+	e.endpoint(fast.URL, func(ep *hookd.Endpoint) { ep.FilterTypes = []string{"fast"} })
+
+	// The slow endpoint takes every message, the fast one a third of them.
+	const n = 60
+	var fastMsgs []*hookd.Message
+	for i := range n {
+		typ := "slow"
+		if i%3 == 0 {
+			typ = "fast"
+		}
+		m := e.send(typ, nil, `{}`)
+		if typ == "fast" {
+			fastMsgs = append(fastMsgs, m)
+		}
+	}
+	eventually(t, func() bool { return len(fast.requests()) == len(fastMsgs) }, "fast endpoint to get %d messages while the slow one is blocked (got %d)", len(fastMsgs), func() any { return len(fast.requests()) })
+	if m := maxSlow.Load(); m > 2 {
+		t.Fatalf("slow endpoint saw %d concurrent requests, cap is 2", m)
+	}
+	if got := len(slow.requests()); got != 2 {
+		t.Fatalf("slow endpoint got %d requests while blocked, want 2 (its concurrency cap)", got)
+	}
+
+	// Unblocked, the slow endpoint gets everything too; the deliveries given back
+	// while its lane was full come back after SaturatedDelay (the test clock moves
+	// past it).
+	once.Do(func() { close(release) })
+	eventually(t, func() bool {
+		e.advance(2 * time.Second)
+		return countSuccess(t, e, slowEp.ID) == n
+	}, "slow endpoint to catch up")
+}
+
+func countSuccess(t *testing.T, e *env, endpointID string) int {
+	t.Helper()
+	st, err := e.store.EndpointStats(t.Context(), e.app.ID, endpointID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return int(st.Success)
+}
+
+// TestRateLimit checks that requests to a rate-limited endpoint are spaced at least
+// 1/rate apart (a lower bound, which no scheduling delay can break).
+func TestRateLimit(t *testing.T) {
+	e := newEnv(t)
+	rc := newReceiver(t, status(http.StatusOK))
+	ep := e.endpoint(rc.URL, func(ep *hookd.Endpoint) { ep.RateLimit = 20 })
+	const n = 6
+	for range n {
+		e.send("a", nil, `{}`)
+	}
+	eventually(t, func() bool { return countSuccess(t, e, ep.ID) == n }, "all deliveries")
+	reqs := rc.requests()
+	if first, last := reqs[0].at, reqs[len(reqs)-1].at; last.Sub(first) < (n-1)*50*time.Millisecond*9/10 {
+		t.Fatalf("%d requests within %v, want at least %v at 20/s", n, last.Sub(first), (n-1)*50*time.Millisecond)
+	}
+}

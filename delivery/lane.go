@@ -1,0 +1,201 @@
+package delivery
+
+import (
+	"time"
+
+	"github.com/hookd/hookd"
+	"golang.org/x/time/rate"
+)
+
+// lane is one endpoint's queue. Its fields are guarded by Dispatcher.mu.
+type lane struct {
+	id     string
+	queue  []*hookd.Delivery
+	active int // goroutines working the lane (each holds one delivery at a time)
+	rate   int // deliveries per second, 0 for no limit
+	lim    *rate.Limiter
+	used   time.Time
+	// done deliveries were worked on since since: the lane's observed pace.
+	done  int
+	since time.Time
+}
+
+// drain empties the lane's queue and returns what it held.
+func (l *lane) drain() []*hookd.Delivery {
+	q := l.queue
+	l.queue = nil
+	return q
+}
+
+// setRate applies the endpoint's rate limit; d.mu is held. The limiter has a burst of
+// one, so requests are spaced evenly.
+func (l *lane) setRate(perSecond int) {
+	if perSecond == l.rate {
+		return
+	}
+	l.rate = perSecond
+	if perSecond <= 0 {
+		l.lim = nil
+		return
+	}
+	if l.lim == nil {
+		l.lim = rate.NewLimiter(rate.Limit(perSecond), 1)
+		return
+	}
+	l.lim.SetLimit(rate.Limit(perSecond))
+}
+
+// capacity is how many deliveries the lane may hold, in flight and queued. A
+// rate-limited lane holds no more than it can send within half a lease.
+func (d *Dispatcher) capacity(l *lane) int {
+	c := d.cfg.EndpointConcurrency + d.cfg.EndpointQueue
+	if l.rate > 0 {
+		c = min(c, max(1, int(d.lease().Seconds()/2)*l.rate))
+	}
+	return c
+}
+
+// enqueue puts a claimed delivery in its endpoint's lane, starting a worker for the
+// lane when it has fewer than EndpointConcurrency. It returns false when the lane is
+// full or the dispatcher is stopping.
+func (d *Dispatcher) enqueue(dl *hookd.Delivery) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.stopping {
+		return false
+	}
+	l := d.lanes[dl.EndpointID]
+	if l == nil {
+		l = &lane{id: dl.EndpointID}
+		d.lanes[dl.EndpointID] = l
+		if len(d.lanes)%1024 == 0 {
+			d.sweepLanes()
+		}
+	}
+	if len(l.queue)+l.active >= d.capacity(l) {
+		return false
+	}
+	l.queue = append(l.queue, dl)
+	l.used = time.Now()
+	if l.since.IsZero() || l.used.Sub(l.since) > 30*time.Second {
+		l.since, l.done = l.used, 0 // a fresh window keeps the pace current
+	}
+	if l.active < d.cfg.EndpointConcurrency {
+		l.active++
+		d.lanesWG.Add(1)
+		go d.work(l)
+	}
+	return true
+}
+
+// sweepLanes forgets lanes idle for a minute; d.mu is held. Lanes are kept a while so
+// a rate-limited endpoint's bucket outlives a short pause.
+func (d *Dispatcher) sweepLanes() {
+	cutoff := time.Now().Add(-time.Minute)
+	for id, l := range d.lanes {
+		if l.active == 0 && len(l.queue) == 0 && l.used.Before(cutoff) {
+			delete(d.lanes, id)
+		}
+	}
+}
+
+// next pops the lane's next delivery, or ends the worker when there is none.
+func (d *Dispatcher) next(l *lane) (*hookd.Delivery, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.stopping || len(l.queue) == 0 {
+		l.active--
+		return nil, false
+	}
+	dl := l.queue[0]
+	l.queue[0] = nil
+	l.queue = l.queue[1:]
+	if len(l.queue) == 0 {
+		l.queue = nil // let the backing array go
+	}
+	return dl, true
+}
+
+// work delivers the lane's queue, one delivery at a time.
+func (d *Dispatcher) work(l *lane) {
+	defer d.lanesWG.Done()
+	for {
+		dl, ok := d.next(l)
+		if !ok {
+			return
+		}
+		d.process(l, dl)
+		d.mu.Lock()
+		l.done++
+		d.mu.Unlock()
+	}
+}
+
+// process makes one attempt of dl, or gives it back, and hands the outcome to the
+// recorder.
+func (d *Dispatcher) process(l *lane, dl *hookd.Delivery) {
+	info, err := d.endpoint(d.runCtx, dl.AppID, dl.EndpointID)
+	switch {
+	case hookd.IsNotFound(err):
+		d.results <- d.refuse(dl, "", "endpoint no longer exists")
+		return
+	case err != nil:
+		until := d.cfg.Now()
+		if d.runCtx.Err() == nil { // shutting down is no reason to wait
+			d.log.Error("read endpoint", "endpoint", dl.EndpointID, "err", err)
+			until = until.Add(5 * time.Second)
+		}
+		d.results <- item{back: dl, until: until}
+		return
+	case info.ep.Disabled:
+		d.results <- d.refuse(dl, info.ep.URL, "endpoint is disabled; not sent")
+		return
+	}
+
+	d.mu.Lock()
+	l.setRate(info.ep.RateLimit)
+	lim := l.lim
+	d.mu.Unlock()
+	if lim != nil {
+		if err := lim.Wait(d.runCtx); err != nil {
+			d.results <- item{back: dl, until: d.cfg.Now()}
+			return
+		}
+	}
+	if d.cfg.Now().Add(info.timeout + time.Second).After(dl.NextAttempt) {
+		// The lease would run out during the request: give it back to be claimed
+		// again with a fresh lease (long enough, now that info.timeout is known).
+		d.results <- item{back: dl, until: d.cfg.Now()}
+		return
+	}
+	select {
+	case d.workers <- struct{}{}:
+	case <-d.runCtx.Done():
+		d.results <- item{back: dl, until: d.cfg.Now()}
+		return
+	}
+	d.inFlight.Add(1)
+	r := d.send(d.sendCtx, info, dl)
+	d.inFlight.Add(-1)
+	<-d.workers
+	d.results <- d.decide(dl, info, r)
+}
+
+// refuse fails dl without a request, with why in the attempt log.
+func (d *Dispatcher) refuse(dl *hookd.Delivery, url, why string) item {
+	now := d.cfg.Now()
+	return item{
+		prev: dl.Attempts,
+		res: &hookd.AttemptResult{
+			Delivery: dl,
+			Attempt: &hookd.Attempt{
+				ID: d.cfg.IDs.New(hookd.PrefixAttempt), AppID: dl.AppID, MsgID: dl.MsgID,
+				EndpointID: dl.EndpointID, URL: url, Status: hookd.StatusFail,
+				Trigger: dl.Trigger, Error: why, Timestamp: now,
+			},
+			Status:      hookd.StatusFail,
+			NextAttempt: now,
+			Attempts:    dl.Attempts,
+		},
+	}
+}

@@ -1,0 +1,65 @@
+package delivery
+
+import (
+	"fmt"
+
+	"github.com/hookd/hookd"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are the dispatcher's Prometheus metrics. They exist whether or not a
+// Registerer was given, so the code never checks.
+type metrics struct {
+	deliveries *prometheus.CounterVec
+	latency    prometheus.Histogram
+}
+
+// newMetrics creates the metrics and registers them with reg, if set.
+func newMetrics(d *Dispatcher, reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hookd_delivery_attempts_total",
+			Help: "Delivery attempts by outcome: success, retry (failed, will retry), failed (no retry left), and postponed (given back unattempted).",
+		}, []string{"outcome"}),
+		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "hookd_delivery_attempt_duration_seconds",
+			Help:    "Duration of delivery requests, from sending to the end of the response.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2.5, 13),
+		}),
+	}
+	if reg == nil {
+		return m, nil
+	}
+	cs := []prometheus.Collector{
+		m.deliveries, m.latency,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "hookd_delivery_queue_depth",
+			Help: "Claimed deliveries held by this node that are not in flight (queued in endpoint lanes or waiting to be recorded).",
+		}, func() float64 { return float64(d.held.Load() - d.inFlight.Load()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "hookd_delivery_in_flight",
+			Help: "Delivery requests in flight.",
+		}, func() float64 { return float64(d.inFlight.Load()) }),
+	}
+	for _, c := range cs {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("register delivery metrics: %w", err)
+		}
+	}
+	return m, nil
+}
+
+// observe counts one recorded attempt.
+func (m *metrics) observe(res *hookd.AttemptResult) {
+	outcome := "failed"
+	switch res.Status {
+	case hookd.StatusSuccess:
+		outcome = "success"
+	case hookd.StatusPending:
+		outcome = "retry"
+	}
+	m.deliveries.WithLabelValues(outcome).Inc()
+	if res.Attempt.ResponseStatusCode != 0 || res.Attempt.Duration > 0 {
+		m.latency.Observe(res.Attempt.Duration.Seconds())
+	}
+}
