@@ -1,0 +1,118 @@
+// Package server wires a hookd server together: the store, the REST API, the dashboard
+// and the delivery workers, in one process. cmd/hookd's serve command maps flags to a
+// Config; end-to-end tests and hookd bench start a Server in-process.
+package server
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/hookd/hookd"
+)
+
+// Config is everything a hookd server needs. Start from DefaultConfig.
+type Config struct {
+	// Addr is the API's listen address; ":0" picks a free port.
+	Addr string
+	// DB is a SQLite file path (default "./hookd.db") or a postgres:// URL.
+	DB string
+	// PostgreSQL pool settings (ignored for SQLite).
+	DBMaxConns int32
+	DBMinConns int32
+
+	// AdminToken, if set, is the admin bearer token. If empty, the server uses the
+	// token whose hash it stored earlier, or on first start creates one and reports it
+	// once through Server.NewAdminToken.
+	AdminToken string
+	// MaxPayloadBytes limits message payloads (and request bodies) in bytes.
+	MaxPayloadBytes int64
+
+	// RetrySchedule is the server-wide default retry schedule.
+	RetrySchedule hookd.RetrySchedule
+	// RequestTimeout is the default timeout of one delivery request.
+	RequestTimeout time.Duration
+	// Workers is the number of concurrent outgoing requests.
+	Workers int
+	// EndpointConcurrency caps concurrent requests to one endpoint.
+	EndpointConcurrency int
+	// SvixHeaders signs with svix-id/svix-timestamp/svix-signature header names.
+	SvixHeaders bool
+	// AllowPrivate lets deliveries reach loopback, private and other internal
+	// addresses (development and tests only).
+	AllowPrivate bool
+	// AllowCIDRs lets deliveries reach these networks even with the SSRF guard on.
+	AllowCIDRs []*net.IPNet
+	// DisableAfter disables an endpoint that has failed continuously this long.
+	DisableAfter time.Duration
+	// RotationGrace is how long a rotated-out secret keeps signing by default.
+	RotationGrace time.Duration
+	// OperationalWebhookURL receives operational events (endpoint.disabled,
+	// message.attempt.exhausted, …) signed with OperationalWebhookSecret; empty disables
+	// them.
+	OperationalWebhookURL    string
+	OperationalWebhookSecret string
+
+	// Now is the clock; nil means time.Now.
+	Now hookd.Clock
+	// Logger receives the server's logs; nil discards them.
+	Logger *slog.Logger
+}
+
+// DefaultConfig returns the configuration `hookd serve` starts from.
+func DefaultConfig() Config {
+	return Config{
+		Addr:                "127.0.0.1:8071",
+		DB:                  "./hookd.db",
+		DBMaxConns:          16,
+		DBMinConns:          2,
+		MaxPayloadBytes:     1 << 20,
+		RetrySchedule:       hookd.DefaultRetrySchedule(),
+		RequestTimeout:      15 * time.Second,
+		Workers:             256,
+		EndpointConcurrency: 32,
+		DisableAfter:        5 * 24 * time.Hour,
+		RotationGrace:       24 * time.Hour,
+	}
+}
+
+// IsPostgres reports whether DB names a PostgreSQL database.
+func (c Config) IsPostgres() bool {
+	return strings.HasPrefix(c.DB, "postgres://") || strings.HasPrefix(c.DB, "postgresql://")
+}
+
+// Validate reports the first invalid field, named as its flag.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Addr == "" {
+		errs = append(errs, errors.New("addr: must not be empty (e.g. 127.0.0.1:8071)"))
+	}
+	if c.DB == "" {
+		errs = append(errs, errors.New("db: must not be empty (a SQLite file path or a postgres:// URL)"))
+	}
+	if c.AdminToken != "" && len(c.AdminToken) < 16 {
+		errs = append(errs, errors.New("admin-token: must be at least 16 characters"))
+	}
+	if c.MaxPayloadBytes < 1024 {
+		errs = append(errs, fmt.Errorf("max-payload-bytes: %d is below the 1024-byte minimum", c.MaxPayloadBytes))
+	}
+	if c.RequestTimeout <= 0 {
+		errs = append(errs, errors.New("request-timeout: must be positive"))
+	}
+	if c.Workers < 1 {
+		errs = append(errs, errors.New("workers: must be at least 1"))
+	}
+	if c.EndpointConcurrency < 1 {
+		errs = append(errs, errors.New("endpoint-concurrency: must be at least 1"))
+	}
+	if c.DisableAfter <= 0 {
+		errs = append(errs, errors.New("disable-after: must be positive"))
+	}
+	if c.OperationalWebhookURL != "" && c.OperationalWebhookSecret == "" {
+		errs = append(errs, errors.New("operational-webhook-secret: required with operational-webhook-url"))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,84 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"sync/atomic"
+
+	"github.com/hookd/hookd"
+	"github.com/hookd/hookd/delivery"
+)
+
+// deliveryState holds the delivery engine of a running server.
+type deliveryState struct {
+	d      atomic.Pointer[delivery.Dispatcher]
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// startDelivery starts the delivery workers. They run until stopDelivery, not until
+// ctx is done: ctx only bounds the start.
+func (s *Server) startDelivery(ctx context.Context) error {
+	cidrs := make([]netip.Prefix, 0, len(s.cfg.AllowCIDRs))
+	for _, n := range s.cfg.AllowCIDRs {
+		ones, _ := n.Mask.Size()
+		a, ok := netip.AddrFromSlice(n.IP)
+		if !ok {
+			return fmt.Errorf("allow-cidr: invalid network %s", n)
+		}
+		if a.Is4In6() {
+			a = a.Unmap()
+		}
+		cidrs = append(cidrs, netip.PrefixFrom(a, ones).Masked())
+	}
+	d, err := delivery.New(delivery.Config{
+		Store:                    s.store,
+		Now:                      s.now,
+		IDs:                      hookd.IDGen{Now: s.now},
+		Logger:                   s.log,
+		Workers:                  s.cfg.Workers,
+		EndpointConcurrency:      s.cfg.EndpointConcurrency,
+		RetrySchedule:            s.cfg.RetrySchedule,
+		RequestTimeout:           s.cfg.RequestTimeout,
+		SvixHeaders:              s.cfg.SvixHeaders,
+		AllowPrivate:             s.cfg.AllowPrivate,
+		AllowCIDRs:               cidrs,
+		DisableAfter:             s.cfg.DisableAfter,
+		OperationalWebhookURL:    s.cfg.OperationalWebhookURL,
+		OperationalWebhookSecret: s.cfg.OperationalWebhookSecret,
+		Registerer:               s.registry,
+	})
+	if err != nil {
+		return err
+	}
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s.dlv.cancel = cancel
+	s.dlv.done = make(chan error, 1)
+	s.dlv.d.Store(d)
+	go func() { s.dlv.done <- d.Run(runCtx) }()
+	return nil
+}
+
+// stopDelivery stops the delivery workers, waiting for attempts in flight.
+func (s *Server) stopDelivery() {
+	if s.dlv.cancel == nil {
+		return
+	}
+	s.dlv.cancel()
+	if err := <-s.dlv.done; err != nil {
+		s.log.Error("delivery stopped", "err", err)
+	}
+	s.dlv.cancel = nil
+}
+
+// emitOperational sends an operational webhook event.
+func (s *Server) emitOperational(ctx context.Context, eventType string, data any) {
+	d := s.dlv.d.Load()
+	if d == nil {
+		return
+	}
+	if err := d.Emit(ctx, eventType, data); err != nil {
+		s.log.Error("emit operational event", "type", eventType, "err", err)
+	}
+}

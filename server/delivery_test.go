@@ -1,0 +1,96 @@
+package server_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/hookd/hookd/webhook"
+	svix "github.com/svix/svix-webhooks/go"
+)
+
+// TestDeliveredAttempt sends a message through the API to a real receiver that
+// verifies the signature, then reads the attempt back through the API.
+func TestDeliveredAttempt(t *testing.T) {
+	ts := startServer(t)
+	ctx := context.Background()
+	c := ts.client
+	app, err := c.Application.Create(ctx, &svix.ApplicationIn{Name: "Acme"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	received := make(chan error, 10)
+	var verifier *webhook.Verifier
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		received <- verifier.Verify(r.Header, body)
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write([]byte("thanks"))
+	}))
+	t.Cleanup(rcv.Close)
+	ep, err := c.Endpoint.Create(ctx, app.Id, &svix.EndpointIn{Url: rcv.URL + "/hook"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret, err := c.Endpoint.GetSecret(ctx, app.Id, ep.Id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	profile, err := webhook.LookupProfile("standard")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if verifier, err = webhook.NewVerifier(profile, []string{secret.Key}); err != nil {
+		t.Fatal(err)
+	}
+	msg, err := c.Message.Create(ctx, app.Id, &svix.MessageIn{EventType: "invoice.paid", Payload: map[string]interface{}{"id": 1.0}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-received:
+		if err != nil {
+			t.Fatalf("receiver: signature does not verify: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("no delivery within 30s")
+	}
+	// The attempt is recorded after the response; poll the API a bounded number of times.
+	var attempts *svix.ListResponseMessageAttemptOut
+	for i := 0; i < 300; i++ {
+		attempts, err = c.MessageAttempt.ListByMsg(ctx, app.Id, msg.Id, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(attempts.Data) > 0 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if len(attempts.Data) != 1 {
+		t.Fatalf("%d attempts listed, want 1", len(attempts.Data))
+	}
+	at := attempts.Data[0]
+	if at.Status != 0 || at.ResponseStatusCode != 200 || at.Response != "thanks" || at.EndpointId != ep.Id || at.Url != rcv.URL+"/hook" {
+		t.Fatalf("attempt = %+v", at)
+	}
+	got, err := c.MessageAttempt.Get(ctx, app.Id, msg.Id, at.Id)
+	if err != nil || got.Id != at.Id {
+		t.Fatalf("get attempt = %+v, %v", got, err)
+	}
+	byEp, err := c.MessageAttempt.ListByEndpoint(ctx, app.Id, ep.Id, &svix.MessageAttemptListOptions{WithMsg: ptr(true)})
+	if err != nil || len(byEp.Data) != 1 || byEp.Data[0].Msg == nil || byEp.Data[0].Msg.Id != msg.Id {
+		t.Fatalf("attempts by endpoint = %+v, %v", byEp, err)
+	}
+	dests, err := c.MessageAttempt.ListAttemptedDestinations(ctx, app.Id, msg.Id, nil)
+	if err != nil || len(dests.Data) != 1 || dests.Data[0].Status != 0 {
+		t.Fatalf("destinations = %+v, %v", dests, err)
+	}
+	stats, err := c.Endpoint.GetStats(ctx, app.Id, ep.Id)
+	if err != nil || stats.Success != 1 {
+		t.Fatalf("stats = %+v, %v", stats, err)
+	}
+}

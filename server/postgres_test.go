@@ -1,0 +1,150 @@
+package server_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hookd/hookd/server"
+	"github.com/jackc/pgx/v5"
+	svix "github.com/svix/svix-webhooks/go"
+)
+
+// TestPostgres drives the API on the PostgreSQL store, in a schema of its own.
+func TestPostgres(t *testing.T) {
+	db := postgresDB(t)
+	ts := startServer(t, func(c *server.Config) { c.DB = db })
+	ctx := context.Background()
+	c := ts.client
+
+	app, err := c.Application.CreateWithOptions(ctx, &svix.ApplicationIn{Name: "Acme", Uid: ptr("acme")}, &svix.PostOptions{IdempotencyKey: ptr("k")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := c.Application.CreateWithOptions(ctx, &svix.ApplicationIn{Name: "Acme", Uid: ptr("acme")}, &svix.PostOptions{IdempotencyKey: ptr("k")})
+	if err != nil || again.Id != app.Id {
+		t.Fatalf("idempotent create = %v, %v; want %s", again, err, app.Id)
+	}
+	ep, err := c.Endpoint.Create(ctx, "acme", &svix.EndpointIn{Url: "https://example.com/hook", FilterTypes: []string{"a.b"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Endpoint.Create(ctx, "acme", &svix.EndpointIn{Url: "https://example.com/other", FilterTypes: []string{"c.d"}}); err != nil {
+		t.Fatal(err)
+	}
+	msg, err := c.Message.Create(ctx, "acme", &svix.MessageIn{EventType: "a.b", EventId: ptr("e1"), Payload: map[string]interface{}{"x": 1.0}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Message.Create(ctx, "acme", &svix.MessageIn{EventType: "a.b", EventId: ptr("e1"), Payload: map[string]interface{}{}})
+	wantStatus(t, err, http.StatusConflict)
+	dests, err := c.MessageAttempt.ListAttemptedDestinations(ctx, "acme", msg.Id, nil)
+	if err != nil || len(dests.Data) != 1 || dests.Data[0].Id != ep.Id {
+		t.Fatalf("destinations = %+v, %v", dests, err)
+	}
+	_, err = c.Application.Get(ctx, "nope")
+	wantStatus(t, err, http.StatusNotFound)
+}
+
+// postgresDB returns a DSN for a fresh schema of the test database (dropped when the
+// test ends), or skips the test without HOOKD_TEST_POSTGRES.
+func postgresDB(t *testing.T) string {
+	t.Helper()
+	dsn := os.Getenv("HOOKD_TEST_POSTGRES")
+	if dsn == "" {
+		t.Skip("HOOKD_TEST_POSTGRES not set: skipping PostgreSQL tests")
+	}
+	sep := "?"
+	if strings.Contains(dsn, "?") {
+		sep = "&"
+	}
+	schema := fmt.Sprintf("server_test_%d", time.Now().UnixNano())
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		conn, err := pgx.Connect(ctx, dsn)
+		if err != nil {
+			t.Logf("drop schema %s: %v", schema, err)
+			return
+		}
+		defer conn.Close(ctx)
+		if _, err := conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+schema+" CASCADE"); err != nil {
+			t.Logf("drop schema %s: %v", schema, err)
+		}
+	})
+	return dsn + sep + "search_path=" + schema
+}
+
+// TestPostgresIdempotencyAcrossNodes sends one Idempotency-Key to two servers sharing a
+// database at once: exactly one application is created, and every successful answer
+// names it.
+func TestPostgresIdempotencyAcrossNodes(t *testing.T) {
+	db := postgresDB(t)
+	nodes := []*testServer{
+		startServer(t, func(c *server.Config) { c.DB = db }),
+		startServer(t, func(c *server.Config) { c.DB = db }),
+	}
+	const requests = 16
+	type answer struct {
+		status int
+		id     string
+	}
+	answers := make([]answer, requests)
+	var wg sync.WaitGroup
+	for i := range requests {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req, err := http.NewRequest(http.MethodPost, nodes[i%2].url+"/api/v1/app", strings.NewReader(`{"name":"Acme"}`))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			req.Header.Set("Authorization", "Bearer "+adminToken)
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Idempotency-Key", "same-key")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer resp.Body.Close()
+			var body struct{ ID string }
+			_ = json.NewDecoder(resp.Body).Decode(&body)
+			answers[i] = answer{resp.StatusCode, body.ID}
+		}()
+	}
+	wg.Wait()
+	ids := map[string]bool{}
+	for i, a := range answers {
+		switch a.status {
+		case http.StatusCreated:
+			ids[a.id] = true
+		case http.StatusConflict: // the key was still being answered by the other request
+		default:
+			t.Errorf("request %d: status %d", i, a.status)
+		}
+	}
+	if len(ids) != 1 {
+		t.Fatalf("successful answers name %d applications (%v); want exactly one", len(ids), ids)
+	}
+	list, err := nodes[0].client.Application.List(context.Background(), &svix.ApplicationListOptions{Limit: ptr(int32(100))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	created := 0
+	for _, app := range list.Data {
+		if app.Name == "Acme" {
+			created++
+		}
+	}
+	if created != 1 {
+		t.Fatalf("%d applications named Acme exist; want 1", created)
+	}
+}

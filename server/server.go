@@ -1,0 +1,247 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/hookd/hookd"
+	"github.com/hookd/hookd/api"
+	"github.com/hookd/hookd/postgres"
+	"github.com/hookd/hookd/sqlite"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// AdminTokenSetting is the setting that holds the hex SHA-256 of the admin token.
+const AdminTokenSetting = "admin_token_sha256"
+
+// adminTokenPrefix starts generated admin tokens, so they are recognisable in a
+// secret scanner.
+const adminTokenPrefix = "hkd_"
+
+// shutdownTimeout bounds how long Close waits for requests in flight.
+const shutdownTimeout = 10 * time.Second
+
+// Server is a running hookd server: store, API and delivery workers.
+type Server struct {
+	cfg      Config
+	log      *slog.Logger
+	now      hookd.Clock
+	store    hookd.Store
+	api      *api.Server
+	registry *prometheus.Registry
+	ln       net.Listener
+	http     *http.Server
+	served   chan error
+	newToken string
+
+	// dlv is the delivery engine's state; see delivery.go.
+	dlv deliveryState
+}
+
+// New returns a server for cfg; Open starts it.
+func New(cfg Config) *Server {
+	s := &Server{cfg: cfg, log: cfg.Logger, now: cfg.Now, registry: prometheus.NewRegistry()}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	return s
+}
+
+// Open validates the configuration, opens the store, makes sure an admin token exists,
+// starts listening and serving the API, and starts the delivery workers. On error,
+// everything opened so far is closed again.
+func (s *Server) Open(ctx context.Context) (err error) {
+	if err := s.cfg.Validate(); err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			_ = s.Close()
+		}
+	}()
+	if s.store, err = openStore(ctx, s.cfg); err != nil {
+		return err
+	}
+	tokenHash, err := s.ensureAdminToken(ctx)
+	if err != nil {
+		return err
+	}
+	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	s.api = api.New(api.Config{
+		Store:                s.store,
+		Now:                  s.now,
+		IDs:                  hookd.IDGen{Now: s.now},
+		Logger:               s.log,
+		AdminTokenHash:       tokenHash,
+		MaxPayloadBytes:      s.cfg.MaxPayloadBytes,
+		DefaultRetrySchedule: s.cfg.RetrySchedule,
+		RotationGrace:        s.cfg.RotationGrace,
+		EmitFunc:             s.emitOperational,
+		Registerer:           s.registry,
+	})
+	if s.ln, err = net.Listen("tcp", s.cfg.Addr); err != nil {
+		return fmt.Errorf("addr: listen on %s: %w", s.cfg.Addr, err)
+	}
+	s.http = &http.Server{
+		Handler:           s.handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	s.served = make(chan error, 1)
+	go func() { s.served <- s.http.Serve(s.ln) }()
+	if err := s.startDelivery(ctx); err != nil {
+		return fmt.Errorf("start delivery: %w", err)
+	}
+	return nil
+}
+
+// openStore opens SQLite by path or PostgreSQL by URL.
+func openStore(ctx context.Context, cfg Config) (hookd.Store, error) {
+	if cfg.IsPostgres() {
+		st, err := postgres.Open(ctx, cfg.DB, postgres.Options{MaxConns: cfg.DBMaxConns, MinConns: cfg.DBMinConns})
+		if err != nil {
+			return nil, fmt.Errorf("db: open PostgreSQL: %w", err)
+		}
+		return st, nil
+	}
+	st, err := sqlite.Open(ctx, cfg.DB)
+	if err != nil {
+		return nil, fmt.Errorf("db: open SQLite %s: %w", cfg.DB, err)
+	}
+	return st, nil
+}
+
+// ensureAdminToken returns the hash of the admin token: the configured token's (which
+// is also stored), else the stored one, else that of a new token made now and reported
+// once by NewAdminToken.
+func (s *Server) ensureAdminToken(ctx context.Context) (string, error) {
+	if s.cfg.AdminToken != "" {
+		h := api.HashToken(s.cfg.AdminToken)
+		if err := s.store.PutSetting(ctx, AdminTokenSetting, h); err != nil {
+			return "", fmt.Errorf("store admin token hash: %w", err)
+		}
+		return h, nil
+	}
+	h, err := s.store.Setting(ctx, AdminTokenSetting)
+	if err == nil && h != "" {
+		return h, nil
+	}
+	if err != nil && !hookd.IsNotFound(err) {
+		return "", fmt.Errorf("read admin token hash: %w", err)
+	}
+	var b [24]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("generate admin token: %w", err)
+	}
+	token := adminTokenPrefix + base64.RawURLEncoding.EncodeToString(b[:])
+	h = api.HashToken(token)
+	stored, err := s.store.PutSettingIfAbsent(ctx, AdminTokenSetting, h)
+	if err != nil {
+		return "", fmt.Errorf("store admin token hash: %w", err)
+	}
+	if stored == h {
+		s.newToken = token
+	}
+	return stored, nil
+}
+
+// handler serves the API and the operational endpoints.
+func (s *Server) handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+		defer cancel()
+		if err := s.store.Ping(ctx); err != nil {
+			s.log.Warn("readiness check failed", "err", err)
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte("store unavailable\n"))
+			return
+		}
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
+	mux.Handle("/", s.api)
+	return mux
+}
+
+// NewAdminToken returns the admin token generated by this Open, or "" when the token
+// was configured or had been generated by an earlier start. It is the only time the
+// token exists in plain text: only its hash is stored.
+func (s *Server) NewAdminToken() string { return s.newToken }
+
+// URL returns the base URL the server listens on, such as http://127.0.0.1:8071.
+func (s *Server) URL() string {
+	if s.ln == nil {
+		return ""
+	}
+	addr, ok := s.ln.Addr().(*net.TCPAddr)
+	if !ok {
+		return "http://" + s.ln.Addr().String()
+	}
+	host := addr.IP.String()
+	if addr.IP.IsUnspecified() {
+		host = "127.0.0.1" // listening on every interface: loopback is one of them
+	}
+	return "http://" + net.JoinHostPort(host, fmt.Sprint(addr.Port))
+}
+
+// Store returns the server's store.
+func (s *Server) Store() hookd.Store { return s.store }
+
+// Registry returns the Prometheus registry served at /metrics.
+func (s *Server) Registry() *prometheus.Registry { return s.registry }
+
+// Close stops accepting requests, waits for those in flight, stops the delivery
+// workers and closes the store.
+func (s *Server) Close() error {
+	var errs []error
+	if s.http != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+		if err := s.http.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("shut down http: %w", err))
+		}
+		cancel()
+		if err := <-s.served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errs = append(errs, fmt.Errorf("serve: %w", err))
+		}
+		s.http = nil
+	}
+	s.stopDelivery()
+	errs = append(errs, s.closeAll())
+	return errors.Join(errs...)
+}
+
+// closeAll releases the listener and the store.
+func (s *Server) closeAll() error {
+	var errs []error
+	if s.ln != nil {
+		_ = s.ln.Close() // already closed by a shutdown
+	}
+	if s.store != nil {
+		if err := s.store.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close store: %w", err))
+		}
+		s.store = nil
+	}
+	return errors.Join(errs...)
+}
