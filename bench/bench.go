@@ -1,0 +1,687 @@
+// Package bench is the harness behind `hookd bench`: it measures how fast a hookd
+// server delivers webhooks end to end, and how that compares with the fastest a bare
+// Go HTTP client can POST the same bodies to the same receiver.
+//
+// One run has two phases that share a loopback receiver, which verifies every
+// signature and records every arrival:
+//
+//  1. The ceiling: Concurrency goroutines POST signed bodies of PayloadBytes to the
+//     receiver with a tuned http.Transport, for as many requests as the hookd phase
+//     will deliver (at most CeilingDuration). It runs first, while no hookd server
+//     is busy, so the two phases never compete for the CPU.
+//  2. The hookd phase: the bench creates Apps applications with Fanout endpoints each
+//     (all pointing at the receiver, each with its own secret), posts messages through
+//     the API, closed-loop with Concurrency clients or open-loop at Rate messages/s,
+//     and waits until every delivery has arrived or Timeout has passed.
+//
+// Latency is measured from the moment the API answered 2xx to the moment the receiver
+// had verified the delivery, on one monotonic clock in the bench process.
+//
+// With Backlog > 0 the receiver stops answering (it holds every request open) while
+// Backlog messages are accepted; it is then released and the drain rate is measured
+// from the release to the last arrival. Holding, rather than failing, requests keeps
+// the retry schedule out of the measurement: nothing fails, the server simply cannot
+// deliver until the receiver comes back, and the accepted work piles up in the store.
+package bench
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hookd/hookd/webhook"
+)
+
+// EventType is the event type of every message the bench sends.
+const EventType = "hookd.bench"
+
+// Config describes one benchmark run. Start from DefaultConfig.
+type Config struct {
+	// URL targets a running hookd server (with Token, an admin token). When empty,
+	// the bench starts ServerCommand as a child process.
+	URL   string
+	Token string
+	// PID is the process ID of the server at URL, to report its peak RSS; 0: unknown.
+	PID int
+
+	// ServerCommand starts a server, e.g. {"/usr/bin/hookd", "serve"}; the bench
+	// adds --addr, --db, --allow-private and ServerArgs, and passes a fresh admin
+	// token in HOOKD_ADMIN_TOKEN.
+	ServerCommand []string
+	// ServerArgs are extra arguments for the started server (tuning flags).
+	ServerArgs []string
+	// Store is "sqlite" or "postgres", for a started server.
+	Store string
+	// DB is the started server's database: a SQLite path (default: a file in a
+	// temporary directory, removed afterwards) or, for postgres, the DSN (required).
+	DB string
+	// ServerLog receives the started server's output; nil discards it.
+	ServerLog io.Writer
+
+	// Messages is the number of messages to send; Duration, if set instead, sends
+	// for that long.
+	Messages int
+	Duration time.Duration
+	// Rate, when positive, sends open-loop at this many messages per second instead
+	// of as fast as Concurrency clients can.
+	Rate float64
+	// Concurrency is the number of concurrent API clients, and of the ceiling's
+	// clients.
+	Concurrency int
+	// PayloadBytes is the size of each message's JSON payload (and delivered body).
+	PayloadBytes int
+	// Fanout is the number of endpoints each message goes to.
+	Fanout int
+	// Apps is the number of applications; messages are spread over them in turn.
+	Apps int
+	// FailingRatio is the share (0–1) of first delivery attempts the receiver
+	// answers with 503, to exercise retries.
+	FailingRatio float64
+	// Backlog, when positive, accepts this many messages while the receiver does not
+	// answer, then releases it and measures the drain.
+	Backlog int
+	// Profile is the signature profile the receiver verifies with ("" = standard).
+	Profile string
+
+	// CeilingConcurrency is the ceiling's number of clients (0: Concurrency).
+	CeilingConcurrency int
+	// CeilingDuration bounds the ceiling phase; 0 skips it.
+	CeilingDuration time.Duration
+
+	// ProfileDir, when set, receives cpu.pprof (ProfileSeconds of the hookd phase,
+	// from its start) and heap.pprof (at its end) from the server's /debug/pprof: the
+	// started server gets --pprof-addr; a --url server must serve them at PprofURL.
+	ProfileDir     string
+	ProfileSeconds int
+	PprofURL       string
+
+	// Timeout bounds the whole run; deliveries still missing then are lost.
+	Timeout time.Duration
+	// Progress receives a progress line every ProgressInterval; nil: none.
+	Progress         io.Writer
+	ProgressInterval time.Duration
+	// ProgressCR rewrites one line with '\r' (for terminals) instead of printing
+	// a line each time.
+	ProgressCR bool
+}
+
+// DefaultConfig returns the configuration `hookd bench` starts from.
+func DefaultConfig() Config {
+	return Config{
+		Store:            "sqlite",
+		Messages:         10000,
+		Concurrency:      32,
+		PayloadBytes:     1024,
+		Fanout:           1,
+		Apps:             1,
+		CeilingDuration:  10 * time.Second,
+		Timeout:          10 * time.Minute,
+		ProgressInterval: time.Second,
+	}
+}
+
+// Validate reports the invalid fields, named as their flags.
+func (c Config) Validate() error {
+	var errs []error
+	if c.URL == "" && len(c.ServerCommand) == 0 {
+		errs = append(errs, errors.New("url: give a server URL or a server command to start"))
+	}
+	if c.URL != "" && c.Token == "" {
+		errs = append(errs, errors.New("token: required with --url"))
+	}
+	switch c.Store {
+	case "sqlite":
+	case "postgres":
+		if c.URL == "" && !strings.HasPrefix(c.DB, "postgres://") && !strings.HasPrefix(c.DB, "postgresql://") {
+			errs = append(errs, errors.New("db: --store postgres needs a postgres:// DSN"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("store: %q is not sqlite or postgres", c.Store))
+	}
+	if c.Backlog < 0 {
+		errs = append(errs, errors.New("backlog: must not be negative"))
+	}
+	if c.Backlog == 0 && c.Messages <= 0 && c.Duration <= 0 {
+		errs = append(errs, errors.New("messages: give a positive --messages or --duration"))
+	}
+	if c.Backlog > 0 && c.Rate > 0 {
+		errs = append(errs, errors.New("rate: cannot be combined with --backlog"))
+	}
+	if c.Rate < 0 {
+		errs = append(errs, errors.New("rate: must not be negative"))
+	}
+	if c.Concurrency < 1 {
+		errs = append(errs, errors.New("concurrency: must be at least 1"))
+	}
+	if c.PayloadBytes < 16 || c.PayloadBytes > 1<<20 {
+		errs = append(errs, fmt.Errorf("payload-size: %d is outside 16 bytes–1 MiB", c.PayloadBytes))
+	}
+	if c.Fanout < 1 || c.Fanout > 1000 {
+		errs = append(errs, errors.New("fanout: must be between 1 and 1000"))
+	}
+	if c.Apps < 1 {
+		errs = append(errs, errors.New("apps: must be at least 1"))
+	}
+	if c.FailingRatio < 0 || c.FailingRatio > 1 {
+		errs = append(errs, errors.New("failing-ratio: must be between 0 and 1"))
+	}
+	if c.CeilingConcurrency < 0 || c.CeilingDuration < 0 {
+		errs = append(errs, errors.New("ceiling-concurrency, ceiling-duration: must not be negative"))
+	}
+	if c.Timeout <= 0 {
+		errs = append(errs, errors.New("timeout: must be positive"))
+	}
+	if _, err := webhook.LookupProfile(c.Profile); err != nil {
+		errs = append(errs, fmt.Errorf("profile: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+// Result is what one run measured. Its JSON form is `hookd bench --json`.
+type Result struct {
+	// Messages is the number of messages the API accepted.
+	Messages int64 `json:"messages"`
+	// Deliveries is the number of distinct (message, endpoint) deliveries received
+	// with a valid signature.
+	Deliveries int64 `json:"deliveries"`
+	// DeliveriesPerS is Deliveries over the time from the first message sent to the
+	// last delivery received (with Backlog: from the release to the last delivery).
+	DeliveriesPerS float64 `json:"deliveries_per_s"`
+	// CeilingPerS is the bare client's requests/s to the same receiver.
+	CeilingPerS float64 `json:"ceiling_per_s"`
+	// Ratio is DeliveriesPerS / CeilingPerS.
+	Ratio float64 `json:"ratio"`
+	// LatencyMS is API accept → verified receipt, over every delivery.
+	LatencyMS Latency `json:"latency_ms"`
+	// IngestPerS is accepted messages per second while sending.
+	IngestPerS float64 `json:"ingest_per_s"`
+	// PeakRSSMB is the server's peak resident set (VmHWM); nil when unknown.
+	PeakRSSMB *float64 `json:"peak_rss_mb"`
+	// Lost counts accepted deliveries that never arrived.
+	Lost int64 `json:"lost"`
+	// Duplicates counts second successful receipts of one delivery.
+	Duplicates int64 `json:"duplicates"`
+	// InvalidSignatures counts requests that failed verification.
+	InvalidSignatures int64 `json:"invalid_signatures"`
+
+	// ExpectedDeliveries is Messages × Fanout.
+	ExpectedDeliveries int64 `json:"expected_deliveries"`
+	// APIErrors counts message posts that did not get a 2xx; FirstAPIError is the
+	// first of them.
+	APIErrors     int64  `json:"api_errors"`
+	FirstAPIError string `json:"first_api_error,omitempty"`
+	// Unexpected counts deliveries of messages the API never reported accepting.
+	Unexpected int64 `json:"unexpected"`
+	// FailedOnPurpose counts first attempts the receiver failed (FailingRatio).
+	FailedOnPurpose int64 `json:"failed_on_purpose"`
+	// IngestLatencyMS is the API's POST …/msg round trip.
+	IngestLatencyMS Latency `json:"ingest_latency_ms"`
+	// CeilingDeliveries and CeilingLatencyMS describe the ceiling phase.
+	CeilingDeliveries int64   `json:"ceiling_deliveries"`
+	CeilingLatencyMS  Latency `json:"ceiling_latency_ms"`
+	// DrainS is, with Backlog, the time from the release to the last delivery.
+	DrainS float64 `json:"drain_s,omitempty"`
+	// IngestS is the time spent sending; DurationS the hookd phase in all.
+	IngestS   float64 `json:"ingest_s"`
+	DurationS float64 `json:"duration_s"`
+	// ServerCPUS is the server's user+system CPU time during the run (started
+	// server or PID only; -1 when unknown).
+	ServerCPUS float64 `json:"server_cpu_s"`
+	// TimedOut is set when Timeout passed before every delivery arrived.
+	TimedOut bool `json:"timed_out"`
+
+	// The run's parameters.
+	Store        string  `json:"store"`
+	Fanout       int     `json:"fanout"`
+	Apps         int     `json:"apps"`
+	Concurrency  int     `json:"concurrency"`
+	PayloadBytes int     `json:"payload_bytes"`
+	Rate         float64 `json:"rate,omitempty"`
+	Backlog      int     `json:"backlog,omitempty"`
+	FailingRatio float64 `json:"failing_ratio,omitempty"`
+	CPUs         int     `json:"cpus"`
+	GoVersion    string  `json:"go_version"`
+}
+
+// Problems lists what makes the run a failure: lost deliveries, invalid signatures,
+// rejected messages, and duplicates when no failures were injected. Empty means
+// the run passed.
+func (r Result) Problems() []string {
+	var p []string
+	if r.Lost > 0 {
+		p = append(p, fmt.Sprintf("%d deliveries lost", r.Lost))
+	}
+	if r.InvalidSignatures > 0 {
+		p = append(p, fmt.Sprintf("%d invalid signatures", r.InvalidSignatures))
+	}
+	if r.Duplicates > 0 && r.FailingRatio == 0 {
+		p = append(p, fmt.Sprintf("%d duplicate deliveries", r.Duplicates))
+	}
+	if r.APIErrors > 0 {
+		p = append(p, fmt.Sprintf("%d messages rejected by the API (first: %s)", r.APIErrors, r.FirstAPIError))
+	}
+	if r.Unexpected > 0 {
+		p = append(p, fmt.Sprintf("%d deliveries of unknown messages", r.Unexpected))
+	}
+	return p
+}
+
+// Run performs one benchmark run. It returns an error only when the run could not be
+// carried out (server would not start, setup failed); lost deliveries and the like
+// are part of the Result.
+func Run(ctx context.Context, cfg Config) (Result, error) {
+	if err := cfg.Validate(); err != nil {
+		return Result{}, err
+	}
+	if cfg.CeilingConcurrency == 0 {
+		cfg.CeilingConcurrency = cfg.Concurrency
+	}
+	if cfg.ProgressInterval <= 0 {
+		cfg.ProgressInterval = time.Second
+	}
+	if cfg.ProfileSeconds <= 0 {
+		cfg.ProfileSeconds = 10
+	}
+	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+	defer cancel()
+
+	res := Result{
+		Store: cfg.Store, Fanout: cfg.Fanout, Apps: cfg.Apps, Concurrency: cfg.Concurrency,
+		PayloadBytes: cfg.PayloadBytes, Rate: cfg.Rate, Backlog: cfg.Backlog,
+		FailingRatio: cfg.FailingRatio, CPUs: runtime.NumCPU(), GoVersion: runtime.Version(),
+		ServerCPUS: -1,
+	}
+	start := time.Now()
+	rcv, err := newReceiver(start)
+	if err != nil {
+		return res, err
+	}
+	defer rcv.close()
+	profile, _ := webhook.LookupProfile(cfg.Profile)
+	payload := makePayload(cfg.PayloadBytes)
+
+	expected := cfg.Messages * cfg.Fanout
+	if cfg.Backlog > 0 {
+		expected = cfg.Backlog * cfg.Fanout
+	}
+	if cfg.CeilingDuration > 0 {
+		limit := expected
+		if cfg.Backlog == 0 && cfg.Messages <= 0 {
+			limit = 0 // duration mode: the ceiling runs for CeilingDuration
+		}
+		c, err := runCeiling(ctx, rcv, profile, payload, cfg.CeilingConcurrency, limit, cfg.CeilingDuration)
+		if err != nil {
+			return res, err
+		}
+		res.CeilingPerS, res.CeilingDeliveries, res.CeilingLatencyMS = c.perS, c.deliveries, c.latency
+		res.InvalidSignatures += c.invalid
+		note(cfg, "ceiling: %d requests, %.0f/s with %d clients", c.deliveries, c.perS, cfg.CeilingConcurrency)
+	}
+
+	base, token, pid := cfg.URL, cfg.Token, cfg.PID
+	alive := func() error { return nil }
+	if base == "" {
+		srv, err := startChild(ctx, &cfg)
+		if err != nil {
+			return res, err
+		}
+		defer srv.stop()
+		base, token, pid = srv.url, srv.token, srv.pid()
+		alive = func() error {
+			if done, err := srv.exited(); done {
+				return fmt.Errorf("server exited during the run (%v):\n%s", err, srv.lastLines())
+			}
+			return nil
+		}
+		note(cfg, "server: pid %d listening on %s", pid, base)
+	}
+	cpu0 := -1.0
+	if pid > 0 {
+		cpu0 = procCPUSeconds(pid)
+	}
+
+	api := newAPIClient(base, token, max(cfg.Concurrency, 64))
+	eps, paths, err := setup(ctx, api, rcv, profile, cfg)
+	if err != nil {
+		return res, err
+	}
+	note(cfg, "setup: %d app(s), %d endpoint(s)", cfg.Apps, len(eps))
+	trk := newTracker(cfg.Fanout, expected, cfg.FailingRatio)
+	invalidBefore := rcv.invalid.Load()
+	rcv.setPhase(eps, trk)
+
+	body, err := json.Marshal(map[string]any{"eventType": EventType, "payload": json.RawMessage(payload)})
+	if err != nil {
+		return res, err
+	}
+	if cfg.Backlog > 0 {
+		rcv.hold()
+	}
+	var prof *profiler
+	if cfg.ProfileDir != "" && cfg.PprofURL != "" {
+		prof = startCPUProfile(ctx, cfg.PprofURL, cfg.ProfileDir, cfg.ProfileSeconds)
+	}
+	phaseStart := time.Since(start)
+	ing := &ingest{api: api, paths: paths, body: body, trk: trk, start: start}
+	stopProgress := startProgress(ctx, cfg, ing, trk, pid)
+
+	switch {
+	case cfg.Backlog > 0:
+		ing.closedLoop(ctx, cfg.Concurrency, cfg.Backlog, 0)
+	case cfg.Rate > 0:
+		ing.openLoop(ctx, max(cfg.Concurrency, 64), cfg.Rate, cfg.Messages, cfg.Duration)
+	default:
+		ing.closedLoop(ctx, cfg.Concurrency, cfg.Messages, cfg.Duration)
+	}
+	ingestEnd := time.Since(start)
+	releaseAt := phaseStart
+	if cfg.Backlog > 0 {
+		releaseAt = time.Since(start)
+		rcv.release()
+	}
+
+	want := trk.accepted.Load() * int64(cfg.Fanout)
+	waitErr := waitArrivals(ctx, trk, want, alive)
+	res.TimedOut = waitErr == context.DeadlineExceeded
+	stopProgress()
+	if waitErr != nil && !res.TimedOut {
+		return res, waitErr
+	}
+	end := time.Since(start)
+
+	if prof != nil {
+		if err := prof.finish(ctx); err != nil {
+			note(cfg, "profile: %v", err)
+		} else {
+			note(cfg, "profile: wrote %s and %s", filepath.Join(cfg.ProfileDir, "cpu.pprof"), filepath.Join(cfg.ProfileDir, "heap.pprof"))
+		}
+	}
+	if pid > 0 {
+		if hwm := procMemMB(pid, "VmHWM"); hwm >= 0 {
+			res.PeakRSSMB = &hwm
+		}
+		if cpu1 := procCPUSeconds(pid); cpu0 >= 0 && cpu1 >= 0 {
+			res.ServerCPUS = cpu1 - cpu0
+		}
+	}
+
+	sm := trk.summarize()
+	res.Messages = sm.accepted
+	res.Deliveries = sm.arrived
+	res.ExpectedDeliveries = sm.accepted * int64(cfg.Fanout)
+	res.Lost = sm.lost
+	res.Unexpected = sm.unexpected
+	res.Duplicates = trk.duplicates.Load()
+	res.FailedOnPurpose = trk.failed.Load()
+	res.InvalidSignatures += rcv.invalid.Load() - invalidBefore
+	res.LatencyMS = latencyOf(sm.latencies)
+	res.APIErrors = ing.errors.Load()
+	if e := ing.firstErr.Load(); e != nil {
+		res.FirstAPIError = *e
+	}
+	res.IngestLatencyMS = latencyOf(ing.latencies())
+	res.IngestS = (ingestEnd - phaseStart).Seconds()
+	res.DurationS = (end - phaseStart).Seconds()
+	if res.IngestS > 0 {
+		res.IngestPerS = float64(res.Messages) / res.IngestS
+	}
+	last := time.Duration(trk.lastArrive.Load())
+	if span := (last - releaseAt).Seconds(); span > 0 && res.Deliveries > 0 {
+		res.DeliveriesPerS = float64(res.Deliveries) / span
+		if cfg.Backlog > 0 {
+			res.DrainS = span
+		}
+	}
+	if res.CeilingPerS > 0 {
+		res.Ratio = res.DeliveriesPerS / res.CeilingPerS
+	}
+	return res, nil
+}
+
+// child is a started server with its admin token.
+type child struct {
+	*serverProcess
+	token string
+	dir   string
+}
+
+func (c *child) stop() {
+	c.serverProcess.stop()
+	if c.dir != "" {
+		_ = os.RemoveAll(c.dir)
+	}
+}
+
+// startChild starts cfg.ServerCommand on a free loopback port. With ProfileDir it
+// also gives the server a pprof address and sets cfg.PprofURL.
+func startChild(ctx context.Context, cfg *Config) (*child, error) {
+	c := &child{token: "bench_" + randomHex(24)}
+	db := cfg.DB
+	if db == "" {
+		dir, err := os.MkdirTemp("", "hookd-bench-")
+		if err != nil {
+			return nil, fmt.Errorf("temporary database directory: %w", err)
+		}
+		c.dir = dir
+		db = filepath.Join(dir, "bench.db")
+	}
+	argv := append([]string{}, cfg.ServerCommand...)
+	argv = append(argv, "--addr", "127.0.0.1:0", "--db", db, "--allow-private")
+	if cfg.Backlog > 0 {
+		// Held requests must outlast the ingest phase, or they time out and wait
+		// for a retry, which would be measured as drain time.
+		argv = append(argv, "--request-timeout", cfg.Timeout.String())
+	}
+	if cfg.ProfileDir != "" {
+		addr, err := freeLoopbackAddr()
+		if err != nil {
+			return nil, err
+		}
+		argv = append(argv, "--pprof-addr", addr)
+		cfg.PprofURL = "http://" + addr
+	}
+	argv = append(argv, cfg.ServerArgs...)
+	p, err := startServer(ctx, argv, []string{"HOOKD_ADMIN_TOKEN=" + c.token}, cfg.ServerLog, 60*time.Second)
+	if err != nil {
+		if c.dir != "" {
+			_ = os.RemoveAll(c.dir)
+		}
+		return nil, err
+	}
+	c.serverProcess = p
+	return c, nil
+}
+
+// setup creates the event type, the applications and their endpoints, and returns
+// the receiver's view of the endpoints and each application's message path.
+func setup(ctx context.Context, api *apiClient, rcv *receiver, profile webhook.Profile, cfg Config) ([]receiverEndpoint, []string, error) {
+	if err := api.createEventType(ctx, EventType); err != nil {
+		return nil, nil, fmt.Errorf("setup: %w", err)
+	}
+	run := randomHex(4)
+	eps := make([]receiverEndpoint, 0, cfg.Apps*cfg.Fanout)
+	paths := make([]string, 0, cfg.Apps)
+	for a := range cfg.Apps {
+		appID, err := api.createApp(ctx, fmt.Sprintf("bench %s #%d", run, a))
+		if err != nil {
+			return nil, nil, fmt.Errorf("setup: %w", err)
+		}
+		paths = append(paths, msgPath(appID))
+		for k := range cfg.Fanout {
+			secret, err := webhook.NewSecret()
+			if err != nil {
+				return nil, nil, err
+			}
+			_, key, err := api.createEndpoint(ctx, appID, rcv.endpointURL(len(eps)), secret)
+			if err != nil {
+				return nil, nil, fmt.Errorf("setup: %w", err)
+			}
+			v, err := webhook.NewVerifier(profile, []string{key})
+			if err != nil {
+				return nil, nil, fmt.Errorf("setup: endpoint secret: %w", err)
+			}
+			eps = append(eps, receiverEndpoint{verifier: v, slot: k})
+		}
+	}
+	return eps, paths, nil
+}
+
+// waitArrivals waits until want deliveries have arrived. It returns ctx's error if
+// ctx ends first, and alive's if the server is gone.
+func waitArrivals(ctx context.Context, trk *tracker, want int64, alive func() error) error {
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for trk.arrived.Load() < want {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+			if err := alive(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// note prints a line about the run's progress to cfg.Progress.
+func note(cfg Config, format string, args ...any) {
+	if cfg.Progress != nil {
+		fmt.Fprintf(cfg.Progress, format+"\n", args...)
+	}
+}
+
+// makePayload returns a JSON object of exactly n bytes (n >= 16).
+func makePayload(n int) []byte {
+	const head, tail = `{"data":"`, `"}`
+	b := make([]byte, 0, n)
+	b = append(b, head...)
+	for len(b) < n-len(tail) {
+		b = append(b, 'a'+byte(len(b)%26))
+	}
+	return append(b, tail...)
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// ingest sends messages through the API and records their acceptance.
+type ingest struct {
+	api   *apiClient
+	paths []string
+	body  []byte
+	trk   *tracker
+	start time.Time
+
+	sent     atomic.Int64
+	errors   atomic.Int64
+	firstErr atomic.Pointer[string]
+
+	mu  sync.Mutex
+	lat [][]time.Duration // one slice per worker, merged at the end
+}
+
+// send posts message number i and records the outcome; lat collects round trips.
+func (g *ingest) send(ctx context.Context, i int, lat *[]time.Duration) {
+	g.sent.Add(1)
+	t0 := time.Now()
+	id, err := g.api.sendMessage(ctx, g.paths[i%len(g.paths)], g.body)
+	if err != nil {
+		if ctx.Err() != nil {
+			return
+		}
+		g.errors.Add(1)
+		s := err.Error()
+		g.firstErr.CompareAndSwap(nil, &s)
+		return
+	}
+	at := time.Since(g.start)
+	g.trk.accept(id, int64(at))
+	*lat = append(*lat, time.Since(t0))
+}
+
+func (g *ingest) keep(lat []time.Duration) {
+	g.mu.Lock()
+	g.lat = append(g.lat, lat)
+	g.mu.Unlock()
+}
+
+func (g *ingest) latencies() []time.Duration {
+	var all []time.Duration
+	for _, l := range g.lat {
+		all = append(all, l...)
+	}
+	return all
+}
+
+// closedLoop sends n messages (or for d, when n is 0) with conc clients, each
+// sending its next message as soon as the previous one was accepted.
+func (g *ingest) closedLoop(ctx context.Context, conc, n int, d time.Duration) {
+	var deadline time.Time
+	if n <= 0 {
+		deadline = time.Now().Add(d)
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range conc {
+		wg.Go(func() {
+			var lat []time.Duration
+			defer func() { g.keep(lat) }()
+			for ctx.Err() == nil {
+				i := int(next.Add(1) - 1)
+				if n > 0 && i >= n || n <= 0 && time.Now().After(deadline) {
+					return
+				}
+				g.send(ctx, i, &lat)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// openLoop sends at rate messages/s whatever the answers' latency, n messages (or
+// for d, when n is 0), with up to conc requests in flight.
+func (g *ingest) openLoop(ctx context.Context, conc int, rate float64, n int, d time.Duration) {
+	jobs := make(chan int, 4096)
+	var wg sync.WaitGroup
+	for range conc {
+		wg.Go(func() {
+			var lat []time.Duration
+			defer func() { g.keep(lat) }()
+			for i := range jobs {
+				g.send(ctx, i, &lat)
+			}
+		})
+	}
+	begin := time.Now()
+	interval := time.Duration(float64(time.Second) / rate)
+	for i := 0; ctx.Err() == nil; i++ {
+		due := begin.Add(time.Duration(i) * interval)
+		if n > 0 && i >= n || n <= 0 && due.Sub(begin) >= d {
+			break
+		}
+		if wait := time.Until(due); wait > 0 {
+			time.Sleep(wait)
+		}
+		select {
+		case jobs <- i:
+		case <-ctx.Done():
+		}
+	}
+	close(jobs)
+	wg.Wait()
+}

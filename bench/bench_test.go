@@ -1,0 +1,150 @@
+package bench_test
+
+import (
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hookd/hookd"
+	"github.com/hookd/hookd/bench"
+	"github.com/hookd/hookd/server"
+)
+
+const adminToken = "bench-test-admin-token-0123456789"
+
+// startServer runs a hookd server in-process on a free port with a fresh SQLite file.
+func startServer(t *testing.T, retry string) string {
+	t.Helper()
+	cfg := server.DefaultConfig()
+	cfg.Addr = "127.0.0.1:0"
+	cfg.DB = filepath.Join(t.TempDir(), "hookd.db")
+	cfg.AdminToken = adminToken
+	cfg.AllowPrivate = true
+	if retry != "" {
+		rs, err := hookd.ParseRetrySchedule(retry)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.RetrySchedule = rs
+	}
+	srv := server.New(cfg)
+	if err := srv.Open(context.Background()); err != nil {
+		t.Fatalf("open server: %v", err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	return srv.URL()
+}
+
+func quickConfig(url string) bench.Config {
+	cfg := bench.DefaultConfig()
+	cfg.URL = url
+	cfg.Token = adminToken
+	cfg.Concurrency = 8
+	cfg.CeilingDuration = 2 * time.Second
+	cfg.Timeout = 30 * time.Second
+	return cfg
+}
+
+func TestRun(t *testing.T) {
+	url := startServer(t, "100ms,100ms,100ms,100ms,100ms")
+	tests := []struct {
+		name          string
+		messages      int
+		fanout        int
+		failing       float64
+		backlog       int
+		wantDelivered int64
+	}{
+		{name: "fanout 2", messages: 200, fanout: 2, wantDelivered: 400},
+		{name: "failing first attempts", messages: 50, fanout: 1, failing: 0.5, wantDelivered: 50},
+		{name: "backlog", fanout: 3, backlog: 60, wantDelivered: 180},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := quickConfig(url)
+			cfg.Messages, cfg.Fanout, cfg.FailingRatio, cfg.Backlog = tt.messages, tt.fanout, tt.failing, tt.backlog
+			res, err := bench.Run(context.Background(), cfg)
+			if err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			if res.Deliveries != tt.wantDelivered || res.Lost != 0 || res.InvalidSignatures != 0 {
+				t.Errorf("deliveries %d lost %d invalid %d, want %d, 0, 0", res.Deliveries, res.Lost, res.InvalidSignatures, tt.wantDelivered)
+			}
+			if tt.failing == 0 && res.Duplicates != 0 {
+				t.Errorf("duplicates = %d without injected failures", res.Duplicates)
+			}
+			if tt.failing > 0 && res.FailedOnPurpose == 0 {
+				t.Errorf("failed_on_purpose = 0 with failing ratio %v", tt.failing)
+			}
+			if p := res.Problems(); len(p) != 0 {
+				t.Errorf("Problems() = %q", p)
+			}
+			if res.DeliveriesPerS <= 0 || res.CeilingPerS <= 0 || res.Ratio <= 0 || res.IngestPerS <= 0 {
+				t.Errorf("rates not measured: %+v", res)
+			}
+		})
+	}
+}
+
+func TestResultJSON(t *testing.T) {
+	data, err := json.Marshal(bench.Result{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(data, &m); err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{
+		"messages", "deliveries", "deliveries_per_s", "ceiling_per_s", "ratio", "latency_ms",
+		"ingest_per_s", "peak_rss_mb", "lost", "duplicates", "invalid_signatures",
+	} {
+		if _, ok := m[key]; !ok {
+			t.Errorf("JSON result lacks %q: %s", key, data)
+		}
+	}
+	lat, _ := m["latency_ms"].(map[string]any)
+	for _, key := range []string{"p50", "p90", "p99", "max"} {
+		if _, ok := lat[key]; !ok {
+			t.Errorf("latency_ms lacks %q", key)
+		}
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	tests := []struct {
+		name  string
+		edit  func(*bench.Config)
+		field string // "" means valid
+	}{
+		{name: "default with url", edit: func(*bench.Config) {}},
+		{name: "no server", edit: func(c *bench.Config) { c.URL = "" }, field: "url"},
+		{name: "url without token", edit: func(c *bench.Config) { c.Token = "" }, field: "token"},
+		{name: "unknown store", edit: func(c *bench.Config) { c.Store = "mysql" }, field: "store"},
+		{name: "postgres without dsn", edit: func(c *bench.Config) {
+			c.URL, c.ServerCommand, c.Store = "", []string{"hookd", "serve"}, "postgres"
+		}, field: "db"},
+		{name: "nothing to send", edit: func(c *bench.Config) { c.Messages = 0 }, field: "messages"},
+		{name: "zero fanout", edit: func(c *bench.Config) { c.Fanout = 0 }, field: "fanout"},
+		{name: "ratio above 1", edit: func(c *bench.Config) { c.FailingRatio = 1.5 }, field: "failing-ratio"},
+		{name: "tiny payload", edit: func(c *bench.Config) { c.PayloadBytes = 4 }, field: "payload-size"},
+		{name: "rate with backlog", edit: func(c *bench.Config) { c.Rate, c.Backlog = 10, 10 }, field: "rate"},
+		{name: "unknown profile", edit: func(c *bench.Config) { c.Profile = "nope" }, field: "profile"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := quickConfig("http://127.0.0.1:1")
+			tt.edit(&cfg)
+			err := cfg.Validate()
+			switch {
+			case tt.field == "" && err != nil:
+				t.Errorf("Validate() = %v, want nil", err)
+			case tt.field != "" && (err == nil || !strings.Contains(err.Error(), tt.field+":")):
+				t.Errorf("Validate() = %v, want an error naming %s", err, tt.field)
+			}
+		})
+	}
+}

@@ -1,0 +1,181 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hookd/hookd/bench"
+)
+
+func init() { commands = append(commands, newBenchCmd) }
+
+func newBenchCmd() *cobra.Command {
+	cfg := bench.DefaultConfig()
+	var (
+		asJSON    bool
+		serverLog string
+		quiet     bool
+	)
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Measure end-to-end delivery throughput and latency against the raw ceiling",
+		Long: `bench measures hookd end to end on loopback: API ingest, fan-out, signing and
+HTTP delivery to a local receiver that verifies every signature and records when each
+delivery arrived.
+
+It first measures the ceiling: a bare Go HTTP client POSTing signed bodies of the same
+size to the same receiver with the same concurrency (--ceiling-concurrency), for as
+many requests as the hookd phase will deliver (at most --ceiling-duration). Then it
+starts this binary's "serve" on a free port with a temporary SQLite database (or
+targets --url), creates --apps applications with --fanout endpoints each, sends
+--messages messages (or for --duration) with --concurrency clients, or open-loop at
+--rate messages/s, and waits until every delivery has arrived or --timeout passed.
+
+Latency is from the API's 2xx answer to the verified receipt, on one clock.
+deliveries_per_s is deliveries over the time from the first message sent to the last
+delivery received; ratio is deliveries_per_s / ceiling_per_s. peak_rss_mb is the
+server's VmHWM (a started server, or --pid).
+
+--backlog N accepts N messages while the receiver holds every request without
+answering (a receiver that has stopped responding; the started server gets
+--request-timeout equal to --timeout so held requests do not fail), then releases it:
+deliveries_per_s is then the drain rate, from the release to the last delivery.
+
+--failing-ratio R answers 503 to that share of first attempts (chosen by a hash of the
+message and endpoint), so retries are exercised; duplicates are then expected. The
+server's first retry comes after its retry schedule's first delay (5 s by default;
+shorten it with --server-arg=--retry-schedule=…).
+
+With --rate the throughput is the offered rate, so ratio says little: such runs are
+for latency.
+
+A progress line goes to stderr every second. --json prints exactly one JSON object
+to stdout. Exit status: 0 when nothing was lost, every signature verified, no message
+was rejected and (without --failing-ratio) nothing arrived twice; 1 otherwise; 2 for a
+usage error; 3 when the run could not be carried out.`,
+		Example: `  hookd bench --messages 100000 --concurrency 64
+  hookd bench --messages 10000 --fanout 10 --json
+  hookd bench --rate 1000 --duration 30s
+  hookd bench --backlog 200000
+  hookd bench --store postgres --db postgres://postgres@127.0.0.1:5432/bench
+  hookd bench --url http://127.0.0.1:8071 --token $HOOKD_ADMIN_TOKEN --pid 1234
+  hookd bench --server-arg=--workers=512 --messages 50000`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if cmd.Flags().Changed("duration") && !cmd.Flags().Changed("messages") {
+				cfg.Messages = 0
+			}
+			if cfg.URL == "" {
+				exe, err := os.Executable()
+				if err != nil {
+					return withCode(exitError, fmt.Errorf("find own executable: %w", err))
+				}
+				cfg.ServerCommand = []string{exe, "serve"}
+				if cfg.Store == "postgres" && cfg.DB == "" {
+					return withCode(exitUsage, errors.New("--store postgres needs --db postgres://…"))
+				}
+			}
+			if err := cfg.Validate(); err != nil {
+				return withCode(exitUsage, err)
+			}
+			if serverLog != "" {
+				f, err := os.Create(serverLog)
+				if err != nil {
+					return withCode(exitError, err)
+				}
+				defer f.Close()
+				cfg.ServerLog = f
+			}
+			if !quiet {
+				cfg.Progress = cmd.ErrOrStderr()
+				cfg.ProgressCR = benchIsTerminal(os.Stderr)
+			}
+			res, err := bench.Run(cmd.Context(), cfg)
+			if err != nil {
+				return withCode(exitError, err)
+			}
+			out := cmd.OutOrStdout()
+			if asJSON {
+				enc := json.NewEncoder(out)
+				enc.SetIndent("", "  ")
+				if err := enc.Encode(res); err != nil {
+					return withCode(exitError, err)
+				}
+			} else {
+				printBenchResult(out, res)
+			}
+			if p := res.Problems(); len(p) > 0 {
+				return withCode(exitFailure, fmt.Errorf("bench: %s", strings.Join(p, "; ")))
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.URL, "url", "", "target a running hookd server at this base URL instead of starting one")
+	f.StringVar(&cfg.Token, "token", "", "admin bearer token of the --url server")
+	f.IntVar(&cfg.PID, "pid", 0, "process ID of the --url server, to report its peak RSS")
+	f.StringVar(&cfg.Store, "store", cfg.Store, "store of the started server: sqlite or postgres")
+	f.StringVar(&cfg.DB, "db", "", "database of the started server (default: a temporary SQLite file; a postgres:// DSN with --store postgres)")
+	f.StringArrayVar(&cfg.ServerArgs, "server-arg", nil, "extra argument for the started server (repeatable, e.g. --server-arg=--workers=512)")
+	f.StringVar(&serverLog, "server-log", "", "write the started server's output to this file")
+	f.IntVar(&cfg.Messages, "messages", cfg.Messages, "number of messages to send")
+	f.DurationVar(&cfg.Duration, "duration", 0, "send for this long instead of a number of messages")
+	f.Float64Var(&cfg.Rate, "rate", 0, "send open-loop at this many messages per second (0: as fast as --concurrency allows)")
+	f.IntVar(&cfg.Concurrency, "concurrency", cfg.Concurrency, "concurrent API clients (and ceiling clients)")
+	f.IntVar(&cfg.PayloadBytes, "payload-size", cfg.PayloadBytes, "JSON payload size in bytes")
+	f.IntVar(&cfg.Fanout, "fanout", cfg.Fanout, "endpoints per message")
+	f.IntVar(&cfg.Apps, "apps", cfg.Apps, "applications to spread messages over")
+	f.Float64Var(&cfg.FailingRatio, "failing-ratio", 0, "share (0-1) of first delivery attempts the receiver answers with 503")
+	f.IntVar(&cfg.Backlog, "backlog", 0, "accept this many messages while the receiver is unresponsive, then release it and measure the drain")
+	f.StringVar(&cfg.Profile, "profile", "", "signature profile the server signs with (default standard)")
+	f.IntVar(&cfg.CeilingConcurrency, "ceiling-concurrency", 0, "concurrent clients of the ceiling measurement (default --concurrency)")
+	f.DurationVar(&cfg.CeilingDuration, "ceiling-duration", cfg.CeilingDuration, "longest ceiling measurement (0 skips it)")
+	f.StringVar(&cfg.ProfileDir, "profile-dir", "", "fetch cpu.pprof and heap.pprof of the server's run into this directory (the started server gets --pprof-addr)")
+	f.IntVar(&cfg.ProfileSeconds, "profile-seconds", 10, "length of the CPU profile, from the start of sending")
+	f.StringVar(&cfg.PprofURL, "pprof-url", "", "base URL of the --url server's /debug/pprof handlers, for --profile-dir")
+	f.DurationVar(&cfg.Timeout, "timeout", cfg.Timeout, "bound on the whole run; deliveries missing then count as lost")
+	f.BoolVar(&asJSON, "json", false, "print the result as one JSON object")
+	f.BoolVarP(&quiet, "quiet", "q", false, "no progress line")
+	return cmd
+}
+
+func printBenchResult(w io.Writer, r bench.Result) {
+	rss := "unknown"
+	if r.PeakRSSMB != nil {
+		rss = fmt.Sprintf("%.1f MB", *r.PeakRSSMB)
+	}
+	lat := func(l bench.Latency) string {
+		return fmt.Sprintf("p50 %.2f  p90 %.2f  p99 %.2f  max %.2f ms", l.P50, l.P90, l.P99, l.Max)
+	}
+	fmt.Fprintf(w, "store %s, fan-out %d, %d app(s), concurrency %d, payload %d B, %d CPUs\n",
+		r.Store, r.Fanout, r.Apps, r.Concurrency, r.PayloadBytes, r.CPUs)
+	fmt.Fprintf(w, "messages      %d accepted (%.0f/s, POST round trip %s), %d rejected\n",
+		r.Messages, r.IngestPerS, lat(r.IngestLatencyMS), r.APIErrors)
+	fmt.Fprintf(w, "deliveries    %d of %d  %.0f/s", r.Deliveries, r.ExpectedDeliveries, r.DeliveriesPerS)
+	if r.Backlog > 0 {
+		fmt.Fprintf(w, " (drain of %d messages in %.1fs)", r.Backlog, r.DrainS)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "ceiling       %.0f/s (%d requests, %s)\n", r.CeilingPerS, r.CeilingDeliveries, lat(r.CeilingLatencyMS))
+	fmt.Fprintf(w, "ratio         %.3f\n", r.Ratio)
+	fmt.Fprintf(w, "latency       %s (accept → receipt)\n", lat(r.LatencyMS))
+	fmt.Fprintf(w, "server        peak RSS %s, CPU %.1f s\n", rss, r.ServerCPUS)
+	fmt.Fprintf(w, "lost %d  duplicates %d  invalid signatures %d  failed on purpose %d",
+		r.Lost, r.Duplicates, r.InvalidSignatures, r.FailedOnPurpose)
+	if r.TimedOut {
+		fmt.Fprint(w, "  (timed out)")
+	}
+	fmt.Fprintln(w)
+}
+
+// benchIsTerminal reports whether f is a character device (a terminal).
+func benchIsTerminal(f *os.File) bool {
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}

@@ -1,0 +1,178 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hookd/hookd"
+	"github.com/hookd/hookd/server"
+)
+
+func init() { commands = append(commands, newServeCmd) }
+
+// serveFlags are the serve command's flags that need parsing into server.Config.
+type serveFlags struct {
+	retrySchedule string
+	allowCIDRs    []string
+	logFormat     string
+	logLevel      string
+	pprofAddr     string
+}
+
+func newServeCmd() *cobra.Command {
+	cfg := server.DefaultConfig()
+	f := serveFlags{retrySchedule: cfg.RetrySchedule.String(), logFormat: "text", logLevel: "info"}
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the hookd server: Svix-compatible API and delivery workers",
+		Long: `serve runs hookd: the Svix-compatible REST API on --addr (/api/v1/…), the delivery
+workers, and the operational endpoints /healthz, /readyz, /metrics and /openapi.json.
+
+The store is a SQLite file (--db, default ./hookd.db, created if missing) or, with a
+postgres:// URL, a PostgreSQL database that several serve processes may share.
+
+Every API request needs "Authorization: Bearer <admin token>". Set the token with
+--admin-token (or HOOKD_ADMIN_TOKEN). Without one, the first start generates a token,
+stores only its hash and prints the token once on stderr; later starts on the same
+database keep using it.
+
+Once listening, serve prints "hookd: listening on http://HOST:PORT" on stderr. It
+shuts down gracefully on SIGINT or SIGTERM and exits 0. An invalid flag exits 2.
+
+Every flag can be set through HOOKD_<FLAG> (--max-payload-bytes is
+HOOKD_MAX_PAYLOAD_BYTES).`,
+		Example: `  hookd serve
+  hookd serve --addr 0.0.0.0:8071 --db /var/lib/hookd/hookd.db
+  HOOKD_ADMIN_TOKEN=… hookd serve --db postgres://hookd@db:5432/hookd
+  hookd serve --allow-private --retry-schedule short   # local development`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := f.apply(&cfg, cmd.ErrOrStderr()); err != nil {
+				return withCode(exitUsage, err)
+			}
+			if err := cfg.Validate(); err != nil {
+				return withCode(exitUsage, err)
+			}
+			if f.pprofAddr != "" {
+				if err := servePprof(f.pprofAddr, cmd.ErrOrStderr()); err != nil {
+					return withCode(exitError, err)
+				}
+			}
+			return runServe(cmd, cfg)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&cfg.Addr, "addr", cfg.Addr, "listen address of the API (\":0\" picks a free port)")
+	fl.StringVar(&cfg.DB, "db", cfg.DB, "SQLite file path, or a postgres:// URL")
+	fl.Int32Var(&cfg.DBMaxConns, "db-max-conns", cfg.DBMaxConns, "PostgreSQL: maximum pool connections")
+	fl.Int32Var(&cfg.DBMinConns, "db-min-conns", cfg.DBMinConns, "PostgreSQL: minimum pool connections")
+	fl.StringVar(&cfg.AdminToken, "admin-token", "", "admin bearer token (at least 16 characters); generated on first start if unset")
+	fl.Int64Var(&cfg.MaxPayloadBytes, "max-payload-bytes", cfg.MaxPayloadBytes, "largest accepted message payload in bytes")
+	fl.StringVar(&f.retrySchedule, "retry-schedule", f.retrySchedule, "default retry schedule: default, short, exponential, none, exponential:BASE,MAX,N or delays like 5s,5m,30m,2h")
+	fl.DurationVar(&cfg.RequestTimeout, "request-timeout", cfg.RequestTimeout, "timeout of one delivery request")
+	fl.IntVar(&cfg.Workers, "workers", cfg.Workers, "concurrent outgoing delivery requests")
+	fl.IntVar(&cfg.EndpointConcurrency, "endpoint-concurrency", cfg.EndpointConcurrency, "concurrent requests to one endpoint")
+	fl.BoolVar(&cfg.SvixHeaders, "svix-headers", false, "sign with svix-id/svix-timestamp/svix-signature header names")
+	fl.BoolVar(&cfg.AllowPrivate, "allow-private", false, "let deliveries reach loopback and private addresses (development only)")
+	fl.StringSliceVar(&f.allowCIDRs, "allow-cidr", nil, "networks deliveries may reach despite the SSRF guard (repeatable or comma-separated)")
+	fl.DurationVar(&cfg.DisableAfter, "disable-after", cfg.DisableAfter, "disable an endpoint failing continuously this long")
+	fl.DurationVar(&cfg.RotationGrace, "rotation-grace", cfg.RotationGrace, "how long a rotated-out endpoint secret keeps signing")
+	fl.StringVar(&cfg.OperationalWebhookURL, "operational-webhook-url", "", "URL that receives operational events (endpoint.disabled, …)")
+	fl.StringVar(&cfg.OperationalWebhookSecret, "operational-webhook-secret", "", "whsec_ secret signing the operational events")
+	fl.StringVar(&f.logFormat, "log-format", f.logFormat, "log format: text or json")
+	fl.StringVar(&f.logLevel, "log-level", f.logLevel, "log level: debug, info, warn or error")
+	fl.StringVar(&f.pprofAddr, "pprof-addr", "", "serve Go's /debug/pprof profiles on this address (e.g. 127.0.0.1:6060; keep it private)")
+	return cmd
+}
+
+// apply parses the flags that are not plain values into cfg; errors name the flag.
+func (f *serveFlags) apply(cfg *server.Config, logOut io.Writer) error {
+	// A malformed address is a usage error (exit 2); one that cannot be listened on,
+	// such as a port in use, is found later and is a runtime error.
+	_, port, err := net.SplitHostPort(cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("addr: %q is not HOST:PORT (%v)", cfg.Addr, err)
+	}
+	if n, err := strconv.Atoi(port); err == nil && (n < 0 || n > 65535) {
+		return fmt.Errorf("addr: %q: port %d is not from 0 to 65535", cfg.Addr, n)
+	}
+	rs, err := hookd.ParseRetrySchedule(f.retrySchedule)
+	if err != nil {
+		return fmt.Errorf("retry-schedule: %w", err)
+	}
+	cfg.RetrySchedule = rs
+	cfg.AllowCIDRs = nil
+	for _, c := range f.allowCIDRs {
+		_, n, err := net.ParseCIDR(strings.TrimSpace(c))
+		if err != nil {
+			return fmt.Errorf("allow-cidr: %q is not a CIDR like 10.0.0.0/8", c)
+		}
+		cfg.AllowCIDRs = append(cfg.AllowCIDRs, n)
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
+		return fmt.Errorf("log-level: %q is not debug, info, warn or error", f.logLevel)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch f.logFormat {
+	case "text":
+		cfg.Logger = slog.New(slog.NewTextHandler(logOut, opts))
+	case "json":
+		cfg.Logger = slog.New(slog.NewJSONHandler(logOut, opts))
+	default:
+		return fmt.Errorf("log-format: %q is not text or json", f.logFormat)
+	}
+	return nil
+}
+
+func runServe(cmd *cobra.Command, cfg server.Config) error {
+	ctx := cmd.Context()
+	out := cmd.ErrOrStderr()
+	srv := server.New(cfg)
+	if err := srv.Open(ctx); err != nil {
+		return withCode(exitError, err)
+	}
+	if tok := srv.NewAdminToken(); tok != "" {
+		fmt.Fprintf(out, "hookd: generated admin token (only its hash is stored; it will not be shown again):\n\n    %s\n\n", tok)
+		fmt.Fprintln(out, "hookd: use it as \"Authorization: Bearer <token>\", or set your own with --admin-token / HOOKD_ADMIN_TOKEN")
+	}
+	store := "SQLite " + cfg.DB
+	if cfg.IsPostgres() {
+		store = "PostgreSQL"
+	}
+	fmt.Fprintf(out, "hookd: listening on %s (store: %s)\n", srv.URL(), store)
+	<-ctx.Done()
+	fmt.Fprintln(out, "hookd: shutting down")
+	if err := srv.Close(); err != nil {
+		return withCode(exitError, fmt.Errorf("shut down: %w", err))
+	}
+	return nil
+}
+
+// servePprof serves the runtime profiles on their own listener, apart from the API
+// (whose mux never exposes them), so profiling is opt-in and can stay on loopback.
+func servePprof(addr string, out io.Writer) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("pprof-addr: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	fmt.Fprintf(out, "hookd: pprof on http://%s/debug/pprof/\n", ln.Addr())
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	return nil
+}
