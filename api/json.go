@@ -262,6 +262,9 @@ const (
 func page(r *http.Request) (hookd.Page, error) {
 	q := r.URL.Query()
 	p := hookd.Page{Limit: defaultLimit, Iterator: q.Get("iterator")}
+	if !validIterator(p.Iterator) {
+		return p, invalidQuery("iterator", "iterator must be a value returned as iterator by an earlier page")
+	}
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 {
@@ -277,6 +280,21 @@ func page(r *http.Request) (hookd.Page, error) {
 		return p, invalidQuery("order", `order must be "ascending" or "descending"`)
 	}
 	return p, nil
+}
+
+// validIterator reports whether it can be a cursor this API handed out: an ID or an event
+// type name, at most 256 characters of letters, digits, '.', '_' and '-'.
+func validIterator(it string) bool {
+	if len(it) > 256 {
+		return false
+	}
+	for i := 0; i < len(it); i++ {
+		c := it[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 // probe returns the page to ask the store for: one more row than the client wants, so

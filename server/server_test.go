@@ -665,6 +665,7 @@ func TestErrors(t *testing.T) {
 		{name: "payload not an object", method: "POST", path: "/api/v1/app/acme/msg", body: `{"eventType":"a","payload":[1]}`, want: 422, wantLoc: "payload"},
 		{name: "payload missing", method: "POST", path: "/api/v1/app/acme/msg", body: `{"eventType":"a"}`, want: 422, wantLoc: "payload"},
 		{name: "bad limit", method: "GET", path: "/api/v1/app?limit=x", want: 422, wantLoc: "limit"},
+		{name: "garbage iterator", method: "GET", path: "/api/v1/app?iterator=%27%3B%20drop%20table", want: 422, wantLoc: "iterator"},
 		{name: "bad date", method: "GET", path: "/api/v1/app/acme/msg?before=yesterday", want: 422, wantLoc: "before"},
 		{name: "payload too large", method: "POST", path: "/api/v1/app/acme/msg",
 			body: `{"eventType":"a","payload":{"x":"` + strings.Repeat("a", 2<<20) + `"}}`, want: 413},
