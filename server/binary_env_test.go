@@ -21,10 +21,10 @@ func TestServeBinaryEnvironment(t *testing.T) {
 		"HOOKD_ADDR=127.0.0.1:0", "HOOKD_DB="+db, "HOOKD_ADMIN_TOKEN="+token, "HOOKD_LOG_LEVEL=warn")
 	startProcess(t, p)
 	if p.token != "" {
-		t.Fatalf("printed a generated token although HOOKD_ADMIN_TOKEN is set:\n%s", p.output.String())
+		t.Fatalf("printed a generated token although HOOKD_ADMIN_TOKEN is set:\n%s", p.printed())
 	}
-	if !strings.Contains(p.output.String(), db) {
-		t.Errorf("output does not name the HOOKD_DB file %s:\n%s", db, p.output.String())
+	if !strings.Contains(p.printed(), db) {
+		t.Errorf("output does not name the HOOKD_DB file %s:\n%s", db, p.printed())
 	}
 	if _, err := newClient(t, p.url, token).Application.List(context.Background(), nil); err != nil {
 		t.Fatalf("API with the HOOKD_ADMIN_TOKEN token: %v", err)

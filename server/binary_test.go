@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -36,10 +37,19 @@ func buildHookd(t *testing.T) string {
 
 // serveProcess is a running `hookd serve`.
 type serveProcess struct {
-	cmd    *exec.Cmd
-	url    string
-	token  string // the generated token, if one was printed
-	output strings.Builder
+	cmd   *exec.Cmd
+	url   string
+	token string // the generated token, if one was printed
+
+	mu     sync.Mutex
+	output strings.Builder // what the process printed so far, guarded by mu
+}
+
+// printed returns what the process has printed so far.
+func (p *serveProcess) printed() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.output.String()
 }
 
 // startServe runs `hookd serve` without HOOKD_* variables and waits for its
@@ -68,7 +78,9 @@ func startProcess(t *testing.T, p *serveProcess) {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
 			line := sc.Text()
+			p.mu.Lock()
 			p.output.WriteString(line + "\n")
+			p.mu.Unlock()
 			if m := tokenLine.FindStringSubmatch(line); m != nil {
 				p.token = m[1]
 			}
@@ -82,7 +94,7 @@ func startProcess(t *testing.T, p *serveProcess) {
 	select {
 	case <-found:
 	case <-time.After(30 * time.Second):
-		t.Fatalf("no listening line within 30s; output:\n%s", p.output.String())
+		t.Fatalf("no listening line within 30s; output:\n%s", p.printed())
 	}
 }
 
@@ -121,7 +133,7 @@ func TestServeBinaryAdminToken(t *testing.T) {
 
 	first := startServe(t, bin, "--addr", "127.0.0.1:0", "--db", db)
 	if first.token == "" {
-		t.Fatalf("first start printed no admin token; output:\n%s", first.output.String())
+		t.Fatalf("first start printed no admin token; output:\n%s", first.printed())
 	}
 	if _, err := newClient(t, first.url, first.token).Application.List(ctx, nil); err != nil {
 		t.Fatalf("API with the printed token: %v", err)
@@ -131,8 +143,8 @@ func TestServeBinaryAdminToken(t *testing.T) {
 	first.stop(t)
 
 	second := startServe(t, bin, "--addr", "127.0.0.1:0", "--db", db)
-	if second.token != "" || strings.Contains(second.output.String(), "hkd_") {
-		t.Fatalf("restart printed a token again; output:\n%s", second.output.String())
+	if second.token != "" || strings.Contains(second.printed(), "hkd_") {
+		t.Fatalf("restart printed a token again; output:\n%s", second.printed())
 	}
 	if _, err := newClient(t, second.url, first.token).Application.List(ctx, nil); err != nil {
 		t.Fatalf("first token after restart: %v", err)
