@@ -59,13 +59,27 @@ type Delivery struct {
 	// Trigger is the trigger of the next attempt.
 	Trigger Trigger
 	// Lease identifies the current claim; it changes at every claim, so a worker whose
-	// lease was lost cannot overwrite the newer claim's result.
+	// lease was lost cannot overwrite the newer claim's result. A delivery created
+	// already leased to the dispatcher of the node that accepted its message (status
+	// sending, NextAttempt the lease's expiry) keeps the initial 0, which no claim
+	// hands out.
 	Lease     int64
 	CreatedAt time.Time
 	UpdatedAt time.Time
 
 	// Message is filled in by ClaimDeliveries and EndpointDeliveries.
 	Message *Message
+}
+
+// Claimable reports whether any of ds waits to be claimed: a store that creates them
+// wakes the dispatchers only then, not for deliveries created already leased.
+func Claimable(ds []*Delivery) bool {
+	for _, d := range ds {
+		if d.Status == StatusPending {
+			return true
+		}
+	}
+	return false
 }
 
 // AttemptResult is what a worker learned from one attempt, recorded by RecordAttempts.

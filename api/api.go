@@ -46,6 +46,19 @@ type Config struct {
 	// node takes at most this long to affect fan-out; this node's own API changes take
 	// effect at once. Zero means one second; negative disables the cache.
 	FanoutCacheTTL time.Duration
+	// Dispatcher, if set, is this node's delivery dispatcher: a new message's
+	// deliveries go to it as soon as they are stored, without waiting to be claimed.
+	Dispatcher Dispatcher
+}
+
+// Dispatcher is the part of the local delivery dispatcher that takes new deliveries
+// directly (see delivery.Dispatcher.Take): Take marks those it has room for as leased
+// to it before they are stored; Deliver starts them once stored, Abandon forgets them
+// if the store refused them.
+type Dispatcher interface {
+	Take(msg *hookd.Message, ds []*hookd.Delivery) []*hookd.Delivery
+	Deliver(taken []*hookd.Delivery)
+	Abandon(taken []*hookd.Delivery)
 }
 
 // Server is the REST API as an http.Handler.

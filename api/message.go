@@ -112,7 +112,18 @@ func (s *Server) createMessage(w http.ResponseWriter, r *http.Request) error {
 			dlvs = append(dlvs, s.newDelivery(msg, e, now, hookd.TriggerScheduled))
 		}
 	}
+	var taken []*hookd.Delivery
+	if s.cfg.Dispatcher != nil {
+		taken = s.cfg.Dispatcher.Take(msg, dlvs)
+	}
 	prev, err := s.store.CreateMessage(ctx, msg, dlvs)
+	if s.cfg.Dispatcher != nil {
+		if err != nil {
+			s.cfg.Dispatcher.Abandon(taken)
+		} else {
+			s.cfg.Dispatcher.Deliver(taken)
+		}
+	}
 	if hookd.IsConflict(err) && prev != nil {
 		return hookd.Errorf(hookd.ECONFLICT, "a message with eventId %q already exists in this application (%s)", prev.EventID, prev.ID)
 	}

@@ -153,8 +153,8 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	defer cancelSend()
 	d.mu.Lock()
 	d.runCtx, d.sendCtx = ctx, sendCtx
-	d.mu.Unlock()
 	d.results = make(chan item, d.maxHeld+int64(d.cfg.BatchSize))
+	d.mu.Unlock()
 
 	recorded := make(chan struct{})
 	go func() {

@@ -152,7 +152,7 @@ func (s *Store) writeRound(ops []*createOp) {
 			op.prev, op.err = nil, nil
 			s.createOne(op)
 		}
-		if op.err == nil && len(op.deliveries) > 0 {
+		if op.err == nil && hookd.Claimable(op.deliveries) {
 			wake = true
 		}
 		close(op.done)
@@ -207,7 +207,7 @@ func (s *Store) createBatch(ops []*createOp) error {
 			keyApps, keyIDs, keyMsgs = append(keyApps, m.AppID), append(keyIDs, m.EventID), append(keyMsgs, m.ID)
 		}
 		ds = append(ds, op.deliveries...)
-		if len(op.deliveries) > 0 {
+		if hookd.Claimable(op.deliveries) {
 			announce = append(announce, m.ID)
 		}
 	}
@@ -227,6 +227,8 @@ func (s *Store) createBatch(ops []*createOp) error {
 		// Only the deliveries of the messages just inserted: those skipped for their
 		// EventID do not exist. (A message ID that existed before fails the insert.)
 		b.Queue(deliveriesInsertNew, deliveryArrays(ds, nil)[:10]...)
+	}
+	if len(announce) > 0 {
 		b.Queue(`SELECT pg_notify('`+notifyChannel+`', '')
 			WHERE EXISTS (SELECT 1 FROM messages WHERE id = ANY($1::text[]))`, announce)
 	}
@@ -310,7 +312,9 @@ func (s *Store) createOne(op *createOp) {
 		// The deliveries and the notification depend on the message having been
 		// inserted (rather than skipped for its eventId): they check that it exists.
 		queueDeliveries(b, deliveries, msg.ID)
-		b.Queue(`SELECT pg_notify('`+notifyChannel+`', '') WHERE EXISTS (SELECT 1 FROM messages WHERE id = $1)`, msg.ID)
+		if hookd.Claimable(deliveries) {
+			b.Queue(`SELECT pg_notify('`+notifyChannel+`', '') WHERE EXISTS (SELECT 1 FROM messages WHERE id = $1)`, msg.ID)
+		}
 	}
 	err := s.pool.SendBatch(ctx, b).Close()
 	switch {

@@ -82,3 +82,26 @@ func (s *Server) emitOperational(ctx context.Context, eventType string, data any
 		s.log.Error("emit operational event", "type", eventType, "err", err)
 	}
 }
+
+// localDispatcher gives the API the running dispatcher's Take, Deliver and Abandon;
+// before the dispatcher starts it takes nothing, so deliveries wait to be claimed.
+type localDispatcher struct{ s *Server }
+
+func (l localDispatcher) Take(msg *hookd.Message, ds []*hookd.Delivery) []*hookd.Delivery {
+	if d := l.s.dlv.d.Load(); d != nil {
+		return d.Take(msg, ds)
+	}
+	return nil
+}
+
+func (l localDispatcher) Deliver(taken []*hookd.Delivery) {
+	if d := l.s.dlv.d.Load(); d != nil {
+		d.Deliver(taken)
+	}
+}
+
+func (l localDispatcher) Abandon(taken []*hookd.Delivery) {
+	if d := l.s.dlv.d.Load(); d != nil {
+		d.Abandon(taken)
+	}
+}

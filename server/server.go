@@ -90,6 +90,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 		RotationGrace:        s.cfg.RotationGrace,
 		EmitFunc:             s.emitOperational,
 		Registerer:           s.registry,
+		Dispatcher:           localDispatcher{s},
 	})
 	if s.ln, err = net.Listen("tcp", s.cfg.Addr); err != nil {
 		return fmt.Errorf("addr: listen on %s: %w", s.cfg.Addr, err)

@@ -84,7 +84,7 @@ func (s *Store) CreateMessage(ctx context.Context, msg *hookd.Message, deliverie
 			}
 			return false, err
 		}
-		return len(deliveries) > 0, nil
+		return hookd.Claimable(deliveries), nil
 	})
 	if earlier != nil {
 		return earlier, err
