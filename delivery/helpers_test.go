@@ -127,6 +127,17 @@ func (e *env) endpoint(url string, mods ...func(*hookd.Endpoint)) *hookd.Endpoin
 // committed with the message.
 func (e *env) send(eventType string, channels []string, payload string) *hookd.Message {
 	e.t.Helper()
+	msg, ds := e.compose(eventType, channels, payload)
+	if _, err := e.store.CreateMessage(context.Background(), msg, ds); err != nil {
+		e.t.Fatal(err)
+	}
+	return msg
+}
+
+// compose builds a message and its pending deliveries, one per matching endpoint,
+// without storing them.
+func (e *env) compose(eventType string, channels []string, payload string) (*hookd.Message, []*hookd.Delivery) {
+	e.t.Helper()
 	ctx := context.Background()
 	now := e.clock.Now()
 	msg := &hookd.Message{
@@ -146,10 +157,7 @@ func (e *env) send(eventType string, channels []string, payload string) *hookd.M
 			})
 		}
 	}
-	if _, err := e.store.CreateMessage(ctx, msg, ds); err != nil {
-		e.t.Fatal(err)
-	}
-	return msg
+	return msg, ds
 }
 
 // attempts returns the attempts of a message, oldest first.
