@@ -226,20 +226,49 @@ func (s *Store) RecordAttempts(ctx context.Context, results []hookd.AttemptResul
 		if err := insertAttempts(tx, attempts); err != nil {
 			return false, err
 		}
-		for _, r := range results {
-			var at int64
-			if r.Attempt != nil {
-				at = ts(r.Attempt.Timestamp)
-			}
-			if _, err := tx.exec(`UPDATE deliveries SET status = ?, next_attempt = ?, attempts = ?,
-				updated_at = ? WHERE id = ? AND lease = ?`,
-				int(r.Status), ts(r.NextAttempt), r.Attempts, at, r.Delivery.ID, r.Delivery.Lease); err != nil {
-				return false, err
-			}
+		if err := applyResults(tx, results); err != nil {
+			return false, err
 		}
 		return false, updateFailingSince(tx, attempts)
 	})
 	return wrap("record attempts", err)
+}
+
+// applyResultsSQL[n] applies n results, each where its lease still holds, in one
+// statement.
+var applyResultsSQL = func() [maxRowsPerInsert + 1]string {
+	var out [maxRowsPerInsert + 1]string
+	row := `(?, ?, ?, ?, ?, ?)`
+	for n := 1; n <= maxRowsPerInsert; n++ {
+		out[n] = `WITH r (id, lease, status, next_attempt, attempts, updated_at) AS (VALUES ` + row +
+			strings.Repeat(", "+row, n-1) + `)
+			UPDATE deliveries SET status = r.status, next_attempt = r.next_attempt, attempts = r.attempts,
+				updated_at = r.updated_at
+			FROM r WHERE deliveries.id = r.id AND deliveries.lease = r.lease`
+	}
+	return out
+}()
+
+// applyResults sets the deliveries' new state, maxRowsPerInsert results a statement.
+// Results for one delivery appear at most once in a batch (one claim, one attempt).
+func applyResults(tx *wtx, results []hookd.AttemptResult) error {
+	args := make([]any, 0, 6*min(len(results), maxRowsPerInsert))
+	for len(results) > 0 {
+		chunk := results[:min(len(results), maxRowsPerInsert)]
+		results = results[len(chunk):]
+		args = args[:0]
+		for _, r := range chunk {
+			var at int64
+			if r.Attempt != nil {
+				at = ts(r.Attempt.Timestamp)
+			}
+			args = append(args, r.Delivery.ID, r.Delivery.Lease, int(r.Status), ts(r.NextAttempt), r.Attempts, at)
+		}
+		if _, err := tx.exec(applyResultsSQL[len(chunk)], args...); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // updateFailingSince applies the attempts, in order, to their endpoints' failing_since:
