@@ -1,6 +1,7 @@
 package delivery
 
 import (
+	"context"
 	"time"
 
 	"github.com/hookd/hookd"
@@ -119,12 +120,16 @@ func (d *Dispatcher) next(l *lane) (*hookd.Delivery, bool) {
 // work delivers the lane's queue, one delivery at a time.
 func (d *Dispatcher) work(l *lane) {
 	defer d.lanesWG.Done()
+	// Each request's context derives from this one rather than from sendCtx itself, so
+	// that concurrent requests do not all register with, and contend for, one parent.
+	ctx, cancel := context.WithCancel(d.sendCtx)
+	defer cancel()
 	for {
 		dl, ok := d.next(l)
 		if !ok {
 			return
 		}
-		d.process(l, dl)
+		d.process(ctx, l, dl)
 		d.mu.Lock()
 		l.done++
 		d.mu.Unlock()
@@ -133,7 +138,7 @@ func (d *Dispatcher) work(l *lane) {
 
 // process makes one attempt of dl, or gives it back, and hands the outcome to the
 // recorder.
-func (d *Dispatcher) process(l *lane, dl *hookd.Delivery) {
+func (d *Dispatcher) process(ctx context.Context, l *lane, dl *hookd.Delivery) {
 	info, err := d.endpoint(d.runCtx, dl.AppID, dl.EndpointID)
 	switch {
 	case hookd.IsNotFound(err):
@@ -175,7 +180,7 @@ func (d *Dispatcher) process(l *lane, dl *hookd.Delivery) {
 		return
 	}
 	d.inFlight.Add(1)
-	r := d.send(d.sendCtx, info, dl)
+	r := d.send(ctx, info, dl)
 	d.inFlight.Add(-1)
 	<-d.workers
 	d.results <- d.decide(dl, info, r)

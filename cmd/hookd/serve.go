@@ -7,6 +7,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"os"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -134,9 +136,17 @@ func (f *serveFlags) apply(cfg *server.Config, logOut io.Writer) error {
 	return nil
 }
 
+// serveGCPercent is serve's garbage collector target unless GOGC is set: the
+// server's live heap is small (bounded queues), so collecting less often trades a few
+// tens of megabytes for noticeably less CPU per delivery.
+const serveGCPercent = 400
+
 func runServe(cmd *cobra.Command, cfg server.Config) error {
 	ctx := cmd.Context()
 	out := cmd.ErrOrStderr()
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(serveGCPercent)
+	}
 	srv := server.New(cfg)
 	if err := srv.Open(ctx); err != nil {
 		return withCode(exitError, err)
