@@ -90,7 +90,7 @@ func (s *Store) DeleteApp(ctx context.Context, id string) error {
 		if _, err := tx.exec(`DELETE FROM deliveries WHERE app_id = ?`, id); err != nil {
 			return false, err
 		}
-		if _, err := tx.exec(`DELETE FROM attempts WHERE app_id = ?`, id); err != nil {
+		if _, err := tx.exec(`DELETE FROM attempts WHERE msg_id IN (SELECT id FROM messages WHERE app_id = ?)`, id); err != nil {
 			return false, err
 		}
 		n, err := tx.affected(`DELETE FROM applications WHERE id = ?`, id)
