@@ -202,8 +202,13 @@ type Result struct {
 	CeilingPerS float64 `json:"ceiling_per_s"`
 	// Ratio is DeliveriesPerS / CeilingPerS.
 	Ratio float64 `json:"ratio"`
-	// LatencyMS is API accept → verified receipt, over every delivery.
+	// LatencyMS is API accept → verified receipt, over every delivery. hookd starts
+	// delivering once a message is stored, before its answer reaches the client, so a
+	// delivery that arrives first counts as 0.
 	LatencyMS Latency `json:"latency_ms"`
+	// EndToEndLatencyMS is API request sent → verified receipt: the ingest round trip
+	// included, never negative.
+	EndToEndLatencyMS Latency `json:"end_to_end_latency_ms"`
 	// IngestPerS is accepted messages per second while sending.
 	IngestPerS float64 `json:"ingest_per_s"`
 	// PeakRSSMB is the server's peak resident set (VmHWM); nil when unknown.
@@ -426,6 +431,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	res.FailedOnPurpose = trk.failed.Load()
 	res.InvalidSignatures += rcv.invalid.Load() - invalidBefore
 	res.LatencyMS = latencyOf(sm.latencies)
+	res.EndToEndLatencyMS = latencyOf(sm.endToEnd)
 	res.APIErrors = ing.errors.Load()
 	if e := ing.firstErr.Load(); e != nil {
 		res.FirstAPIError = *e
@@ -610,7 +616,7 @@ func (g *ingest) send(ctx context.Context, i int, lat *[]time.Duration) {
 		return
 	}
 	at := time.Since(g.start)
-	g.trk.accept(id, int64(at))
+	g.trk.accept(id, int64(t0.Sub(g.start)), int64(at))
 	*lat = append(*lat, time.Since(t0))
 }
 

@@ -85,6 +85,12 @@ func TestRun(t *testing.T) {
 			if res.DeliveriesPerS <= 0 || res.CeilingPerS <= 0 || res.Ratio <= 0 || res.IngestPerS <= 0 {
 				t.Errorf("rates not measured: %+v", res)
 			}
+			// Each delivery's end-to-end latency includes its API round trip, so no
+			// percentile of it is below accept → receipt's.
+			e, a := res.EndToEndLatencyMS, res.LatencyMS
+			if e.Max <= 0 || e.P50 < a.P50 || e.P99 < a.P99 || e.Max < a.Max {
+				t.Errorf("end to end latency %+v, accept latency %+v", e, a)
+			}
 		})
 	}
 }
@@ -106,10 +112,12 @@ func TestResultJSON(t *testing.T) {
 			t.Errorf("JSON result lacks %q: %s", key, data)
 		}
 	}
-	lat, _ := m["latency_ms"].(map[string]any)
-	for _, key := range []string{"p50", "p90", "p99", "max"} {
-		if _, ok := lat[key]; !ok {
-			t.Errorf("latency_ms lacks %q", key)
+	for _, name := range []string{"latency_ms", "end_to_end_latency_ms"} {
+		lat, _ := m[name].(map[string]any)
+		for _, key := range []string{"p50", "p90", "p99", "max"} {
+			if _, ok := lat[key]; !ok {
+				t.Errorf("%s lacks %q", name, key)
+			}
 		}
 	}
 }

@@ -61,7 +61,8 @@ func runCeiling(ctx context.Context, rcv *receiver, profile webhook.Profile, bod
 		}
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("User-Agent", "hookd-bench-ceiling")
-		trk.accept(id, int64(time.Since(rcv.start)))
+		now := int64(time.Since(rcv.start))
+		trk.accept(id, now, now)
 		signer.Sign(req.Header, id, time.Now(), body)
 		resp, err := client.Do(req)
 		if err != nil {

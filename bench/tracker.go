@@ -41,8 +41,10 @@ type trackerShard struct {
 	_    [40]byte // keep shards on separate cache lines
 }
 
-// record is one message: its accept time and one arrival slot per endpoint.
+// record is one message: when it was sent and accepted, and one arrival slot per
+// endpoint.
 type record struct {
+	sent    int64 // ns since start, when the API request began
 	accept  int64 // ns since start + 1; 0 while the API has not answered yet
 	arrived []int64
 }
@@ -70,12 +72,14 @@ func (t *tracker) get(s *trackerShard, id string) *record {
 	return r
 }
 
-// accept records that the API accepted message id at time at. A delivery may arrive
-// before the API's answer does; its record then already exists.
-func (t *tracker) accept(id string, at int64) {
+// accept records that the API accepted message id at time at, for a request sent at
+// sent. A delivery may arrive before the API's answer does; its record then already
+// exists.
+func (t *tracker) accept(id string, sent, at int64) {
 	s := t.shard(id)
 	s.mu.Lock()
-	t.get(s, id).accept = at + 1
+	r := t.get(s, id)
+	r.sent, r.accept = sent, at+1
 	s.mu.Unlock()
 	t.accepted.Add(1)
 }
@@ -115,15 +119,17 @@ func (t *tracker) arrive(id string, slot int, at int64, fail bool) (reject bool)
 type summary struct {
 	accepted   int64
 	arrived    int64
-	lost       int64 // accepted pairs that never arrived
-	unexpected int64 // pairs that arrived for messages the API never accepted
-	latencies  []time.Duration
+	lost       int64           // accepted pairs that never arrived
+	unexpected int64           // pairs that arrived for messages the API never accepted
+	latencies  []time.Duration // accept → arrival
+	endToEnd   []time.Duration // request sent → arrival
 }
 
 // summarize walks every record. Call it once the phase is over.
 func (t *tracker) summarize() summary {
 	var sm summary
 	sm.latencies = make([]time.Duration, 0, t.arrived.Load())
+	sm.endToEnd = make([]time.Duration, 0, t.arrived.Load())
 	for i := range t.shards {
 		s := &t.shards[i]
 		s.mu.Lock()
@@ -145,6 +151,7 @@ func (t *tracker) summarize() summary {
 				sm.arrived++
 				// A delivery can beat the API's own answer to the client; count it as 0.
 				sm.latencies = append(sm.latencies, time.Duration(max(0, a-r.accept)))
+				sm.endToEnd = append(sm.endToEnd, time.Duration(max(0, a-arrivedFirst-r.sent)))
 			}
 		}
 		s.mu.Unlock()

@@ -165,6 +165,7 @@ func printBenchResult(w io.Writer, r bench.Result) {
 	fmt.Fprintf(w, "ceiling       %.0f/s (%d requests, %s)\n", r.CeilingPerS, r.CeilingDeliveries, lat(r.CeilingLatencyMS))
 	fmt.Fprintf(w, "ratio         %.3f\n", r.Ratio)
 	fmt.Fprintf(w, "latency       %s (accept → receipt)\n", lat(r.LatencyMS))
+	fmt.Fprintf(w, "end to end    %s (request sent → receipt)\n", lat(r.EndToEndLatencyMS))
 	fmt.Fprintf(w, "server        peak RSS %s, CPU %.1f s\n", rss, r.ServerCPUS)
 	fmt.Fprintf(w, "lost %d  duplicates %d  invalid signatures %d  failed on purpose %d",
 		r.Lost, r.Duplicates, r.InvalidSignatures, r.FailedOnPurpose)
