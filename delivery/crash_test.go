@@ -1,107 +1,27 @@
 package delivery_test
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hookd/hookd/hookdtest"
 )
 
 const crashAdminToken = "crash-test-admin-token-0123456789"
 
-// hookdProcess is `hookd serve` running as a child process.
-type hookdProcess struct {
-	cmd  *exec.Cmd
-	url  string
-	done chan struct{}
-}
-
-var listenLine = regexp.MustCompile(`listening on (http://\S+)`)
-
-// startHookd runs the binary on db and waits until it listens.
-func startHookd(t *testing.T, bin, db string) *hookdProcess {
+// startHookd runs `hookd serve` on db and waits until it listens.
+func startHookd(t *testing.T, bin, db string) *hookdtest.Process {
 	t.Helper()
-	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--db", db, "--allow-private",
+	return hookdtest.StartServe(t, bin, nil, "--addr", "127.0.0.1:0", "--db", db, "--allow-private",
 		"--admin-token", crashAdminToken, "--request-timeout", "2s", "--log-level", "error")
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout = cmd.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &hookdProcess{cmd: cmd, done: make(chan struct{})}
-	found := make(chan string, 1)
-	var tail bytes.Buffer
-	var tailMu sync.Mutex
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			tailMu.Lock()
-			tail.WriteString(sc.Text() + "\n")
-			tailMu.Unlock()
-			if m := listenLine.FindStringSubmatch(sc.Text()); m != nil {
-				select {
-				case found <- m[1]:
-				default:
-				}
-			}
-		}
-	}()
-	go func() {
-		cmd.Wait()
-		close(p.done)
-	}()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-p.done
-	})
-	select {
-	case p.url = <-found:
-	case <-p.done:
-		tailMu.Lock()
-		defer tailMu.Unlock()
-		t.Fatalf("hookd exited before listening:\n%s", tail.String())
-	case <-time.After(30 * time.Second):
-		t.Fatal("hookd did not start listening within 30 s")
-	}
-	return p
-}
-
-// api calls the hookd API and decodes the response into out (if non-nil).
-func api(client *http.Client, base, method, path string, in, out any) (int, error) {
-	body, _ := json.Marshal(in)
-	req, err := http.NewRequest(method, base+path, bytes.NewReader(body))
-	if err != nil {
-		return 0, err
-	}
-	req.Header.Set("Authorization", "Bearer "+crashAdminToken)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := client.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode >= 300 {
-		return resp.StatusCode, fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, b)
-	}
-	if out != nil {
-		return resp.StatusCode, json.Unmarshal(b, out)
-	}
-	return resp.StatusCode, nil
 }
 
 // TestCrashLosesNothing runs the real binary, kills it with SIGKILL while it is
@@ -112,13 +32,8 @@ func TestCrashLosesNothing(t *testing.T) {
 		t.Skip("builds and runs the hookd binary")
 	}
 	const total = 2000
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "hookd")
-	build := exec.Command("go", "build", "-o", bin, "github.com/hookd/hookd/cmd/hookd")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build hookd: %v\n%s", err, out)
-	}
-	db := filepath.Join(dir, "h.db")
+	bin := hookdtest.BuildBinary(t)
+	db := filepath.Join(t.TempDir(), "h.db")
 
 	// The receiver verifies every signature and counts deliveries per message.
 	v := sigVerifier(t, testSecret)
@@ -146,13 +61,13 @@ func TestCrashLosesNothing(t *testing.T) {
 	}))
 	t.Cleanup(rc.Close)
 
-	client := &http.Client{Timeout: 10 * time.Second}
+	api := hookdtest.API{Client: &http.Client{Timeout: 10 * time.Second}, Token: crashAdminToken}
 	p := startHookd(t, bin, db)
 	var app struct{ ID string }
-	if _, err := api(client, p.url, "POST", "/api/v1/app", map[string]any{"name": "crash"}, &app); err != nil {
+	if _, err := api.Do(t.Context(), "POST", p.URL+"/api/v1/app", nil, map[string]any{"name": "crash"}, &app); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := api(client, p.url, "POST", "/api/v1/app/"+app.ID+"/endpoint",
+	if _, err := api.Do(t.Context(), "POST", p.URL+"/api/v1/app/"+app.ID+"/endpoint", nil,
 		map[string]any{"url": rc.URL, "secret": testSecret}, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +78,7 @@ func TestCrashLosesNothing(t *testing.T) {
 	var killOnce sync.Once
 	var atKill int64
 	post := func(base string, i int) bool {
-		code, err := api(client, base, "POST", "/api/v1/app/"+app.ID+"/msg", map[string]any{
+		code, err := api.Do(t.Context(), "POST", base+"/api/v1/app/"+app.ID+"/msg", nil, map[string]any{
 			"eventType": "crash.test", "eventId": fmt.Sprintf("evt-%d", i), "payload": map[string]int{"i": i},
 		}, nil)
 		return err == nil || code == http.StatusConflict // 409: accepted before (same eventId)
@@ -177,21 +92,23 @@ func TestCrashLosesNothing(t *testing.T) {
 	for range 16 {
 		wg.Go(func() {
 			for i := range next {
-				if !post(p.url, i) {
+				if !post(p.URL, i) {
 					continue // not known to be accepted: sent again after the restart
 				}
 				accepted[i].Store(true)
 				if nAccepted.Add(1) == total/2 {
 					killOnce.Do(func() {
 						atKill = delivered.Load()
-						p.cmd.Process.Signal(syscall.SIGKILL)
+						p.Kill()
 					})
 				}
 			}
 		})
 	}
 	wg.Wait()
-	<-p.done
+	if !p.Exited() {
+		t.Fatalf("the server was never killed: %d of %d messages accepted", nAccepted.Load(), total)
+	}
 	t.Logf("killed with SIGKILL after %d messages accepted, %d deliveries received", total/2, atKill)
 
 	p = startHookd(t, bin, db)
@@ -201,7 +118,7 @@ func TestCrashLosesNothing(t *testing.T) {
 			continue
 		}
 		resent++
-		if !post(p.url, i) {
+		if !post(p.URL, i) {
 			t.Fatalf("message %d not accepted after the restart", i)
 		}
 	}

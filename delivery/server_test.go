@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hookd/hookd/hookdtest"
 	"github.com/hookd/hookd/server"
 )
 
@@ -24,11 +25,11 @@ func TestRoutingThroughAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Close() })
-	client := &http.Client{}
+	api := hookdtest.API{Client: &http.Client{}, Token: crashAdminToken}
 	base := srv.URL()
 
 	var app struct{ ID string }
-	if _, err := api(client, base, "POST", "/api/v1/app", map[string]any{"name": "routing"}, &app); err != nil {
+	if _, err := api.Do(t.Context(), "POST", base+"/api/v1/app", nil, map[string]any{"name": "routing"}, &app); err != nil {
 		t.Fatal(err)
 	}
 	receivers := map[string]*receiver{}
@@ -43,13 +44,13 @@ func TestRoutingThroughAPI(t *testing.T) {
 		receivers[name] = rc
 		in["url"] = rc.URL
 		in["secret"] = testSecret
-		if _, err := api(client, base, "POST", "/api/v1/app/"+app.ID+"/endpoint", in, nil); err != nil {
+		if _, err := api.Do(t.Context(), "POST", base+"/api/v1/app/"+app.ID+"/endpoint", nil, in, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
 	send := func(eventType string, channels ...string) string {
 		var out struct{ ID string }
-		if _, err := api(client, base, "POST", "/api/v1/app/"+app.ID+"/msg", map[string]any{
+		if _, err := api.Do(t.Context(), "POST", base+"/api/v1/app/"+app.ID+"/msg", nil, map[string]any{
 			"eventType": eventType, "channels": channels, "payload": map[string]string{"t": eventType},
 		}, &out); err != nil {
 			t.Fatal(err)
