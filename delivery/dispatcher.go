@@ -238,6 +238,7 @@ func (d *Dispatcher) claimLoop(ctx context.Context) {
 		}
 		d.held.Add(int64(len(ds)))
 		d.heldBytes.Add(size)
+		d.met.startedClaim.Add(float64(len(ds)))
 
 		var back []*hookd.Delivery
 		for _, dl := range ds {

@@ -52,6 +52,7 @@ func (d *Dispatcher) Deliver(taken []*hookd.Delivery) {
 	if len(taken) == 0 {
 		return
 	}
+	d.met.startedAPI.Add(float64(len(taken)))
 	var back []*hookd.Delivery
 	for _, dl := range taken {
 		if !d.enqueue(dl) {

@@ -12,6 +12,10 @@ import (
 type metrics struct {
 	deliveries *prometheus.CounterVec
 	latency    prometheus.Histogram
+	// started counts the deliveries this node took on, by how: claimed from the
+	// store, or handed over by the API as their message was accepted (see Take).
+	started                  *prometheus.CounterVec
+	startedClaim, startedAPI prometheus.Counter
 }
 
 // newMetrics creates the metrics and registers them with reg, if set.
@@ -26,12 +30,17 @@ func newMetrics(d *Dispatcher, reg prometheus.Registerer) (*metrics, error) {
 			Help:    "Duration of delivery requests, from sending to the end of the response.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2.5, 13),
 		}),
+		started: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hookd_deliveries_taken_total",
+			Help: "Deliveries this node took on, by how: claim (leased from the store) or handoff (handed over by the API as their message was accepted, without a claim).",
+		}, []string{"via"}),
 	}
+	m.startedClaim, m.startedAPI = m.started.WithLabelValues("claim"), m.started.WithLabelValues("handoff")
 	if reg == nil {
 		return m, nil
 	}
 	cs := []prometheus.Collector{
-		m.deliveries, m.latency,
+		m.deliveries, m.latency, m.started,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "hookd_delivery_queue_depth",
 			Help: "Claimed deliveries held by this node that are not in flight (queued in endpoint lanes or waiting to be recorded).",

@@ -5,6 +5,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -93,4 +95,67 @@ func TestDeliveredAttempt(t *testing.T) {
 	if err != nil || stats.Success != 1 {
 		t.Fatalf("stats = %+v, %v", stats, err)
 	}
+}
+
+// TestHandoffWithoutClaim checks that the API hands a new message's deliveries to the
+// local dispatcher, which delivers them without claiming them from the store.
+func TestHandoffWithoutClaim(t *testing.T) {
+	ts := startServer(t)
+	ctx := context.Background()
+	c := ts.client
+	const n = 20
+	got := make(chan struct{}, n)
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- struct{}{}
+	}))
+	t.Cleanup(rcv.Close)
+	app, err := c.Application.Create(ctx, &svix.ApplicationIn{Name: "Acme"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Endpoint.Create(ctx, app.Id, &svix.EndpointIn{Url: rcv.URL}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		if _, err := c.Message.Create(ctx, app.Id, &svix.MessageIn{EventType: "invoice.paid", Payload: map[string]any{"n": i}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range n {
+		select {
+		case <-got:
+		case <-time.After(30 * time.Second):
+			t.Fatalf("%d of %d deliveries within 30s", i, n)
+		}
+	}
+	handoff, claim := takenMetric(t, ts.url, "handoff"), takenMetric(t, ts.url, "claim")
+	// The dispatcher starts beside the API: allow a few early messages to be claimed.
+	if handoff+claim != n || handoff < n-5 {
+		t.Fatalf("deliveries taken: %v by handoff, %v by claim; want %d in all, nearly all by handoff", handoff, claim, n)
+	}
+}
+
+// takenMetric reads hookd_deliveries_taken_total{via=via} from /metrics.
+func takenMetric(t *testing.T, base, via string) float64 {
+	t.Helper()
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prefix := `hookd_deliveries_taken_total{via="` + via + `"} `
+	for _, line := range strings.Split(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, prefix); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("metric line %q: %v", line, err)
+			}
+			return f
+		}
+	}
+	return 0
 }
