@@ -41,7 +41,7 @@ type Process struct {
 // The process gets the test's environment without its HOOKD_* variables, plus env,
 // so only what the test passes configures it. It is stopped when the test ends: a
 // SIGTERM, then a SIGKILL if it has not exited within 10 seconds. If the test
-// failed, its last lines are logged.
+// failed, its last 30 lines are logged.
 func StartServe(t *testing.T, bin string, env []string, args ...string) *Process {
 	t.Helper()
 	cmd := exec.Command(bin, append([]string{"serve"}, args...)...)
@@ -89,8 +89,8 @@ func StartServe(t *testing.T, bin string, env []string, args ...string) *Process
 				p.Kill()
 			}
 		}
-		if t.Failed() {
-			t.Logf("hookd serve %s, last lines:\n%s", p.URL, p.lastLines(30))
+		if t.Failed() && p.URL != "" { // before listening, the failure shows all output
+			t.Logf("hookd serve on %s, last lines:\n%s", p.URL, p.lastLines(30))
 		}
 	})
 	select {

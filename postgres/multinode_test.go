@@ -1,142 +1,28 @@
 package postgres_test
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hookd/hookd/hookdtest"
 )
 
 // The multi-node tests run real `hookd serve` processes against one schema.
 
 const clusterToken = "multinode-admin-token-0123456789" // 32 characters
-
-// buildHookd builds the hookd binary once per test binary run, unless HOOKD_TEST_BIN
-// names one to use.
-var buildHookd = sync.OnceValues(func() (string, error) {
-	if bin := os.Getenv("HOOKD_TEST_BIN"); bin != "" {
-		return bin, nil
-	}
-	dir, err := os.MkdirTemp("", "hookd-multinode-")
-	if err != nil {
-		return "", err
-	}
-	bin := filepath.Join(dir, "hookd")
-	out, err := exec.Command("go", "build", "-o", bin, "github.com/hookd/hookd/cmd/hookd").CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("go build: %v\n%s", err, out)
-	}
-	return bin, nil
-})
-
-// node is one running `hookd serve`.
-type node struct {
-	cmd  *exec.Cmd
-	url  string
-	dead atomic.Bool
-	done chan struct{}
-	mu   sync.Mutex
-	tail []string
-}
-
-var listenLine = regexp.MustCompile(`(?i)listening.*?(https?://[^\s"',]+)`)
-
-// startNode starts `hookd serve` on dsn and waits for its "listening on" line.
-func startNode(t *testing.T, bin, dsn string, extra ...string) *node {
-	t.Helper()
-	args := append([]string{"serve", "--db", dsn, "--addr", "127.0.0.1:0", "--allow-private",
-		"--admin-token", clusterToken}, extra...)
-	cmd := exec.Command(bin, args...)
-	cmd.Env = os.Environ()
-	pr, pw := io.Pipe()
-	cmd.Stdout, cmd.Stderr = pw, pw
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start hookd: %v", err)
-	}
-	n := &node{cmd: cmd, done: make(chan struct{})}
-	go func() {
-		cmd.Wait()
-		pw.Close()
-		close(n.done)
-	}()
-	found := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(pr)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		for sc.Scan() {
-			n.remember(sc.Text())
-			if m := listenLine.FindStringSubmatch(sc.Text()); m != nil {
-				select {
-				case found <- strings.TrimRight(m[1], "/."):
-				default:
-				}
-			}
-		}
-		io.Copy(io.Discard, pr)
-	}()
-	t.Cleanup(func() {
-		if !n.dead.Load() {
-			cmd.Process.Signal(syscall.SIGTERM)
-		}
-		select {
-		case <-n.done:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-n.done
-		}
-		if t.Failed() {
-			t.Logf("node %s last lines:\n%s", n.url, n.lastLines())
-		}
-	})
-	select {
-	case n.url = <-found:
-		return n
-	case <-n.done:
-		t.Fatalf("hookd serve exited before listening:\n%s", n.lastLines())
-	case <-time.After(30 * time.Second):
-		t.Fatalf("hookd serve printed no listening line within 30s:\n%s", n.lastLines())
-	}
-	return nil
-}
-
-func (n *node) remember(line string) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	n.tail = append(n.tail, line)
-	if len(n.tail) > 30 {
-		n.tail = n.tail[len(n.tail)-30:]
-	}
-}
-
-func (n *node) lastLines() string {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return strings.Join(n.tail, "\n")
-}
-
-// kill ends the node with SIGKILL: no shutdown, leases left behind.
-func (n *node) kill() {
-	n.dead.Store(true)
-	n.cmd.Process.Kill()
-	<-n.done
-}
 
 // receiver counts deliveries by the message number in the payload.
 type receiver struct {
@@ -178,36 +64,6 @@ func (r *receiver) counts() (distinct, total int) {
 	return len(r.seen), r.total
 }
 
-// api calls a node's REST API.
-func api(ctx context.Context, client *http.Client, base, method, path, idemKey string, in, out any) (int, error) {
-	body, err := json.Marshal(in)
-	if err != nil {
-		return 0, err
-	}
-	req, err := http.NewRequestWithContext(ctx, method, base+path, bytes.NewReader(body))
-	if err != nil {
-		return 0, err
-	}
-	req.Header.Set("Authorization", "Bearer "+clusterToken)
-	req.Header.Set("Content-Type", "application/json")
-	if idemKey != "" {
-		req.Header.Set("Idempotency-Key", idemKey)
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode >= 300 {
-		return resp.StatusCode, fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, b)
-	}
-	if out != nil {
-		return resp.StatusCode, json.Unmarshal(b, out)
-	}
-	return resp.StatusCode, nil
-}
-
 // clusterDSN returns the test DSN with a fresh schema as its search_path.
 func clusterDSN(t *testing.T) string {
 	dsn := testDSN(t)
@@ -226,34 +82,32 @@ func clusterDSN(t *testing.T) string {
 // cluster is several nodes on one schema with one application whose endpoint is a
 // counting receiver.
 type cluster struct {
-	nodes  []*node
-	rcv    *receiver
-	appID  string
-	client *http.Client
+	nodes []*hookdtest.Process
+	rcv   *receiver
+	appID string
+	api   hookdtest.API
 	// busy counts answers that the Idempotency-Key is held by another request.
 	busy atomic.Int64
 }
 
 func startCluster(t *testing.T, nodes, messages int, extra ...string) *cluster {
-	bin, err := buildHookd()
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := hookdtest.BuildBinary(t)
 	if err := exec.Command(bin, "serve", "--help").Run(); err != nil {
 		t.Skipf("this hookd has no serve command yet (%v): skipping the multi-node test", err)
 	}
 	dsn := clusterDSN(t)
-	c := &cluster{rcv: newReceiver(t, messages), client: &http.Client{Timeout: 30 * time.Second,
-		Transport: &http.Transport{MaxIdleConnsPerHost: 64}}}
+	c := &cluster{rcv: newReceiver(t, messages), api: hookdtest.API{Token: clusterToken,
+		Client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}}}
+	args := append([]string{"--db", dsn, "--addr", "127.0.0.1:0", "--allow-private", "--admin-token", clusterToken}, extra...)
 	for range nodes {
-		c.nodes = append(c.nodes, startNode(t, bin, dsn, extra...))
+		c.nodes = append(c.nodes, hookdtest.StartServe(t, bin, nil, args...))
 	}
 	var app struct{ ID string }
-	if _, err := api(t.Context(), c.client, c.nodes[0].url, "POST", "/api/v1/app", "", map[string]any{"name": "multinode"}, &app); err != nil {
+	if _, err := c.api.Do(t.Context(), "POST", c.nodes[0].URL+"/api/v1/app", nil, map[string]any{"name": "multinode"}, &app); err != nil {
 		t.Fatal(err)
 	}
 	c.appID = app.ID
-	if _, err := api(t.Context(), c.client, c.nodes[0].url, "POST", "/api/v1/app/"+app.ID+"/endpoint", "",
+	if _, err := c.api.Do(t.Context(), "POST", c.nodes[0].URL+"/api/v1/app/"+app.ID+"/endpoint", nil,
 		map[string]any{"url": c.rcv.srv.URL}, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -272,10 +126,10 @@ func (c *cluster) send(ctx context.Context, n int) error {
 	var errs []error
 	for i := range 3 * len(c.nodes) {
 		nd := c.nodes[(n+i)%len(c.nodes)]
-		if nd.dead.Load() {
+		if nd.Exited() {
 			continue
 		}
-		status, err := api(ctx, c.client, nd.url, "POST", "/api/v1/app/"+c.appID+"/msg", key, in, nil)
+		status, err := c.api.Do(ctx, "POST", nd.URL+"/api/v1/app/"+c.appID+"/msg", http.Header{"Idempotency-Key": {key}}, in, nil)
 		if err == nil {
 			return nil
 		}
@@ -346,7 +200,7 @@ func TestMultiNode(t *testing.T) {
 	var killedAt time.Duration
 	err := c.sendAll(ctx, messages, 24, messages/2, func() {
 		killedAt = time.Since(start)
-		c.nodes[1].kill()
+		c.nodes[1].Kill()
 	})
 	if err != nil {
 		t.Fatalf("sending: %v", err)
