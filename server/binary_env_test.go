@@ -2,7 +2,6 @@ package server_test
 
 import (
 	"context"
-	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -51,11 +50,7 @@ func TestServeBinaryBadEnvironment(t *testing.T) {
 		t.Run(tt.env, func(t *testing.T) {
 			cmd := exec.Command(bin, "serve", "--db", filepath.Join(t.TempDir(), "h.db"))
 			cmd.Env = hookdtest.Environ(tt.env)
-			out, err := cmd.CombinedOutput()
-			var ee *exec.ExitError
-			if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(string(out), tt.want) {
-				t.Fatalf("exit %v, output %q; want exit 2 naming %s", err, out, tt.want)
-			}
+			wantUsageError(t, cmd, tt.want)
 		})
 	}
 }

@@ -55,11 +55,18 @@ func TestServeBinaryBadFlag(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			cmd := exec.Command(bin, append([]string{"serve", "--db", filepath.Join(t.TempDir(), "h.db")}, tt.args...)...)
 			cmd.Env = hookdtest.Environ()
-			out, err := cmd.CombinedOutput()
-			var ee *exec.ExitError
-			if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(string(out), tt.want) {
-				t.Fatalf("exit %v, output %q; want exit 2 naming %s", err, out, tt.want)
-			}
+			wantUsageError(t, cmd, tt.want)
 		})
+	}
+}
+
+// wantUsageError runs cmd and fails the test unless it exits with status 2 and
+// output naming want.
+func wantUsageError(t *testing.T, cmd *exec.Cmd, want string) {
+	t.Helper()
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(string(out), want) {
+		t.Fatalf("exit %v, output %q; want exit 2 naming %s", err, out, want)
 	}
 }
