@@ -40,7 +40,8 @@ func (s ClaimState) String() string {
 // process does not block the message forever) and completed (kept for the
 // de-duplication window, typically days). Implementations must be safe for
 // concurrent use; MemoryStore is one, and the sqlite and postgres packages of hookd
-// provide durable ones shared by several processes.
+// provide durable ones shared by several processes. The webhooktest package checks
+// an implementation, a receiver's own included, against this contract.
 type IdempotencyStore interface {
 	// Claim takes key for processing unless it is held or completed and not yet
 	// expired. A claim expires after lease.

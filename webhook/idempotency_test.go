@@ -9,76 +9,19 @@ import (
 	"time"
 
 	"github.com/hookd/hookd/webhook"
+	"github.com/hookd/hookd/webhook/webhooktest"
 )
 
-// manualClock is a clock tests move by hand.
-type manualClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *manualClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *manualClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
-// TestMemoryStore runs the behaviour every IdempotencyStore must have; the sqlite and
-// postgres stores run the same steps in their packages.
+// TestMemoryStore runs the cases every IdempotencyStore must pass.
 func TestMemoryStore(t *testing.T) {
-	clock := &manualClock{now: time.Unix(kaTimestamp, 0)}
-	s := webhook.NewMemoryStore(10, clock.Now)
-
-	steps := []struct {
-		name    string
-		do      func() (webhook.ClaimState, error)
-		advance time.Duration
-		want    webhook.ClaimState
-	}{
-		{"first claim", claim(s, "a", time.Minute), 0, webhook.Claimed},
-		{"claim while in flight", claim(s, "a", time.Minute), 0, webhook.InFlight},
-		{"other key", claim(s, "b", time.Minute), 0, webhook.Claimed},
-		{"lease expired", claim(s, "a", time.Minute), time.Minute, webhook.Claimed},
-		{"complete", complete(s, "a", 72*time.Hour), 0, 0},
-		{"claim completed", claim(s, "a", time.Minute), 0, webhook.Completed},
-		{"still completed after two days", claim(s, "a", time.Minute), 48 * time.Hour, webhook.Completed},
-		{"forgotten after ttl", claim(s, "a", time.Minute), 25 * time.Hour, webhook.Claimed},
-		{"release", release(s, "a"), 0, 0},
-		{"claim released", claim(s, "a", time.Minute), 0, webhook.Claimed},
-	}
-	for _, st := range steps {
-		clock.Advance(st.advance)
-		got, err := st.do()
-		if err != nil {
-			t.Fatalf("%s: %v", st.name, err)
-		}
-		if got != st.want {
-			t.Fatalf("%s: state %v, want %v", st.name, got, st.want)
-		}
-	}
-}
-
-func claim(s webhook.IdempotencyStore, key string, lease time.Duration) func() (webhook.ClaimState, error) {
-	return func() (webhook.ClaimState, error) { return s.Claim(context.Background(), key, lease) }
-}
-
-func complete(s webhook.IdempotencyStore, key string, ttl time.Duration) func() (webhook.ClaimState, error) {
-	return func() (webhook.ClaimState, error) { return 0, s.Complete(context.Background(), key, ttl) }
-}
-
-func release(s webhook.IdempotencyStore, key string) func() (webhook.ClaimState, error) {
-	return func() (webhook.ClaimState, error) { return 0, s.Release(context.Background(), key) }
+	webhooktest.TestIdempotencyStore(t, func(t *testing.T, now func() time.Time) webhook.IdempotencyStore {
+		return webhook.NewMemoryStore(10, now)
+	})
 }
 
 func TestMemoryStoreBounded(t *testing.T) {
 	ctx := context.Background()
-	clock := &manualClock{now: time.Unix(kaTimestamp, 0)}
+	clock := webhooktest.NewClock(time.Unix(kaTimestamp, 0))
 
 	t.Run("evicts the oldest when full", func(t *testing.T) {
 		s := webhook.NewMemoryStore(3, clock.Now)
