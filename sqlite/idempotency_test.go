@@ -3,10 +3,7 @@ package sqlite_test
 import (
 	"context"
 	"database/sql"
-	"fmt"
 	"path/filepath"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,30 +11,17 @@ import (
 
 	"github.com/hookd/hookd/sqlite"
 	"github.com/hookd/hookd/webhook"
+	"github.com/hookd/hookd/webhook/webhooktest"
 )
 
-// idemClock is a clock the tests move by hand.
-type idemClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *idemClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *idemClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
-func openIdempotencyStore(t *testing.T) (*sqlite.IdempotencyStore, *sql.DB, *idemClock) {
+// openIdempotencyStore opens a store in the SQLite file path (a new one in a
+// temporary directory when empty), reading the time from now.
+func openIdempotencyStore(t *testing.T, path string, now func() time.Time) (*sqlite.IdempotencyStore, *sql.DB) {
 	t.Helper()
-	dsn := "file:" + filepath.Join(t.TempDir(), "idem.db") + "?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)"
-	db, err := sql.Open("sqlite", dsn)
+	if path == "" {
+		path = filepath.Join(t.TempDir(), "idem.db")
+	}
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,59 +34,40 @@ func openIdempotencyStore(t *testing.T) (*sqlite.IdempotencyStore, *sql.DB, *ide
 	if _, err := sqlite.NewIdempotencyStore(ctx, db); err != nil {
 		t.Fatalf("second NewIdempotencyStore on the same database: %v", err)
 	}
-	clock := &idemClock{now: time.Unix(1674087231, 0)}
-	s.Now = clock.Now
-	return s, db, clock
+	s.Now = now
+	return s, db
 }
 
+// TestIdempotencyStore runs the cases every webhook.IdempotencyStore must pass, then
+// the SQLite store's own.
 func TestIdempotencyStore(t *testing.T) {
-	ctx := context.Background()
-	s, db, clock := openIdempotencyStore(t)
-	const day = 24 * time.Hour
-
-	claim := func(key string) func() (webhook.ClaimState, error) {
-		return func() (webhook.ClaimState, error) { return s.Claim(ctx, key, time.Minute) }
-	}
-	steps := []struct {
-		name    string
-		advance time.Duration
-		do      func() (webhook.ClaimState, error)
-		want    webhook.ClaimState
-	}{
-		{"first claim", 0, claim("a"), webhook.Claimed},
-		{"claim while in flight", 0, claim("a"), webhook.InFlight},
-		{"other key", 0, claim("b"), webhook.Claimed},
-		{"lease expired", time.Minute, claim("a"), webhook.Claimed},
-		{"complete for a week", 0, func() (webhook.ClaimState, error) { return 0, s.Complete(ctx, "a", 7*day) }, 0},
-		{"claim completed", 0, claim("a"), webhook.Completed},
-		{"still completed after six days", 6 * day, claim("a"), webhook.Completed},
-		{"forgotten after the window", day + time.Second, claim("a"), webhook.Claimed},
-		{"release", 0, func() (webhook.ClaimState, error) { return 0, s.Release(ctx, "a") }, 0},
-		{"claim released", 0, claim("a"), webhook.Claimed},
-		{"release unknown key", 0, func() (webhook.ClaimState, error) { return 0, s.Release(ctx, "nope") }, 0},
-	}
-	for _, st := range steps {
-		clock.Advance(st.advance)
-		got, err := st.do()
-		if err != nil {
-			t.Fatalf("%s: %v", st.name, err)
-		}
-		if got != st.want {
-			t.Fatalf("%s: state %v, want %v", st.name, got, st.want)
-		}
-	}
+	webhooktest.TestIdempotencyStore(t, func(t *testing.T, now func() time.Time) webhook.IdempotencyStore {
+		s, _ := openIdempotencyStore(t, "", now)
+		return s
+	})
 
 	t.Run("purge", func(t *testing.T) {
-		clock.Advance(time.Hour) // every claim above has expired
-		if err := s.Complete(ctx, "kept", day); err != nil {
+		ctx := t.Context()
+		clock := webhooktest.NewClock(time.Unix(1674087231, 0))
+		s, db := openIdempotencyStore(t, "", clock.Now)
+		for _, key := range []string{"a", "b"} {
+			if _, err := s.Claim(ctx, key, time.Minute); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.Complete(ctx, "done", time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		clock.Advance(time.Hour) // every key above has expired
+		if err := s.Complete(ctx, "kept", 24*time.Hour); err != nil {
 			t.Fatal(err)
 		}
 		n, err := s.Purge(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if n != 2 {
-			t.Errorf("purged %d rows, want 2", n)
+		if n != 3 {
+			t.Errorf("purged %d rows, want 3", n)
 		}
 		var left int
 		if err := db.QueryRow(`SELECT count(*) FROM webhook_idempotency`).Scan(&left); err != nil {
@@ -112,30 +77,24 @@ func TestIdempotencyStore(t *testing.T) {
 			t.Errorf("%d rows left, want 1", left)
 		}
 	})
-}
 
-func TestIdempotencyStoreConcurrentClaims(t *testing.T) {
-	s, _, _ := openIdempotencyStore(t)
-	for round := range 5 {
-		key := fmt.Sprint("msg_", round)
-		var winners atomic.Int32
-		var wg sync.WaitGroup
-		for range 8 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				st, err := s.Claim(context.Background(), key, time.Minute)
-				if err != nil {
-					t.Error(err)
-				}
-				if st == webhook.Claimed {
-					winners.Add(1)
-				}
-			}()
+	t.Run("kept across a reopen", func(t *testing.T) {
+		ctx := t.Context()
+		clock := webhooktest.NewClock(time.Unix(1674087231, 0))
+		path := filepath.Join(t.TempDir(), "idem.db")
+		s, db := openIdempotencyStore(t, path, clock.Now)
+		if err := s.Complete(ctx, "a", 24*time.Hour); err != nil {
+			t.Fatal(err)
 		}
-		wg.Wait()
-		if winners.Load() != 1 {
-			t.Errorf("%s: %d winners, want 1", key, winners.Load())
+		if _, err := s.Claim(ctx, "b", time.Minute); err != nil {
+			t.Fatal(err)
 		}
-	}
+		db.Close()
+		s, _ = openIdempotencyStore(t, path, clock.Now)
+		for key, want := range map[string]webhook.ClaimState{"a": webhook.Completed, "b": webhook.InFlight} {
+			if got, err := s.Claim(ctx, key, time.Minute); err != nil || got != want {
+				t.Errorf("after a reopen, Claim(%q) = %v, %v; want %v", key, got, err, want)
+			}
+		}
+	})
 }
