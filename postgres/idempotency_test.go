@@ -2,12 +2,6 @@ package postgres_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"fmt"
-	"os"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,66 +10,42 @@ import (
 
 	"github.com/hookd/hookd/postgres"
 	"github.com/hookd/hookd/webhook"
+	"github.com/hookd/hookd/webhook/webhooktest"
 )
 
-// idemClock is a clock the tests move by hand.
-type idemClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *idemClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *idemClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
-// idemPool connects to HOOKD_TEST_POSTGRES with a fresh schema first in the
-// search_path, dropped when the test ends.
-func idemPool(t *testing.T) *pgxpool.Pool {
+// idemSchema creates a schema in the test database, dropped when the test ends, and
+// returns the database's DSN and the schema's name.
+func idemSchema(t *testing.T) (dsn, schema string) {
 	t.Helper()
-	dsn := os.Getenv("HOOKD_TEST_POSTGRES")
-	if dsn == "" {
-		t.Skip("set HOOKD_TEST_POSTGRES (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable) to run PostgreSQL tests")
-	}
+	dsn = testDSN(t)
+	schema = newSchema(t, dsn)
 	ctx := context.Background()
-	admin, err := pgx.Connect(ctx, dsn)
+	conn, err := pgx.Connect(ctx, dsn)
 	if err != nil {
 		t.Fatalf("connect to HOOKD_TEST_POSTGRES: %v", err)
 	}
-	var b [6]byte
-	rand.Read(b[:])
-	schema := "idem_test_" + hex.EncodeToString(b[:])
-	if _, err := admin.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+pgx.Identifier{schema}.Sanitize()); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		admin.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-		admin.Close(context.Background())
-	})
+	return dsn, schema
+}
+
+// openIdempotencyStore opens a store with schema first in the search_path, reading
+// the time from now.
+func openIdempotencyStore(t *testing.T, dsn, schema string, now func() time.Time) (*postgres.IdempotencyStore, *pgxpool.Pool) {
+	t.Helper()
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg.ConnConfig.RuntimeParams["search_path"] = schema
+	ctx := context.Background()
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	return pool
-}
-
-func openIdempotencyStore(t *testing.T) (*postgres.IdempotencyStore, *pgxpool.Pool, *idemClock) {
-	t.Helper()
-	pool := idemPool(t)
-	ctx := context.Background()
 	s, err := postgres.NewIdempotencyStore(ctx, pool)
 	if err != nil {
 		t.Fatal(err)
@@ -83,59 +53,43 @@ func openIdempotencyStore(t *testing.T) (*postgres.IdempotencyStore, *pgxpool.Po
 	if _, err := postgres.NewIdempotencyStore(ctx, pool); err != nil {
 		t.Fatalf("second NewIdempotencyStore on the same database: %v", err)
 	}
-	clock := &idemClock{now: time.Unix(1674087231, 0)}
-	s.Now = clock.Now
-	return s, pool, clock
+	s.Now = now
+	return s, pool
 }
 
+// TestIdempotencyStore runs the cases every webhook.IdempotencyStore must pass, then
+// the PostgreSQL store's own.
 func TestIdempotencyStore(t *testing.T) {
-	s, pool, clock := openIdempotencyStore(t)
-	ctx := context.Background()
-	const day = 24 * time.Hour
-
-	claim := func(key string) func() (webhook.ClaimState, error) {
-		return func() (webhook.ClaimState, error) { return s.Claim(ctx, key, time.Minute) }
-	}
-	steps := []struct {
-		name    string
-		advance time.Duration
-		do      func() (webhook.ClaimState, error)
-		want    webhook.ClaimState
-	}{
-		{"first claim", 0, claim("a"), webhook.Claimed},
-		{"claim while in flight", 0, claim("a"), webhook.InFlight},
-		{"other key", 0, claim("b"), webhook.Claimed},
-		{"lease expired", time.Minute, claim("a"), webhook.Claimed},
-		{"complete for a week", 0, func() (webhook.ClaimState, error) { return 0, s.Complete(ctx, "a", 7*day) }, 0},
-		{"claim completed", 0, claim("a"), webhook.Completed},
-		{"still completed after six days", 6 * day, claim("a"), webhook.Completed},
-		{"forgotten after the window", day + time.Second, claim("a"), webhook.Claimed},
-		{"release", 0, func() (webhook.ClaimState, error) { return 0, s.Release(ctx, "a") }, 0},
-		{"claim released", 0, claim("a"), webhook.Claimed},
-		{"release unknown key", 0, func() (webhook.ClaimState, error) { return 0, s.Release(ctx, "nope") }, 0},
-	}
-	for _, st := range steps {
-		clock.Advance(st.advance)
-		got, err := st.do()
-		if err != nil {
-			t.Fatalf("%s: %v", st.name, err)
-		}
-		if got != st.want {
-			t.Fatalf("%s: state %v, want %v", st.name, got, st.want)
-		}
-	}
+	testDSN(t)
+	webhooktest.TestIdempotencyStore(t, func(t *testing.T, now func() time.Time) webhook.IdempotencyStore {
+		dsn, schema := idemSchema(t)
+		s, _ := openIdempotencyStore(t, dsn, schema, now)
+		return s
+	})
 
 	t.Run("purge", func(t *testing.T) {
-		clock.Advance(time.Hour)
-		if err := s.Complete(ctx, "kept", day); err != nil {
+		ctx := t.Context()
+		clock := webhooktest.NewClock(time.Unix(1674087231, 0))
+		dsn, schema := idemSchema(t)
+		s, pool := openIdempotencyStore(t, dsn, schema, clock.Now)
+		for _, key := range []string{"a", "b"} {
+			if _, err := s.Claim(ctx, key, time.Minute); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.Complete(ctx, "done", time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		clock.Advance(time.Hour) // every key above has expired
+		if err := s.Complete(ctx, "kept", 24*time.Hour); err != nil {
 			t.Fatal(err)
 		}
 		n, err := s.Purge(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if n != 2 {
-			t.Errorf("purged %d rows, want 2", n)
+		if n != 3 {
+			t.Errorf("purged %d rows, want 3", n)
 		}
 		var left int
 		if err := pool.QueryRow(ctx, `SELECT count(*) FROM webhook_idempotency`).Scan(&left); err != nil {
@@ -145,30 +99,23 @@ func TestIdempotencyStore(t *testing.T) {
 			t.Errorf("%d rows left, want 1", left)
 		}
 	})
-}
 
-func TestIdempotencyStoreConcurrentClaims(t *testing.T) {
-	s, _, _ := openIdempotencyStore(t)
-	for round := range 5 {
-		key := fmt.Sprint("msg_", round)
-		var winners atomic.Int32
-		var wg sync.WaitGroup
-		for range 16 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				st, err := s.Claim(context.Background(), key, time.Minute)
-				if err != nil {
-					t.Error(err)
-				}
-				if st == webhook.Claimed {
-					winners.Add(1)
-				}
-			}()
+	t.Run("shared by two pools, as by two processes", func(t *testing.T) {
+		ctx := t.Context()
+		clock := webhooktest.NewClock(time.Unix(1674087231, 0))
+		dsn, schema := idemSchema(t)
+		one, _ := openIdempotencyStore(t, dsn, schema, clock.Now)
+		two, _ := openIdempotencyStore(t, dsn, schema, clock.Now)
+		if err := one.Complete(ctx, "a", 24*time.Hour); err != nil {
+			t.Fatal(err)
 		}
-		wg.Wait()
-		if winners.Load() != 1 {
-			t.Errorf("%s: %d winners, want 1", key, winners.Load())
+		if _, err := one.Claim(ctx, "b", time.Minute); err != nil {
+			t.Fatal(err)
 		}
-	}
+		for key, want := range map[string]webhook.ClaimState{"a": webhook.Completed, "b": webhook.InFlight} {
+			if got, err := two.Claim(ctx, key, time.Minute); err != nil || got != want {
+				t.Errorf("Claim(%q) through another pool = %v, %v; want %v", key, got, err, want)
+			}
+		}
+	})
 }
