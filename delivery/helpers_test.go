@@ -16,6 +16,7 @@ import (
 	"github.com/hookd/hookd/delivery"
 	"github.com/hookd/hookd/sqlite"
 	"github.com/hookd/hookd/webhook"
+	"github.com/hookd/hookd/webhook/webhooktest"
 )
 
 // testSecret is a valid Standard Webhooks secret (24 bytes).
@@ -24,33 +25,16 @@ const testSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 // otherSecret is a second valid secret, for rotation tests.
 const otherSecret = "whsec_QWJjZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXo="
 
-// clock is a test clock that moves only when told.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock {
-	return &clock{t: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)}
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
+// newClock returns the test clock, which moves only when told.
+func newClock() *webhooktest.Clock {
+	return webhooktest.NewClock(time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC))
 }
 
 // env is a dispatcher running on a real SQLite store with a test clock.
 type env struct {
 	t     *testing.T
 	store *sqlite.Store
-	clock *clock
+	clock *webhooktest.Clock
 	ids   hookd.IDGen
 	d     *delivery.Dispatcher
 	app   *hookd.Application
@@ -275,7 +259,7 @@ func (rc *receiver) requests() []request {
 }
 
 // verifier returns a Standard Webhooks verifier for secrets on the test clock.
-func verifier(t *testing.T, c *clock, secrets ...string) *webhook.Verifier {
+func verifier(t *testing.T, c *webhooktest.Clock, secrets ...string) *webhook.Verifier {
 	t.Helper()
 	p, err := webhook.LookupProfile("standard")
 	if err != nil {
