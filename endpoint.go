@@ -94,6 +94,10 @@ type EndpointStore interface {
 	Endpoint(ctx context.Context, appID, idOrUID string) (*Endpoint, error)
 	// UpdateEndpoint replaces every mutable field of ep (found by ep.AppID, ep.ID).
 	UpdateEndpoint(ctx context.Context, ep *Endpoint) error
+	// DisableEndpoint disables the endpoint as of at unless it is disabled already,
+	// and reports whether this call disabled it. It changes nothing else, so a
+	// concurrent update of the endpoint is never undone.
+	DisableEndpoint(ctx context.Context, appID, id string, at time.Time) (bool, error)
 	// DeleteEndpoint deletes the endpoint and its pending deliveries.
 	DeleteEndpoint(ctx context.Context, appID, id string) error
 	// Endpoints lists the application's endpoints by ID.

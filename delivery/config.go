@@ -28,6 +28,7 @@ type Store interface {
 	Endpoint(ctx context.Context, appID, idOrUID string) (*hookd.Endpoint, error)
 	CreateEndpoint(ctx context.Context, ep *hookd.Endpoint) error
 	UpdateEndpoint(ctx context.Context, ep *hookd.Endpoint) error
+	DisableEndpoint(ctx context.Context, appID, id string, at time.Time) (bool, error)
 	EventType(ctx context.Context, name string) (*hookd.EventType, error)
 	CreateMessage(ctx context.Context, msg *hookd.Message, deliveries []*hookd.Delivery) (*hookd.Message, error)
 }

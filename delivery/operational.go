@@ -257,10 +257,15 @@ func (d *Dispatcher) disable(ctx context.Context, appID, endpointID string, gone
 	if ep.FailingSince != nil {
 		failSince = *ep.FailingSince
 	}
-	ep.Disabled, ep.DisabledAt, ep.UpdatedAt = true, &now, now
-	if err := d.store.UpdateEndpoint(ctx, ep); err != nil {
-		d.log.Error("disable endpoint", "endpoint", endpointID, "err", err)
+	disabled, err := d.store.DisableEndpoint(ctx, appID, endpointID, now)
+	if err != nil {
+		if !hookd.IsNotFound(err) {
+			d.log.Error("disable endpoint", "endpoint", endpointID, "err", err)
+		}
 		return
+	}
+	if !disabled {
+		return // disabled meanwhile, by a user or another node: it has been announced
 	}
 	d.endpoints.forget(appID + "/" + endpointID)
 	reason := "failing since " + failSince.UTC().Format(time.RFC3339)

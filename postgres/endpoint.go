@@ -83,6 +83,19 @@ func (s *Store) UpdateEndpoint(ctx context.Context, ep *hookd.Endpoint) error {
 	return nil
 }
 
+// DisableEndpoint disables the endpoint unless it is disabled already.
+func (s *Store) DisableEndpoint(ctx context.Context, appID, id string, at time.Time) (bool, error) {
+	var disabled bool
+	err := s.pool.QueryRow(ctx, `WITH e AS (SELECT id, disabled FROM endpoints WHERE app_id = $1 AND id = $2),
+		u AS (UPDATE endpoints SET disabled = true, disabled_at = $3, updated_at = $3
+			WHERE app_id = $1 AND id = $2 AND NOT disabled RETURNING id)
+		SELECT EXISTS (SELECT 1 FROM u) FROM e`, appID, id, at).Scan(&disabled)
+	if err != nil {
+		return false, storeErr(err, "endpoint", "")
+	}
+	return disabled, nil
+}
+
 // DeleteEndpoint deletes the endpoint and its deliveries; its attempts stay in the log
 // until the application is deleted.
 func (s *Store) DeleteEndpoint(ctx context.Context, appID, id string) error {

@@ -153,6 +153,32 @@ func (s *Store) UpdateEndpoint(ctx context.Context, ep *hookd.Endpoint) error {
 	return err
 }
 
+// DisableEndpoint disables the endpoint unless it is disabled already.
+func (s *Store) DisableEndpoint(ctx context.Context, appID, id string, at time.Time) (bool, error) {
+	var disabled bool
+	err := s.write(ctx, func(tx *wtx) (bool, error) {
+		n, err := tx.affected(`UPDATE endpoints SET disabled = 1, disabled_at = ?, updated_at = ?
+			WHERE app_id = ? AND id = ? AND disabled = 0`, ts(at), ts(at), appID, id)
+		if err != nil {
+			return false, err
+		}
+		disabled = n == 1
+		if !disabled {
+			var one int
+			if err := tx.queryRow(`SELECT 1 FROM endpoints WHERE app_id = ? AND id = ?`, appID, id).Scan(&one); errors.Is(err, sql.ErrNoRows) {
+				return false, notFound("endpoint")
+			} else if err != nil {
+				return false, err
+			}
+		}
+		return false, nil
+	})
+	if err != nil && !hookd.IsNotFound(err) {
+		return false, fmt.Errorf("disable endpoint: %w", err)
+	}
+	return disabled, err
+}
+
 // DeleteEndpoint deletes the endpoint and all its deliveries; its attempts stay in the
 // log until the application is deleted.
 func (s *Store) DeleteEndpoint(ctx context.Context, appID, id string) error {

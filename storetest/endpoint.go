@@ -47,6 +47,41 @@ var endpointTests = []test{
 		_, err = f.s.EndpointStats(f.ctx, a.ID, "ep_missing")
 		wantCode(t, err, hookd.ENOTFOUND)
 	}},
+	{"DisableEndpoint", func(t *testing.T, f *fixture) {
+		a := f.app()
+		ep := f.endpoint(a.ID)
+		// An update made after the caller read the endpoint must survive the disable.
+		upd := *ep
+		upd.URL, upd.Secrets = "https://changed.example/hook", []hookd.Secret{{Key: "whsec_rotated"}}
+		must(t, f.s.UpdateEndpoint(f.ctx, &upd))
+		at := t0.Add(time.Hour)
+		ok, err := f.s.DisableEndpoint(f.ctx, a.ID, ep.ID, at)
+		must(t, err)
+		if !ok {
+			t.Fatal("DisableEndpoint = false for an enabled endpoint, want true")
+		}
+		got, err := f.s.Endpoint(f.ctx, a.ID, ep.ID)
+		must(t, err)
+		if !got.Disabled || got.DisabledAt == nil || !got.DisabledAt.Equal(at) || !got.UpdatedAt.Equal(at) {
+			t.Errorf("after disable: disabled %v at %v, updated %v; want disabled at %v", got.Disabled, got.DisabledAt, got.UpdatedAt, at)
+		}
+		if got.URL != upd.URL || len(got.Secrets) != 1 || got.Secrets[0].Key != "whsec_rotated" {
+			t.Errorf("disable undid an update: url %q secrets %+v", got.URL, got.Secrets)
+		}
+		// A second disable (another node, say) reports that it changed nothing.
+		ok, err = f.s.DisableEndpoint(f.ctx, a.ID, ep.ID, at.Add(time.Minute))
+		must(t, err)
+		if ok {
+			t.Error("DisableEndpoint = true for a disabled endpoint, want false")
+		}
+		if got, _ := f.s.Endpoint(f.ctx, a.ID, ep.ID); got.DisabledAt == nil || !got.DisabledAt.Equal(at) {
+			t.Errorf("second disable moved DisabledAt to %v, want %v", got.DisabledAt, at)
+		}
+		_, err = f.s.DisableEndpoint(f.ctx, a.ID, "ep_missing", at)
+		wantCode(t, err, hookd.ENOTFOUND)
+		_, err = f.s.DisableEndpoint(f.ctx, f.app().ID, ep.ID, at) // another app's endpoint
+		wantCode(t, err, hookd.ENOTFOUND)
+	}},
 	{"UIDUniquePerApp", func(t *testing.T, f *fixture) {
 		a, b := f.app(), f.app()
 		f.endpoint(a.ID, func(e *hookd.Endpoint) { e.UID = "same" })
