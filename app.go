@@ -22,6 +22,12 @@ type Application struct {
 	UpdatedAt     time.Time
 }
 
+// OperationalAppUID is the UID of the application hookd keeps for itself: it carries
+// the operational webhooks (endpoint.disabled, message.attempt.exhausted, …) to the
+// operator's --operational-webhook-url. The API leaves it out of the application list
+// and refuses to delete it; it stays readable by its UID.
+const OperationalAppUID = "hookd-operational"
+
 // AppStore persists applications.
 type AppStore interface {
 	// CreateApp inserts app. A UID already used by another application is ECONFLICT.

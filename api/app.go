@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/hookd/hookd"
@@ -61,12 +62,18 @@ func (in *applicationIn) apply(a *hookd.Application) error {
 		return invalid("name", "name is required")
 	}
 	a.Name = *in.Name
+	wasOperational := a.UID == hookd.OperationalAppUID
 	a.UID = ""
 	if in.UID != nil {
 		if err := checkUID("uid", *in.UID, hookd.PrefixApp); err != nil {
 			return err
 		}
+		if (*in.UID == hookd.OperationalAppUID) != wasOperational {
+			return invalid("uid", "uid "+hookd.OperationalAppUID+" is reserved for hookd's operational webhooks")
+		}
 		a.UID = *in.UID
+	} else if wasOperational {
+		return invalid("uid", "uid "+hookd.OperationalAppUID+" is reserved for hookd's operational webhooks")
 	}
 	rl := in.RateLimit
 	if rl == nil {
@@ -98,10 +105,15 @@ func (s *Server) listApps(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	apps, err := s.store.Apps(r.Context(), probe(p))
+	want := probe(p)
+	q := want
+	q.Limit++ // room for the operational application, which the list leaves out
+	apps, err := s.store.Apps(r.Context(), q)
 	if err != nil {
 		return err
 	}
+	apps = slices.DeleteFunc(apps, func(a *hookd.Application) bool { return a.UID == hookd.OperationalAppUID })
+	apps = apps[:min(len(apps), want.Limit)]
 	writeJSON(w, http.StatusOK, paginate(p, apps, func(a *hookd.Application) string { return a.ID }, appOut))
 	return nil
 }
@@ -251,6 +263,9 @@ func (s *Server) deleteApp(w http.ResponseWriter, r *http.Request) error {
 	a, err := s.app(r)
 	if err != nil {
 		return err
+	}
+	if a.UID == hookd.OperationalAppUID {
+		return hookd.Errorf(hookd.ECONFLICT, "application %q carries hookd's operational webhooks (--operational-webhook-url) and cannot be deleted", a.UID)
 	}
 	if err := s.store.DeleteApp(r.Context(), a.ID); err != nil {
 		return err

@@ -14,7 +14,7 @@ import (
 // hookd creates it, with one endpoint for the configured URL, the first time it is
 // needed; operational events are then ordinary messages of that application, so they
 // are durable, signed, retried and logged like any other.
-const OperationalAppUID = "hookd-operational"
+const OperationalAppUID = hookd.OperationalAppUID
 
 // operationalEndpointUID is the UID of the operational application's endpoint.
 const operationalEndpointUID = "operational-webhook"
