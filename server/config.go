@@ -55,6 +55,9 @@ type Config struct {
 	// them.
 	OperationalWebhookURL    string
 	OperationalWebhookSecret string
+	// IdempotencyTTL is how long the answer to a request with an Idempotency-Key is
+	// kept and replayed; after it (give or take the purge interval) the key is new.
+	IdempotencyTTL time.Duration
 
 	// Now is the clock; nil means time.Now.
 	Now hookd.Clock
@@ -76,6 +79,7 @@ func DefaultConfig() Config {
 		EndpointConcurrency: 32,
 		DisableAfter:        5 * 24 * time.Hour,
 		RotationGrace:       24 * time.Hour,
+		IdempotencyTTL:      24 * time.Hour,
 	}
 }
 
@@ -110,6 +114,9 @@ func (c Config) Validate() error {
 	}
 	if c.DisableAfter <= 0 {
 		errs = append(errs, errors.New("disable-after: must be positive"))
+	}
+	if c.IdempotencyTTL < time.Minute {
+		errs = append(errs, errors.New("idempotency-ttl: must be at least 1m"))
 	}
 	if c.OperationalWebhookURL != "" && c.OperationalWebhookSecret == "" {
 		errs = append(errs, errors.New("operational-webhook-secret: required with operational-webhook-url"))

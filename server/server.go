@@ -45,6 +45,8 @@ type Server struct {
 
 	// dlv is the delivery engine's state; see delivery.go.
 	dlv deliveryState
+	// ret is the purge loop's state; see retention.go.
+	ret retention
 }
 
 // New returns a server for cfg; Open starts it.
@@ -108,6 +110,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	if err := s.startDelivery(ctx); err != nil {
 		return fmt.Errorf("start delivery: %w", err)
 	}
+	s.startRetention()
 	return nil
 }
 
@@ -228,6 +231,7 @@ func (s *Server) Close() error {
 		s.http = nil
 	}
 	s.stopDelivery()
+	s.stopRetention()
 	errs = append(errs, s.closeAll())
 	return errors.Join(errs...)
 }

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -767,5 +768,48 @@ func TestAdminTokenGenerated(t *testing.T) {
 	}
 	if _, err := newClient(t, srv.URL(), token).Application.List(context.Background(), nil); err != nil {
 		t.Fatalf("token after restart: %v", err)
+	}
+}
+
+// TestIdempotencyExpires checks that an idempotent answer is replayed within
+// IdempotencyTTL and forgotten by the purge after it.
+func TestIdempotencyExpires(t *testing.T) {
+	var clock atomic.Pointer[time.Time]
+	start := time.Now()
+	clock.Store(&start)
+	ts := startServer(t, func(c *server.Config) {
+		c.Now = func() time.Time { return *clock.Load() }
+		c.IdempotencyTTL = time.Hour
+	})
+	ctx := context.Background()
+	opts := &svix.PostOptions{IdempotencyKey: ptr("key-ttl")}
+	app, err := ts.client.Application.Create(ctx, &svix.ApplicationIn{Name: "Acme"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	send := func() string {
+		t.Helper()
+		m, err := ts.client.Message.CreateWithOptions(ctx, app.Id, &svix.MessageIn{EventType: "x", Payload: map[string]any{}}, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m.Id
+	}
+	first := send()
+	later := start.Add(59 * time.Minute)
+	clock.Store(&later)
+	if err := ts.srv.PurgeExpired(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if again := send(); again != first {
+		t.Fatalf("within the TTL the key answered %s, want the first answer %s", again, first)
+	}
+	expired := start.Add(61 * time.Minute)
+	clock.Store(&expired)
+	if err := ts.srv.PurgeExpired(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if fresh := send(); fresh == first {
+		t.Fatalf("after the TTL and a purge the key still answered %s", first)
 	}
 }

@@ -88,6 +88,7 @@ HOOKD_MAX_PAYLOAD_BYTES).`,
 	fl.StringSliceVar(&f.allowCIDRs, "allow-cidr", nil, "networks deliveries may reach despite the SSRF guard (repeatable or comma-separated)")
 	fl.DurationVar(&cfg.DisableAfter, "disable-after", cfg.DisableAfter, "disable an endpoint failing continuously this long")
 	fl.DurationVar(&cfg.RotationGrace, "rotation-grace", cfg.RotationGrace, "how long a rotated-out endpoint secret keeps signing")
+	fl.DurationVar(&cfg.IdempotencyTTL, "idempotency-ttl", cfg.IdempotencyTTL, "how long the answer to a request with an Idempotency-Key is kept and replayed")
 	fl.StringVar(&cfg.OperationalWebhookURL, "operational-webhook-url", "", "URL that receives operational events (endpoint.disabled, …)")
 	fl.StringVar(&cfg.OperationalWebhookSecret, "operational-webhook-secret", "", "whsec_ secret signing the operational events")
 	fl.StringVar(&f.logFormat, "log-format", f.logFormat, "log format: text or json")
