@@ -29,9 +29,9 @@ func TestOperationalAppReserved(t *testing.T) {
 	})
 	ctx := context.Background()
 	c := ts.client
-	// The dispatcher creates the application as it starts; wait for it (bounded).
+	// The dispatcher creates the application as it starts; wait for it (at most 10 s).
 	var ops *svix.ApplicationOut
-	for i := 0; i < 200 && ops == nil; i++ {
+	for i := 0; i < 1000 && ops == nil; i++ {
 		if ops, err = c.Application.Get(ctx, hookd.OperationalAppUID); err != nil {
 			wantStatus(t, err, http.StatusNotFound)
 			ops = nil
@@ -39,7 +39,7 @@ func TestOperationalAppReserved(t *testing.T) {
 		}
 	}
 	if ops == nil {
-		t.Fatal("operational application not created within 2s")
+		t.Fatal("operational application not created within 10s")
 	}
 	if _, err := c.Application.Create(ctx, &svix.ApplicationIn{Name: "Acme", Uid: ptr("acme")}); err != nil {
 		t.Fatal(err)
