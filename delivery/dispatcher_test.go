@@ -25,7 +25,7 @@ func TestRetriesUntilSuccess(t *testing.T) {
 	t0 := e.clock.Now()
 	msg := e.send("invoice.paid", nil, `{"amount":42}`)
 
-	as := e.waitAttempts(msg.ID, 1)
+	e.waitAttempts(msg.ID, 1)
 	dl := e.waitDelivery(msg.ID, ep.ID, hookd.StatusPending)
 	if want := t0.Add(5 * time.Second); !dl.NextAttempt.Equal(want) {
 		t.Fatalf("after the first failure NextAttempt = %v, want %v (default schedule: 5 s)", dl.NextAttempt, want)
@@ -43,7 +43,7 @@ func TestRetriesUntilSuccess(t *testing.T) {
 		t.Fatalf("after the second failure NextAttempt = %v, want %v (5 min later)", dl.NextAttempt, want)
 	}
 	e.advance(5 * time.Minute)
-	as = e.waitAttempts(msg.ID, 3)
+	as := e.waitAttempts(msg.ID, 3)
 	e.waitDelivery(msg.ID, ep.ID, hookd.StatusSuccess)
 
 	wantCodes := []int{500, 500, 200}
