@@ -66,6 +66,9 @@ type Config struct {
 	// DB is the started server's database: a SQLite path (default: a file in a
 	// temporary directory, removed afterwards) or, for postgres, the DSN (required).
 	DB string
+	// Nodes is the number of servers started on the one database (postgres only);
+	// messages are sent to them in turn, so each node ingests and delivers.
+	Nodes int
 	// ServerLog receives the started server's output; nil discards it.
 	ServerLog io.Writer
 
@@ -120,6 +123,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		Store:            "sqlite",
+		Nodes:            1,
 		Messages:         10000,
 		Concurrency:      32,
 		PayloadBytes:     1024,
@@ -148,6 +152,14 @@ func (c Config) Validate() error {
 		}
 	default:
 		errs = append(errs, fmt.Errorf("store: %q is not sqlite or postgres", c.Store))
+	}
+	switch {
+	case c.Nodes < 0:
+		errs = append(errs, errors.New("nodes: must not be negative"))
+	case c.Nodes > 1 && c.URL != "":
+		errs = append(errs, errors.New("nodes: starts servers, so it cannot be combined with --url"))
+	case c.Nodes > 1 && c.Store != "postgres":
+		errs = append(errs, errors.New("nodes: several nodes share one database only with --store postgres"))
 	}
 	if c.Backlog < 0 {
 		errs = append(errs, errors.New("backlog: must not be negative"))
@@ -211,7 +223,8 @@ type Result struct {
 	EndToEndLatencyMS Latency `json:"end_to_end_latency_ms"`
 	// IngestPerS is accepted messages per second while sending.
 	IngestPerS float64 `json:"ingest_per_s"`
-	// PeakRSSMB is the server's peak resident set (VmHWM); nil when unknown.
+	// PeakRSSMB is the server's peak resident set (VmHWM), the largest node's with
+	// several; nil when unknown.
 	PeakRSSMB *float64 `json:"peak_rss_mb"`
 	// Lost counts accepted deliveries that never arrived.
 	Lost int64 `json:"lost"`
@@ -240,14 +253,15 @@ type Result struct {
 	// IngestS is the time spent sending; DurationS the hookd phase in all.
 	IngestS   float64 `json:"ingest_s"`
 	DurationS float64 `json:"duration_s"`
-	// ServerCPUS is the server's user+system CPU time during the run (started
-	// server or PID only; -1 when unknown).
+	// ServerCPUS is the server's user+system CPU time during the run, summed over
+	// the nodes (started servers or PID only; -1 when unknown).
 	ServerCPUS float64 `json:"server_cpu_s"`
 	// TimedOut is set when Timeout passed before every delivery arrived.
 	TimedOut bool `json:"timed_out"`
 
 	// The run's parameters.
 	Store        string  `json:"store"`
+	Nodes        int     `json:"nodes"`
 	Fanout       int     `json:"fanout"`
 	Apps         int     `json:"apps"`
 	Concurrency  int     `json:"concurrency"`
@@ -302,7 +316,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	defer cancel()
 
 	res := Result{
-		Store: cfg.Store, Fanout: cfg.Fanout, Apps: cfg.Apps, Concurrency: cfg.Concurrency,
+		Store: cfg.Store, Nodes: max(cfg.Nodes, 1), Fanout: cfg.Fanout, Apps: cfg.Apps, Concurrency: cfg.Concurrency,
 		PayloadBytes: cfg.PayloadBytes, Rate: cfg.Rate, Backlog: cfg.Backlog,
 		FailingRatio: cfg.FailingRatio, CPUs: runtime.NumCPU(), GoVersion: runtime.Version(),
 		ServerCPUS: -1,
@@ -334,29 +348,38 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		note(cfg, "ceiling: %d requests, %.0f/s with %d clients", c.deliveries, c.perS, cfg.CeilingConcurrency)
 	}
 
-	base, token, pid := cfg.URL, cfg.Token, cfg.PID
+	bases, token, pids := []string{cfg.URL}, cfg.Token, []int{cfg.PID}
 	alive := func() error { return nil }
-	if base == "" {
-		srv, err := startChild(ctx, &cfg)
-		if err != nil {
-			return res, err
+	if cfg.URL == "" {
+		token = "bench_" + randomHex(24)
+		bases, pids = nil, nil
+		var nodes []*child
+		for i := range max(cfg.Nodes, 1) {
+			srv, err := startChild(ctx, &cfg, token, i == 0)
+			if err != nil {
+				return res, err
+			}
+			defer srv.stop()
+			nodes = append(nodes, srv)
+			bases, pids = append(bases, srv.url), append(pids, srv.pid())
+			note(cfg, "server: pid %d listening on %s", srv.pid(), srv.url)
 		}
-		defer srv.stop()
-		base, token, pid = srv.url, srv.token, srv.pid()
 		alive = func() error {
-			if done, err := srv.exited(); done {
-				return fmt.Errorf("server exited during the run (%v):\n%s", err, srv.lastLines())
+			for _, srv := range nodes {
+				if done, err := srv.exited(); done {
+					return fmt.Errorf("server pid %d exited during the run (%v):\n%s", srv.pid(), err, srv.lastLines())
+				}
 			}
 			return nil
 		}
-		note(cfg, "server: pid %d listening on %s", pid, base)
 	}
-	cpu0 := -1.0
-	if pid > 0 {
-		cpu0 = procCPUSeconds(pid)
-	}
+	cpu0 := serverCPUSeconds(pids)
 
-	api := newAPIClient(base, token, max(cfg.Concurrency, 64))
+	apis := make([]*apiClient, len(bases))
+	for i, base := range bases {
+		apis[i] = newAPIClient(base, token, max(cfg.Concurrency, 64))
+	}
+	api := apis[0]
 	eps, paths, err := setup(ctx, api, rcv, profile, cfg)
 	if err != nil {
 		return res, err
@@ -378,8 +401,8 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		prof = startCPUProfile(ctx, cfg.PprofURL, cfg.ProfileDir, cfg.ProfileSeconds)
 	}
 	phaseStart := time.Since(start)
-	ing := &ingest{api: api, paths: paths, body: body, trk: trk, start: start}
-	stopProgress := startProgress(ctx, cfg, ing, trk, pid)
+	ing := &ingest{apis: apis, paths: paths, body: body, trk: trk, start: start}
+	stopProgress := startProgress(ctx, cfg, ing, trk, pids[0])
 
 	switch {
 	case cfg.Backlog > 0:
@@ -412,13 +435,16 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 			note(cfg, "profile: wrote %s and %s", filepath.Join(cfg.ProfileDir, "cpu.pprof"), filepath.Join(cfg.ProfileDir, "heap.pprof"))
 		}
 	}
-	if pid > 0 {
-		if hwm := procMemMB(pid, "VmHWM"); hwm >= 0 {
+	for _, pid := range pids {
+		if pid <= 0 {
+			continue
+		}
+		if hwm := procMemMB(pid, "VmHWM"); hwm >= 0 && (res.PeakRSSMB == nil || hwm > *res.PeakRSSMB) {
 			res.PeakRSSMB = &hwm
 		}
-		if cpu1 := procCPUSeconds(pid); cpu0 >= 0 && cpu1 >= 0 {
-			res.ServerCPUS = cpu1 - cpu0
-		}
+	}
+	if cpu1 := serverCPUSeconds(pids); cpu0 >= 0 && cpu1 >= 0 {
+		res.ServerCPUS = cpu1 - cpu0
 	}
 
 	sm := trk.summarize()
@@ -469,10 +495,28 @@ func (c *child) stop() {
 	}
 }
 
-// startChild starts cfg.ServerCommand on a free loopback port. With ProfileDir it
-// also gives the server a pprof address and sets cfg.PprofURL.
-func startChild(ctx context.Context, cfg *Config) (*child, error) {
-	c := &child{token: "bench_" + randomHex(24)}
+// serverCPUSeconds returns the CPU time the processes pids have used, or -1 when
+// one of them is unknown.
+func serverCPUSeconds(pids []int) float64 {
+	sum := 0.0
+	for _, pid := range pids {
+		if pid <= 0 {
+			return -1
+		}
+		s := procCPUSeconds(pid)
+		if s < 0 {
+			return -1
+		}
+		sum += s
+	}
+	return sum
+}
+
+// startChild starts cfg.ServerCommand on a free loopback port with the admin token
+// token. With ProfileDir and profile it also gives the server a pprof address and
+// sets cfg.PprofURL.
+func startChild(ctx context.Context, cfg *Config, token string, profile bool) (*child, error) {
+	c := &child{token: token}
 	db := cfg.DB
 	if db == "" {
 		dir, err := os.MkdirTemp("", "hookd-bench-")
@@ -489,7 +533,7 @@ func startChild(ctx context.Context, cfg *Config) (*child, error) {
 		// for a retry, which would be measured as drain time.
 		argv = append(argv, "--request-timeout", cfg.Timeout.String())
 	}
-	if cfg.ProfileDir != "" {
+	if cfg.ProfileDir != "" && profile {
 		addr, err := freeLoopbackAddr()
 		if err != nil {
 			return nil, err
@@ -587,7 +631,7 @@ func randomHex(n int) string {
 
 // ingest sends messages through the API and records their acceptance.
 type ingest struct {
-	api   *apiClient
+	apis  []*apiClient // one per node, used in turn
 	paths []string
 	body  []byte
 	trk   *tracker
@@ -605,7 +649,7 @@ type ingest struct {
 func (g *ingest) send(ctx context.Context, i int, lat *[]time.Duration) {
 	g.sent.Add(1)
 	t0 := time.Now()
-	id, err := g.api.sendMessage(ctx, g.paths[i%len(g.paths)], g.body)
+	id, err := g.apis[i%len(g.apis)].sendMessage(ctx, g.paths[i%len(g.paths)], g.body)
 	if err != nil {
 		if ctx.Err() != nil {
 			return

@@ -140,6 +140,11 @@ func TestConfigValidate(t *testing.T) {
 		{name: "ratio above 1", edit: func(c *bench.Config) { c.FailingRatio = 1.5 }, field: "failing-ratio"},
 		{name: "tiny payload", edit: func(c *bench.Config) { c.PayloadBytes = 4 }, field: "payload-size"},
 		{name: "rate with backlog", edit: func(c *bench.Config) { c.Rate, c.Backlog = 10, 10 }, field: "rate"},
+		{name: "nodes on sqlite", edit: func(c *bench.Config) {
+			c.URL, c.ServerCommand, c.Nodes = "", []string{"hookd", "serve"}, 3
+		}, field: "nodes"},
+		{name: "nodes with url", edit: func(c *bench.Config) { c.Nodes, c.Store = 2, "postgres" }, field: "nodes"},
+		{name: "negative nodes", edit: func(c *bench.Config) { c.Nodes = -1 }, field: "nodes"},
 		{name: "unknown profile", edit: func(c *bench.Config) { c.Profile = "nope" }, field: "profile"},
 	}
 	for _, tt := range tests {

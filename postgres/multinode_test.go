@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -226,42 +225,4 @@ func TestMultiNode(t *testing.T) {
 	t.Logf("3 nodes, node 2 killed (SIGKILL) after %s at %d messages sent; all %d sent in %s; all %d received in %s; %d duplicate deliveries; %d retries with a busy Idempotency-Key",
 		killedAt.Round(time.Millisecond), messages/2, messages, sentIn.Round(time.Millisecond), messages,
 		finished.Round(time.Millisecond), total-distinct, c.busy.Load())
-}
-
-// TestBenchNodes measures deliveries/s through one and three nodes on PostgreSQL.
-// It runs only with HOOKD_BENCH=1 and prints the figures.
-func TestBenchNodes(t *testing.T) {
-	testDSN(t)
-	if os.Getenv("HOOKD_BENCH") != "1" {
-		t.Skip("HOOKD_BENCH not set to 1: skipping the PostgreSQL throughput benchmark")
-	}
-	messages := 20000
-	if v, err := strconv.Atoi(os.Getenv("HOOKD_BENCH_MESSAGES")); err == nil && v > 0 {
-		messages = v
-	}
-	for _, nodes := range []int{1, 3} {
-		t.Run(strconv.Itoa(nodes)+"nodes", func(t *testing.T) {
-			c := startCluster(t, nodes, messages, "--log-level", "warn")
-			ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
-			defer cancel()
-			start := time.Now()
-			if err := c.sendAll(ctx, messages, 64, 0, nil); err != nil {
-				t.Fatalf("sending: %v", err)
-			}
-			sentIn := time.Since(start)
-			select {
-			case <-c.rcv.full:
-			case <-ctx.Done():
-				distinct, _ := c.rcv.counts()
-				t.Fatalf("timed out with %d of %d delivered", distinct, messages)
-			}
-			c.rcv.mu.Lock()
-			took := c.rcv.last.Sub(start)
-			c.rcv.mu.Unlock()
-			distinct, total := c.rcv.counts()
-			fmt.Printf("postgres %d node(s): %d messages ingested in %s (%.0f msg/s), delivered in %s: %.0f deliveries/s, %d duplicates\n",
-				nodes, messages, sentIn.Round(time.Millisecond), float64(messages)/sentIn.Seconds(),
-				took.Round(time.Millisecond), float64(distinct)/took.Seconds(), total-distinct)
-		})
-	}
 }

@@ -47,6 +47,11 @@ answering (a receiver that has stopped responding; the started server gets
 --request-timeout equal to --timeout so held requests do not fail), then releases it:
 deliveries_per_s is then the drain rate, from the release to the last delivery.
 
+--nodes N (with --store postgres) starts N servers on the one database and sends
+the messages to them in turn: each node ingests, claims and delivers, and they share
+the work through the database. peak_rss_mb is then the largest node's and
+server_cpu_s the nodes' sum.
+
 --failing-ratio R answers 503 to that share of first attempts (chosen by a hash of the
 message and endpoint), so retries are exercised; duplicates are then expected. The
 server's first retry comes after its retry schedule's first delay (5 s by default;
@@ -64,6 +69,7 @@ usage error; 3 when the run could not be carried out.`,
   hookd bench --rate 1000 --duration 30s
   hookd bench --backlog 200000
   hookd bench --store postgres --db postgres://postgres@127.0.0.1:5432/bench
+  hookd bench --store postgres --db postgres://postgres@127.0.0.1:5432/bench --nodes 3
   hookd bench --url http://127.0.0.1:8071 --token $HOOKD_ADMIN_TOKEN --pid 1234
   hookd bench --server-arg=--workers=512 --messages 50000`,
 		Args: cobra.NoArgs,
@@ -119,6 +125,7 @@ usage error; 3 when the run could not be carried out.`,
 	f := cmd.Flags()
 	f.StringVar(&cfg.URL, "url", "", "target a running hookd server at this base URL instead of starting one")
 	f.StringVar(&cfg.Token, "token", "", "admin bearer token of the --url server")
+	f.IntVar(&cfg.Nodes, "nodes", cfg.Nodes, "hookd serve processes to start on the one --store postgres database; messages go to them in turn")
 	f.IntVar(&cfg.PID, "pid", 0, "process ID of the --url server, to report its peak RSS")
 	f.StringVar(&cfg.Store, "store", cfg.Store, "store of the started server: sqlite or postgres")
 	f.StringVar(&cfg.DB, "db", "", "database of the started server (default: a temporary SQLite file; a postgres:// DSN with --store postgres)")
@@ -153,8 +160,8 @@ func printBenchResult(w io.Writer, r bench.Result) {
 	lat := func(l bench.Latency) string {
 		return fmt.Sprintf("p50 %.2f  p90 %.2f  p99 %.2f  max %.2f ms", l.P50, l.P90, l.P99, l.Max)
 	}
-	fmt.Fprintf(w, "store %s, fan-out %d, %d app(s), concurrency %d, payload %d B, %d CPUs\n",
-		r.Store, r.Fanout, r.Apps, r.Concurrency, r.PayloadBytes, r.CPUs)
+	fmt.Fprintf(w, "store %s, %d node(s), fan-out %d, %d app(s), concurrency %d, payload %d B, %d CPUs\n",
+		r.Store, r.Nodes, r.Fanout, r.Apps, r.Concurrency, r.PayloadBytes, r.CPUs)
 	fmt.Fprintf(w, "messages      %d accepted (%.0f/s, POST round trip %s), %d rejected\n",
 		r.Messages, r.IngestPerS, lat(r.IngestLatencyMS), r.APIErrors)
 	fmt.Fprintf(w, "deliveries    %d of %d  %.0f/s", r.Deliveries, r.ExpectedDeliveries, r.DeliveriesPerS)
