@@ -161,3 +161,55 @@ func ExampleAckFast() {
 	// 202
 	// processing {"slow":true}
 }
+
+// The hmac-sha512-hex profile in the header a receiver already reads. The value was
+// computed independently with
+// printf '%s' '{"event":"ping"}' | openssl dgst -sha512 -hmac s3cret.
+func ExampleProfile_WithSignatureHeader() {
+	p, _ := webhook.LookupProfile("hmac-sha512-hex")
+	p = p.WithSignatureHeader("X-Signature")
+	signer, _ := webhook.NewSigner(p, "s3cret")
+	h := http.Header{}
+	signer.Sign(h, "msg_1", time.Unix(1674087231, 0), []byte(`{"event":"ping"}`))
+	fmt.Println(h.Get("X-Signature"))
+
+	verifier, _ := webhook.NewVerifier(p, []string{"s3cret"})
+	fmt.Println(verifier.Verify(h, []byte(`{"event":"ping"}`)))
+	// Output:
+	// sha512=95cc3f3c89820d5b1d0c52c7700859c99452e85b89abb9465a4b62b2d58a1c1f7ea7b357370ef746ac21449a09c95e05b348bb244f7e41b3cae616b9c1a6f99f
+	// <nil>
+}
+
+// A scheme of one's own is a Profile literal: here base64 HMAC-SHA256 over
+// "timestamp.body" in X-Acme-Signature, with the timestamp in X-Acme-Timestamp. The
+// value was computed independently with
+// printf '%s' '1674087231.{"event":"ping"}' | openssl dgst -sha256 -hmac acme-secret -binary | base64.
+func ExampleProfile() {
+	p := webhook.Profile{
+		Name:            "acme",
+		SignatureHeader: "X-Acme-Signature",
+		IDHeader:        "X-Acme-Id",
+		TimestampHeader: "X-Acme-Timestamp",
+		Algorithm:       webhook.HMACSHA256,
+		Encoding:        webhook.Base64,
+		Content:         webhook.SignTimestampBody,
+		Layout:          webhook.LayoutList,
+		Keys:            webhook.KeyText,
+	}
+	signer, err := webhook.NewSigner(p, "acme-secret")
+	if err != nil {
+		panic(err)
+	}
+	h := http.Header{}
+	signer.Sign(h, "msg_1", time.Unix(1674087231, 0), []byte(`{"event":"ping"}`))
+	fmt.Println(h.Get("X-Acme-Signature"))
+
+	// The timestamp is signed, so the tolerance applies to it.
+	verifier, _ := webhook.NewVerifier(p, []string{"acme-secret"},
+		webhook.WithClock(func() time.Time { return time.Unix(1674087231, 0).Add(time.Hour) }))
+	err = verifier.Verify(h, []byte(`{"event":"ping"}`))
+	fmt.Println(errors.Is(err, webhook.ErrTimestampTooOld))
+	// Output:
+	// 2W3YUURtbjaEZnvA05DozLg7QE5+PHaT6Hq8+rNgsP8=
+	// true
+}

@@ -228,3 +228,56 @@ func FuzzClientAddr(f *testing.F) {
 		}
 	})
 }
+
+// FuzzTamperedSignature changes one byte of a genuine signature header, or inserts
+// text into it, for every profile. Whatever the change, the result must not verify
+// unless it still holds the genuine signature (hex digits may change case, which is
+// accepted by design).
+func FuzzTamperedSignature(f *testing.F) {
+	f.Add(0, uint(10), byte(1), "")
+	f.Add(4, uint(89), byte(0x40), "")
+	f.Add(3, uint(46), byte(3), "")
+	f.Add(5, uint(2), byte(1), "")
+	f.Add(5, uint(13), byte(0), ",v1=00")
+	f.Add(3, uint(3), byte(0), "\r\n")
+	f.Add(1, uint(0), byte(0x20), "")
+	names := webhook.ProfileNames()
+	cases := make([]profileCase, len(names))
+	verifiers := make([]*webhook.Verifier, len(names))
+	for i, name := range names {
+		cases[i] = newProfileCase(f, name)
+		verifiers[i] = cases[i].verifier(f, kaTimestamp)
+	}
+	f.Fuzz(func(t *testing.T, profile int, pos uint, mask byte, insert string) {
+		i := int(uint(profile) % uint(len(names)))
+		c := cases[i]
+		b := []byte(c.sigText)
+		at := int(pos % uint(len(b)+1))
+		if at < len(b) {
+			b[at] ^= mask
+		}
+		sig := string(b[:at]) + insert + string(b[at:])
+		if sig == c.sigText {
+			return
+		}
+		h := c.h.Clone()
+		h[http.CanonicalHeaderKey(c.p.SignatureHeader)] = []string{sig}
+		err := verifiers[i].Verify(h, c.body)
+		if err != nil {
+			if !wrapsSentinel(err) {
+				t.Fatalf("error %v wraps no sentinel", err)
+			}
+			return
+		}
+		genuine := c.sigText
+		if c.p.Layout == webhook.LayoutStripe {
+			genuine = genuine[strings.IndexByte(genuine, ',')+1:]
+		}
+		if c.p.Encoding == webhook.Hex {
+			sig, genuine = strings.ToLower(sig), strings.ToLower(genuine)
+		}
+		if !strings.Contains(sig, genuine) {
+			t.Fatalf("%s accepted %q, which lacks the genuine %q", names[i], sig, c.sigText)
+		}
+	})
+}

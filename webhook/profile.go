@@ -38,7 +38,8 @@ type Encoding uint8
 
 // The supported signature encodings.
 const (
-	// Base64 is standard base64 with padding (RFC 4648 section 4).
+	// Base64 is standard base64 with padding (RFC 4648 section 4). Verification
+	// accepts only the canonical form: padded, with zero padding bits.
 	Base64 Encoding = iota + 1
 	// Hex is lowercase hexadecimal; verification also accepts upper case.
 	Hex

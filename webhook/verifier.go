@@ -209,7 +209,7 @@ func (v *Verifier) match(sigVals []string, id, ts string, body []byte) error {
 	for cand, ok := it.next(); ok; cand, ok = it.next() {
 		seen++
 		var raw [maxRawSig]byte
-		n, ok := decodeSignature(v.p.Encoding, cand, &raw)
+		n, ok := decodeSignature(v.p.Encoding, cand, &raw, v.p.encodedSize())
 		if !ok || n != size {
 			continue
 		}
@@ -303,21 +303,25 @@ func (it *sigIter) index() int {
 	return -1
 }
 
-// decodeSignature decodes one encoded signature into raw without allocating.
-func decodeSignature(enc Encoding, s string, raw *[maxRawSig]byte) (int, bool) {
-	if len(s) == 0 || len(s) > maxEncodedSig {
+// strictBase64 rejects non-zero padding bits. Without it the last character of a
+// signature has several spellings that decode to the same bytes (up to 16 for an
+// Ed25519 signature), so a signature with one bit flipped could still verify.
+var strictBase64 = base64.StdEncoding.Strict()
+
+// decodeSignature decodes one encoded signature into raw without allocating. Only
+// the canonical length is accepted: base64 with its padding, hex with two digits per
+// byte; the base64 decoder would otherwise skip embedded CR and LF characters.
+func decodeSignature(enc Encoding, s string, raw *[maxRawSig]byte, want int) (int, bool) {
+	if len(s) != want || len(s) == 0 || len(s) > maxEncodedSig {
 		return 0, false
 	}
 	var src [maxEncodedSig]byte
 	n := copy(src[:], s)
 	var err error
 	if enc == Hex {
-		if n%2 != 0 {
-			return 0, false
-		}
 		n, err = hex.Decode(raw[:], src[:n])
 	} else {
-		n, err = base64.StdEncoding.Decode(raw[:], src[:n])
+		n, err = strictBase64.Decode(raw[:], src[:n])
 	}
 	return n, err == nil
 }

@@ -43,7 +43,7 @@ func (f *webhookFlags) register(fs *pflag.FlagSet, verb string) {
 	fs.StringVar(&f.timestamp, "timestamp", "", "send time: Unix seconds, RFC 3339 or \"now\"")
 	fs.StringVar(&f.body, "body", "", "request body")
 	fs.StringVar(&f.bodyFile, "body-file", "", "read the request body from this file (- for standard input)")
-	fs.StringVar(&f.requestFile, "request-file", "", "captured raw HTTP request (request line, headers, blank line, body) to take headers and body from")
+	fs.StringVar(&f.requestFile, "request-file", "", "captured raw HTTP request (request line, headers, blank line, body) to take headers and body from (- for standard input); --body or --body-file replaces its body")
 	fs.BoolVar(&f.json, "json", false, "print the result as JSON")
 }
 
@@ -85,14 +85,32 @@ func (f *webhookFlags) load(fs *pflag.FlagSet, stdin io.Reader, verb string) (*w
 		return nil, fmt.Errorf("no secret: pass --secret %s or set HOOKD_SECRET", hint)
 	}
 
-	sources := 0
-	for _, set := range []bool{fs.Changed("body"), f.bodyFile != "", f.requestFile != ""} {
-		if set {
-			sources++
-		}
+	if fs.Changed("body") && f.bodyFile != "" {
+		return nil, errors.New("give only one of --body and --body-file")
 	}
-	if sources > 1 {
-		return nil, errors.New("give only one of --body, --body-file and --request-file")
+	if f.bodyFile == "-" && f.requestFile == "-" {
+		return nil, errors.New("--body-file and --request-file cannot both read standard input")
+	}
+	// The captured request comes first, so that a body given by flag replaces its
+	// body, as --id, --timestamp and --signature replace its headers. This is what
+	// lets the headers printed by 'hookd sign' be piped into 'hookd verify'.
+	if f.requestFile != "" {
+		var data []byte
+		from := f.requestFile
+		if from == "-" {
+			from = "standard input"
+			data, err = io.ReadAll(stdin)
+		} else {
+			data, err = os.ReadFile(f.requestFile)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("--request-file: %w", err)
+		}
+		var note string
+		if in.header, in.body, note, err = parseCapturedRequest(data); err != nil {
+			return nil, fmt.Errorf("--request-file %s: %w", from, err)
+		}
+		in.bodyFrom = from + " (" + note + ")"
 	}
 	switch {
 	case fs.Changed("body"):
@@ -107,17 +125,7 @@ func (f *webhookFlags) load(fs *pflag.FlagSet, stdin io.Reader, verb string) (*w
 			return nil, fmt.Errorf("--body-file: %w", err)
 		}
 		in.bodyFrom = f.bodyFile
-	case f.requestFile != "":
-		data, err := os.ReadFile(f.requestFile)
-		if err != nil {
-			return nil, fmt.Errorf("--request-file: %w", err)
-		}
-		var note string
-		if in.header, in.body, note, err = parseCapturedRequest(data); err != nil {
-			return nil, fmt.Errorf("--request-file %s: %w", f.requestFile, err)
-		}
-		in.bodyFrom = f.requestFile + " (" + note + ")"
-	default:
+	case f.requestFile == "":
 		return nil, errors.New("no body: pass --body, --body-file or --request-file")
 	}
 	return in, nil
@@ -134,6 +142,13 @@ func parseCapturedRequest(data []byte) (http.Header, []byte, string, error) {
 	firstLine, _, _ := bytes.Cut(data, []byte("\n"))
 	if bytes.Contains(firstLine, []byte(":")) && !bytes.Contains(firstLine, []byte("HTTP/")) {
 		data = append([]byte("POST / HTTP/1.1\r\n"), data...)
+	}
+	// Headers alone, as 'hookd sign' prints them, lack the blank line that ends them.
+	if !bytes.Contains(data, []byte("\n\n")) && !bytes.Contains(data, []byte("\n\r\n")) {
+		if !bytes.HasSuffix(data, []byte("\n")) {
+			data = append(data, '\n')
+		}
+		data = append(data, '\n')
 	}
 	req, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(data)))
 	if err != nil {
@@ -183,13 +198,18 @@ func newSignCmd() *cobra.Command {
 		Short: "Sign a webhook and print the headers to send",
 		Long: `Sign a webhook body the way hookd does and print the headers to send with it.
 
-The body comes from --body, --body-file or a captured request (--request-file), whose
-webhook-id and webhook-timestamp headers are reused unless --id or --timestamp is
-given. Without --id a new message ID is made; without --timestamp the time is now.
+The body comes from --body, --body-file or a captured request (--request-file, - for
+standard input), whose webhook-id and webhook-timestamp headers are reused unless --id
+or --timestamp is given. Without --id a new message ID is made; without --timestamp
+the time is now.
+
+The printed headers are a valid --request-file for 'hookd verify', so the two can be
+piped together (see the examples).
 
 Exit codes: 0 signed, 2 usage error (bad flag, secret or file).`,
 		Example: `  hookd sign --secret whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw --id msg_1 --body '{"a":1}'
-  hookd sign --profile github --secret mysecret --body-file payload.json --json`,
+  hookd sign --profile github --secret mysecret --body-file payload.json --json
+  hookd sign --secret whsec_… --body '{"a":1}' | hookd verify --secret whsec_… --body '{"a":1}' --request-file -`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runSign(cmd, &f, time.Now())

@@ -29,8 +29,10 @@ func newVerifyCmd() *cobra.Command {
 		Long: `Verify a webhook the way a receiver using hookd's webhook package does.
 
 Headers and body come from a captured request (--request-file: a raw HTTP request
-with request line, headers, blank line and body) or from flags (--id, --timestamp,
---signature with --body or --body-file); flags override the file's headers.
+with request line, headers, blank line and body, or just the headers; - reads standard
+input) or from flags (--id, --timestamp, --signature with --body or --body-file);
+flags override the file's headers and body, so the headers 'hookd sign' prints can be
+piped in with the body given by flag.
 
 A captured request is usually older than the 5 minute tolerance: add
 --ignore-timestamp to check only its signature, or --now to check it as of a time.
@@ -38,7 +40,9 @@ A captured request is usually older than the 5 minute tolerance: add
 Exit codes: 0 valid, 1 invalid (signature, timestamp or headers), 2 usage error.`,
 		Example: `  hookd verify --secret whsec_… --request-file captured.http --ignore-timestamp
   hookd verify --secret whsec_… --id msg_1 --timestamp 1674087231 \
-      --signature 'v1,…' --body-file payload.json --json`,
+      --signature 'v1,…' --body-file payload.json --json
+  hookd sign --secret whsec_… --body-file payload.json |
+      hookd verify --secret whsec_… --body-file payload.json --request-file -`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runVerify(cmd, &f, time.Now())

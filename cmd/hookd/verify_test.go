@@ -6,6 +6,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/hookd/hookd/webhook"
 )
 
 func writeFileBytes(path string, b []byte) error { return os.WriteFile(path, b, 0o600) }
@@ -106,7 +108,10 @@ func TestSignVerifyRoundTrip(t *testing.T) {
 		{"standard", cliSecret, cliSecret},
 		{"svix", cliSecret, cliSecret},
 		{"standard-ed25519", "whsk_nWGxne/9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A=", "whpk_11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="},
+		{"svix-ed25519", "whsk_nWGxne/9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A=", "whpk_11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="},
 		{"stripe", "whsec_anything", "whsec_anything"},
+		{"github", "It's a Secret to Everybody", "It's a Secret to Everybody"},
+		{"hmac-sha256-hex", "plain text secret", "plain text secret"},
 		{"hmac-sha512-hex", "plain text secret", "plain text secret"},
 	}
 	for _, tc := range tests {
@@ -129,4 +134,72 @@ func TestSignVerifyRoundTrip(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestSignPipeVerify feeds what 'hookd sign' prints to 'hookd verify --request-file -'
+// with the body given by flag, as in
+// hookd sign … --body B | hookd verify … --body B --request-file -, for every profile.
+func TestSignPipeVerify(t *testing.T) {
+	const edSecret, edPublic = "whsk_nWGxne/9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A=", "whpk_11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="
+	for _, profile := range webhook.ProfileNames() {
+		t.Run(profile, func(t *testing.T) {
+			t.Setenv("HOOKD_SECRET", "")
+			p, err := webhook.LookupProfile(profile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			signSecret, verifySecret := cliSecret, cliSecret
+			switch {
+			case p.Algorithm == webhook.Ed25519:
+				signSecret, verifySecret = edSecret, edPublic
+			case p.Keys == webhook.KeyText:
+				signSecret, verifySecret = "plain text secret", "plain text secret"
+			}
+			headers, code, err := execCmd(t, newSignCmd, "", "--profile", profile, "--secret", signSecret, "--body", cliBody)
+			if code != exitOK {
+				t.Fatalf("sign: exit %d: %v", code, err)
+			}
+			verify := func(body string, extra ...string) (string, int, error) {
+				args := append([]string{"--profile", profile, "--secret", verifySecret, "--request-file", "-", "--body", body}, extra...)
+				return execCmd(t, newVerifyCmd, headers, args...)
+			}
+			if out, code, err := verify(cliBody); code != exitOK || !strings.Contains(out, "valid: profile "+profile) {
+				t.Errorf("verify: exit %d, output %q, error %v", code, out, err)
+			}
+			if _, code, err := verify(cliBody + "\n"); code != exitFailure || !strings.Contains(err.Error(), "--body") {
+				t.Errorf("verify with a changed body: exit %d, error %v; want %d naming --body", code, err, exitFailure)
+			}
+
+			out, code, _ := verify(cliBody, "--json")
+			var res verifyResult
+			if err := json.Unmarshal([]byte(out), &res); err != nil || code != exitOK || !res.Valid || res.Profile != profile {
+				t.Errorf("verify --json: exit %d, result %+v, %v", code, res, err)
+			}
+			out, code, _ = verify("{}", "--json")
+			res = verifyResult{}
+			if err := json.Unmarshal([]byte(out), &res); err != nil || code != exitFailure || res.Valid || res.Reason != "invalid_signature" {
+				t.Errorf("verify --json, changed body: exit %d, result %+v, %v", code, res, err)
+			}
+
+			out, code, err = execCmd(t, newSignCmd, "", "--profile", profile, "--secret", signSecret, "--body", cliBody, "--json")
+			var signed signResult
+			if jerr := json.Unmarshal([]byte(out), &signed); jerr != nil || code != exitOK || signed.Profile != profile ||
+				signed.Headers[p.SignatureHeader] == "" || signed.Headers[p.IDHeader] == "" || signed.Headers[p.TimestampHeader] == "" {
+				t.Errorf("sign --json: exit %d, result %+v, %v %v", code, signed, err, jerr)
+			}
+		})
+	}
+
+	t.Run("standard input read twice", func(t *testing.T) {
+		_, code, err := execCmd(t, newVerifyCmd, "", "--secret", cliSecret, "--request-file", "-", "--body-file", "-")
+		if code != exitUsage || !strings.Contains(err.Error(), "standard input") {
+			t.Errorf("exit %d, error %v; want %d", code, err, exitUsage)
+		}
+	})
+	t.Run("body and body file", func(t *testing.T) {
+		_, code, err := execCmd(t, newVerifyCmd, "", "--secret", cliSecret, "--body", "x", "--body-file", "f")
+		if code != exitUsage || !strings.Contains(err.Error(), "only one of") {
+			t.Errorf("exit %d, error %v; want %d", code, err, exitUsage)
+		}
+	})
 }
