@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -218,6 +219,28 @@ func TestApplicationPagination(t *testing.T) {
 			t.Errorf("app %s not listed", id)
 		}
 	}
+	// Ascending order walks the same apps in the opposite direction.
+	var asc []string
+	iter = nil
+	for page := 1; ; page++ {
+		if page > 10 {
+			t.Fatal("ascending pagination does not end")
+		}
+		list, err := ts.client.Application.List(ctx, &svix.ApplicationListOptions{Limit: svix.Int32(3), Iterator: iter, Order: ptr(svix.Ordering("ascending"))})
+		if err != nil {
+			t.Fatalf("ascending page %d: %v", page, err)
+		}
+		for _, a := range list.Data {
+			asc = append(asc, a.Id)
+		}
+		if list.Done {
+			break
+		}
+		iter = list.Iterator.Get()
+	}
+	if len(asc) != len(want) || !slices.IsSorted(asc) {
+		t.Fatalf("ascending walk = %v, want all %d apps in ascending order", asc, len(want))
+	}
 }
 
 func TestEndpoints(t *testing.T) {
@@ -237,7 +260,8 @@ func TestEndpoints(t *testing.T) {
 		t.Fatalf("create: %v", err)
 	}
 	if !strings.HasPrefix(ep.Id, "ep_") || ep.Url != "https://example.com/hook" || ep.GetUid() != "main" ||
-		ep.FilterTypes[0] != "invoice.paid" || ep.Channels[0] != "eu" || ep.GetRateLimit() != 5 || ep.Version != 1 || ep.GetDisabled() {
+		ep.FilterTypes[0] != "invoice.paid" || ep.Channels[0] != "eu" || ep.GetRateLimit() != 5 || ep.Version != 1 || ep.GetDisabled() ||
+		ep.Metadata["team"] != "billing" {
 		t.Fatalf("created endpoint = %+v", ep)
 	}
 	t.Run("get by uid", func(t *testing.T) {
@@ -259,6 +283,41 @@ func TestEndpoints(t *testing.T) {
 		second, err := c.Endpoint.List(ctx, "acme", &svix.EndpointListOptions{Limit: svix.Int32(3), Iterator: first.Iterator.Get()})
 		if err != nil || len(second.Data) != 2 || !second.Done {
 			t.Fatalf("second page = %d items done=%v, %v", len(second.Data), second.Done, err)
+		}
+	})
+	t.Run("order", func(t *testing.T) {
+		desc, err := c.Endpoint.List(ctx, "acme", &svix.EndpointListOptions{Order: ptr(svix.Ordering("descending"))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		asc, err := c.Endpoint.List(ctx, "acme", &svix.EndpointListOptions{Order: ptr(svix.Ordering("ascending"))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(asc.Data) != 5 || len(desc.Data) != 5 {
+			t.Fatalf("%d ascending and %d descending, want 5 each", len(asc.Data), len(desc.Data))
+		}
+		for i := range asc.Data {
+			if asc.Data[i].Id != desc.Data[len(desc.Data)-1-i].Id || i > 0 && asc.Data[i-1].Id >= asc.Data[i].Id {
+				t.Fatalf("ascending list is not sorted or not the reverse of the descending one")
+			}
+		}
+	})
+	t.Run("disabled and metadata", func(t *testing.T) {
+		off, err := c.Endpoint.Create(ctx, "acme", &svix.EndpointIn{Url: "https://example.com/off", Disabled: ptr(true), Metadata: &map[string]string{"a": "1"}})
+		if err != nil || !off.GetDisabled() || off.Metadata["a"] != "1" {
+			t.Fatalf("create disabled = %+v, %v", off, err)
+		}
+		got, err := c.Endpoint.Patch(ctx, "acme", off.Id, &svix.EndpointPatch{Disabled: ptr(false), Metadata: &map[string]string{"b": "2"}})
+		if err != nil || got.GetDisabled() || got.Metadata["b"] != "2" || got.Metadata["a"] != "" {
+			t.Fatalf("patch = %+v, %v", got, err)
+		}
+		got, err = c.Endpoint.Get(ctx, "acme", off.Id)
+		if err != nil || got.GetDisabled() || got.Metadata["b"] != "2" {
+			t.Fatalf("get after patch = %+v, %v", got, err)
+		}
+		if err := c.Endpoint.Delete(ctx, "acme", off.Id); err != nil {
+			t.Fatal(err)
 		}
 	})
 	t.Run("update and patch", func(t *testing.T) {
@@ -320,6 +379,10 @@ func TestEndpoints(t *testing.T) {
 		st, err := c.Endpoint.GetStats(ctx, "acme", "main")
 		if err != nil || st.Success != 0 || st.Pending != 0 {
 			t.Fatalf("stats = %+v, %v", st, err)
+		}
+		since, until := time.Now().Add(-time.Hour), time.Now()
+		if _, err := c.Endpoint.GetStatsWithOptions(ctx, "acme", "main", svix.EndpointStatsOptions{Since: &since, Until: &until}); err != nil {
+			t.Fatalf("stats with since and until: %v", err)
 		}
 	})
 	t.Run("extensions", func(t *testing.T) {
@@ -406,6 +469,30 @@ func TestEventTypes(t *testing.T) {
 	if err != nil || len(list.Data) != 3 {
 		t.Fatalf("list with archived = %+v, %v", list, err)
 	}
+	t.Run("archive and unarchive", func(t *testing.T) {
+		got, err := c.EventType.Patch(ctx, "invoice.failed", &svix.EventTypePatch{Archived: ptr(true)})
+		if err != nil || !got.GetArchived() || got.Description != "about invoice.failed" {
+			t.Fatalf("archive by patch = %+v, %v", got, err)
+		}
+		list, err := c.EventType.List(ctx, nil)
+		if err != nil || len(list.Data) != 1 || list.Data[0].Name != "invoice.paid" {
+			t.Fatalf("list after archiving = %+v, %v", list, err)
+		}
+		got, err = c.EventType.Update(ctx, "invoice.failed", &svix.EventTypeUpdate{Description: "failed", Archived: ptr(false)})
+		if err != nil || got.GetArchived() || got.Description != "failed" {
+			t.Fatalf("unarchive by update = %+v, %v", got, err)
+		}
+		got, err = c.EventType.Patch(ctx, "user.created", &svix.EventTypePatch{Archived: ptr(false)})
+		if err != nil || got.GetArchived() {
+			t.Fatalf("unarchive a deleted event type = %+v, %v", got, err)
+		}
+		got, err = c.EventType.Patch(ctx, "user.created", &svix.EventTypePatch{Archived: ptr(true)})
+		if err != nil || !got.GetArchived() {
+			t.Fatalf("archive again = %+v, %v", got, err)
+		}
+		_, err = c.EventType.Patch(ctx, "no.such.type", &svix.EventTypePatch{Archived: ptr(true)})
+		wantStatus(t, err, http.StatusNotFound)
+	})
 	if err := c.EventType.DeleteWithOptions(ctx, "user.created", &svix.EventTypeDeleteOptions{Expunge: ptr(true)}); err != nil {
 		t.Fatalf("expunge: %v", err)
 	}
@@ -519,6 +606,34 @@ func TestMessages(t *testing.T) {
 		euMsgs, err := c.MessageAttempt.ListAttemptedMessages(ctx, "acme", euOnly.Id, nil)
 		if err != nil || len(euMsgs.Data) != 5 {
 			t.Fatalf("messages to the eu endpoint: %d, %v", len(euMsgs.Data), err)
+		}
+	})
+	t.Run("time and tag filters", func(t *testing.T) {
+		mark := time.Now()
+		time.Sleep(20 * time.Millisecond)
+		var tagged []string
+		for i := range 2 {
+			m, err := c.Message.Create(ctx, "acme", &svix.MessageIn{EventType: "x.tagged", Payload: map[string]interface{}{"i": i}, Tags: []string{"vip"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			tagged = append(tagged, m.Id)
+		}
+		after, err := c.Message.List(ctx, "acme", &svix.MessageListOptions{After: &mark})
+		if err != nil || len(after.Data) != 2 {
+			t.Fatalf("after filter: %d messages, %v; want the 2 sent after the mark", len(after.Data), err)
+		}
+		before, err := c.Message.List(ctx, "acme", &svix.MessageListOptions{Before: &mark})
+		if err != nil || len(before.Data) != 6 {
+			t.Fatalf("before filter: %d messages, %v; want the 6 sent before the mark", len(before.Data), err)
+		}
+		byTag, err := c.Message.List(ctx, "acme", &svix.MessageListOptions{Tag: ptr("vip")})
+		if err != nil || len(byTag.Data) != 2 || !slices.Contains(tagged, byTag.Data[0].Id) || !slices.Contains(byTag.Data[0].Tags, "vip") {
+			t.Fatalf("tag filter: %+v, %v", byTag, err)
+		}
+		none, err := c.Message.List(ctx, "acme", &svix.MessageListOptions{Tag: ptr("vip"), EventTypes: &[]string{"invoice.paid"}})
+		if err != nil || len(none.Data) != 0 {
+			t.Fatalf("tag and event type filters together: %d messages, %v; want 0", len(none.Data), err)
 		}
 	})
 	t.Run("attempts", func(t *testing.T) {
