@@ -190,7 +190,7 @@ func (s *Store) PostponeDeliveries(ctx context.Context, deliveries []*hookd.Deli
 	b.Queue(`UPDATE deliveries d SET status = $3, next_attempt = $4
 		FROM unnest($1::text[], $2::bigint[]) AS r(id, lease)
 		WHERE d.id = r.id AND d.lease = r.lease`, ids, leases, hookd.StatusPending, until)
-	b.Queue(`SELECT pg_notify('` + notifyChannel + `', '')`)
+	b.Queue(`SELECT pg_notify($1, '')`, s.channel)
 	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
 		return fmt.Errorf("postpone deliveries: %w", err)
 	}
@@ -226,7 +226,7 @@ func (s *Store) CreateDeliveries(ctx context.Context, deliveries []*hookd.Delive
 		if n = tag.RowsAffected(); n == 0 {
 			return nil
 		}
-		return notify(ctx, tx)
+		return s.notify(ctx, tx)
 	})
 	switch {
 	case isCode(err, codeForeignKeyViolation):
@@ -269,7 +269,7 @@ func (s *Store) ResendDelivery(ctx context.Context, appID, msgID, endpointID str
 		if err != nil {
 			return err
 		}
-		return notify(ctx, tx)
+		return s.notify(ctx, tx)
 	})
 	if err != nil {
 		if hookd.IsNotFound(err) {
@@ -312,7 +312,7 @@ func (s *Store) RecoverDeliveries(ctx context.Context, appID, endpointID string,
 		if n = tag.RowsAffected(); n == 0 {
 			return nil
 		}
-		return notify(ctx, tx)
+		return s.notify(ctx, tx)
 	})
 	if err != nil {
 		if hookd.IsNotFound(err) {

@@ -229,8 +229,8 @@ func (s *Store) createBatch(ops []*createOp) error {
 		b.Queue(deliveriesInsertNew, deliveryArrays(ds, nil)[:10]...)
 	}
 	if len(announce) > 0 {
-		b.Queue(`SELECT pg_notify('`+notifyChannel+`', '')
-			WHERE EXISTS (SELECT 1 FROM messages WHERE id = ANY($1::text[]))`, announce)
+		b.Queue(`SELECT pg_notify($2, '')
+			WHERE EXISTS (SELECT 1 FROM messages WHERE id = ANY($1::text[]))`, announce, s.channel)
 	}
 	earlier := map[eventKey]*hookd.Message{}
 	if len(keyApps) > 0 {
@@ -313,7 +313,7 @@ func (s *Store) createOne(op *createOp) {
 		// inserted (rather than skipped for its eventId): they check that it exists.
 		queueDeliveries(b, deliveries, msg.ID)
 		if hookd.Claimable(deliveries) {
-			b.Queue(`SELECT pg_notify('`+notifyChannel+`', '') WHERE EXISTS (SELECT 1 FROM messages WHERE id = $1)`, msg.ID)
+			b.Queue(`SELECT pg_notify($2, '') WHERE EXISTS (SELECT 1 FROM messages WHERE id = $1)`, msg.ID, s.channel)
 		}
 	}
 	err := s.pool.SendBatch(ctx, b).Close()

@@ -71,7 +71,7 @@ func (s *Store) listenOnce(ctx context.Context, cfg *pgx.ConnConfig, reconnect b
 		return err
 	}
 	defer conn.Close(context.Background())
-	if _, err := conn.Exec(ctx, "LISTEN "+notifyChannel); err != nil {
+	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{s.channel}.Sanitize()); err != nil {
 		return err
 	}
 	if reconnect {

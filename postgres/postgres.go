@@ -3,7 +3,7 @@
 // Any number of hookd nodes may share one database. They claim due deliveries with
 // FOR UPDATE SKIP LOCKED and a lease (the delivery's next_attempt is the lease's
 // expiry, so the deliveries of a node that dies become due again by themselves), and
-// every transaction that commits new due work sends NOTIFY hookd_work, which a
+// every transaction that commits new due work sends a NOTIFY on its schema's channel, which a
 // dedicated LISTEN connection in every node turns into a Wake signal. The dispatcher
 // still polls NextDue slowly, which covers notifications lost while a listener
 // reconnects.
@@ -13,6 +13,8 @@ package postgres
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -42,8 +44,9 @@ type Options struct {
 // Store is hookd's store on PostgreSQL. It is safe for concurrent use, also by several
 // processes sharing the database.
 type Store struct {
-	pool   *pgxpool.Pool
-	schema string
+	pool    *pgxpool.Pool
+	schema  string
+	channel string // LISTEN/NOTIFY channel announcing new due work (channelFor)
 
 	wake     chan struct{}
 	cancel   context.CancelFunc
@@ -60,8 +63,17 @@ type Store struct {
 
 var _ hookd.Store = (*Store)(nil)
 
-// notifyChannel is the LISTEN/NOTIFY channel that announces new due work.
-const notifyChannel = "hookd_work"
+// channelFor returns the LISTEN/NOTIFY channel that announces new due work to the
+// nodes of the installation in schema. Notifications reach every session of the
+// database whatever its search_path, so each schema has a channel of its own and
+// installations sharing a database do not wake each other.
+func channelFor(schema string) string {
+	if schema == "" {
+		return "hookd_work"
+	}
+	sum := sha256.Sum256([]byte(schema))
+	return "hookd_work_" + hex.EncodeToString(sum[:8])
+}
 
 // Open connects to the database named by dsn (a postgres:// URL or key=value
 // string), applies pending migrations and starts listening for work announcements.
@@ -103,7 +115,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect to postgres: %w", err)
 	}
-	s := &Store{pool: pool, schema: schema, wake: make(chan struct{}, 1), done: make(chan struct{}),
+	s := &Store{pool: pool, schema: schema, channel: channelFor(schema), wake: make(chan struct{}, 1), done: make(chan struct{}),
 		creates: make(chan *createOp, maxIngestBatch)}
 	if schema != "" {
 		if err := s.createSchema(ctx); err != nil {
@@ -219,8 +231,8 @@ func nullString(s string) *string {
 
 // notify announces new due work to every node in the transaction tx (PostgreSQL
 // delivers it on commit).
-func notify(ctx context.Context, tx pgx.Tx) error {
-	if _, err := tx.Exec(ctx, "SELECT pg_notify('"+notifyChannel+"', '')"); err != nil {
+func (s *Store) notify(ctx context.Context, tx pgx.Tx) error {
+	if _, err := tx.Exec(ctx, "SELECT pg_notify($1, '')", s.channel); err != nil {
 		return fmt.Errorf("notify: %w", err)
 	}
 	return nil
