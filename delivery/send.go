@@ -118,6 +118,9 @@ func newClient(cfg Config, g Guard) *http.Client {
 		TLSHandshakeTimeout:    10 * time.Second,
 		ExpectContinueTimeout:  time.Second,
 		MaxResponseHeaderBytes: 64 << 10,
+		// Only the start of a response body is kept, for the attempt log: asking for
+		// gzip would only add a header and a decompressor to every request.
+		DisableCompression: true,
 	}
 	return &http.Client{
 		Transport: t,
