@@ -105,6 +105,7 @@ type Config struct {
 	// ProfileDir, when set, receives cpu.pprof (ProfileSeconds of the hookd phase,
 	// from its start) and heap.pprof (at its end) from the server's /debug/pprof: the
 	// started server gets --pprof-addr; a --url server must serve them at PprofURL.
+	// bench-cpu.pprof is this process's own CPU profile over the same seconds.
 	ProfileDir     string
 	ProfileSeconds int
 	PprofURL       string
@@ -432,7 +433,8 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		if err := prof.finish(ctx); err != nil {
 			note(cfg, "profile: %v", err)
 		} else {
-			note(cfg, "profile: wrote %s and %s", filepath.Join(cfg.ProfileDir, "cpu.pprof"), filepath.Join(cfg.ProfileDir, "heap.pprof"))
+			note(cfg, "profile: wrote %s, %s and %s", filepath.Join(cfg.ProfileDir, "cpu.pprof"),
+				filepath.Join(cfg.ProfileDir, "heap.pprof"), filepath.Join(cfg.ProfileDir, "bench-cpu.pprof"))
 		}
 	}
 	for _, pid := range pids {

@@ -2,12 +2,14 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"time"
 )
@@ -24,20 +26,48 @@ func freeLoopbackAddr() (string, error) {
 	return addr, nil
 }
 
-// profiler fetches profiles from a server's net/http/pprof handlers.
+// profiler fetches profiles from a server's net/http/pprof handlers, and profiles
+// the bench process itself (its receiver and API clients) over the same seconds.
 type profiler struct {
 	base string // e.g. http://127.0.0.1:6060
 	dir  string
 	done chan error
+	self chan error
 }
 
 // startCPUProfile starts fetching a CPU profile of secs seconds into dir/cpu.pprof.
 func startCPUProfile(ctx context.Context, base, dir string, secs int) *profiler {
-	p := &profiler{base: base, dir: dir, done: make(chan error, 1)}
+	p := &profiler{base: base, dir: dir, done: make(chan error, 1), self: make(chan error, 1)}
 	go func() {
 		p.done <- p.fetch(ctx, "/debug/pprof/profile?seconds="+strconv.Itoa(secs), "cpu.pprof", time.Duration(secs+30)*time.Second)
 	}()
+	go func() {
+		p.self <- profileSelf(ctx, filepath.Join(dir, "bench-cpu.pprof"), time.Duration(secs)*time.Second)
+	}()
 	return p
+}
+
+// profileSelf writes a CPU profile of this process for d (or until ctx ends) to path.
+func profileSelf(ctx context.Context, path string, d time.Duration) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return fmt.Errorf("profile bench process: %w", err)
+	}
+	t := time.NewTimer(d)
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+		t.Stop()
+	}
+	pprof.StopCPUProfile()
+	return f.Close()
 }
 
 // finish waits for the CPU profile and fetches a heap profile.
@@ -49,10 +79,13 @@ func (p *profiler) finish(ctx context.Context) error {
 		cpuErr = ctx.Err()
 	}
 	heapErr := p.fetch(ctx, "/debug/pprof/heap", "heap.pprof", 30*time.Second)
-	if cpuErr != nil {
-		return cpuErr
+	var selfErr error
+	select {
+	case selfErr = <-p.self:
+	case <-ctx.Done():
+		selfErr = ctx.Err()
 	}
-	return heapErr
+	return errors.Join(cpuErr, heapErr, selfErr)
 }
 
 func (p *profiler) fetch(ctx context.Context, path, name string, timeout time.Duration) error {

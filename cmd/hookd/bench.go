@@ -143,7 +143,7 @@ usage error; 3 when the run could not be carried out.`,
 	f.StringVar(&cfg.Profile, "profile", "", "signature profile the server signs with (default standard)")
 	f.IntVar(&cfg.CeilingConcurrency, "ceiling-concurrency", 0, "concurrent clients of the ceiling measurement (default --concurrency)")
 	f.DurationVar(&cfg.CeilingDuration, "ceiling-duration", cfg.CeilingDuration, "longest ceiling measurement (0 skips it)")
-	f.StringVar(&cfg.ProfileDir, "profile-dir", "", "fetch cpu.pprof and heap.pprof of the server's run into this directory (the started server gets --pprof-addr)")
+	f.StringVar(&cfg.ProfileDir, "profile-dir", "", "fetch cpu.pprof and heap.pprof of the server's run into this directory, and write bench-cpu.pprof of this process (receiver and API clients) beside them (the started server gets --pprof-addr)")
 	f.IntVar(&cfg.ProfileSeconds, "profile-seconds", 10, "length of the CPU profile, from the start of sending")
 	f.StringVar(&cfg.PprofURL, "pprof-url", "", "base URL of the --url server's /debug/pprof handlers, for --profile-dir")
 	f.DurationVar(&cfg.Timeout, "timeout", cfg.Timeout, "bound on the whole run; deliveries missing then count as lost")
