@@ -3,8 +3,8 @@
 // Any number of hookd nodes may share one database. They claim due deliveries with
 // FOR UPDATE SKIP LOCKED and a lease (the delivery's next_attempt is the lease's
 // expiry, so the deliveries of a node that dies become due again by themselves), and
-// every transaction that commits new due work sends a NOTIFY on its schema's channel, which a
-// dedicated LISTEN connection in every node turns into a Wake signal. The dispatcher
+// every transaction that commits new due work sends a NOTIFY on its schema's channel,
+// which a dedicated LISTEN connection in every node turns into a Wake signal. The dispatcher
 // still polls NextDue slowly, which covers notifications lost while a listener
 // reconnects.
 //
