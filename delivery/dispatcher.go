@@ -322,7 +322,7 @@ func (d *Dispatcher) saturatedDelay(back []*hookd.Delivery) time.Duration {
 		if l == nil {
 			continue
 		}
-		held := time.Duration(len(l.queue) + l.active)
+		held := time.Duration(l.busy())
 		if l.rate > 0 {
 			delay = max(delay, held*time.Second/time.Duration(l.rate))
 		}

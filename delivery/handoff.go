@@ -36,7 +36,7 @@ func (d *Dispatcher) Take(msg *hookd.Message, ds []*hookd.Delivery) []*hookd.Del
 		if int64(len(taken)) == room {
 			break
 		}
-		if l := d.lanes[dl.EndpointID]; l != nil && len(l.queue)+l.active >= d.capacity(l) {
+		if l := d.lanes[dl.EndpointID]; l != nil && l.busy() >= d.capacity(l) {
 			continue
 		}
 		dl.Status, dl.NextAttempt, dl.Lease, dl.Message = hookd.StatusSending, until, 0, msg

@@ -101,3 +101,25 @@ func TestRateLimit(t *testing.T) {
 		t.Fatalf("%d requests within %v, want at least %v at 20/s", n, last.Sub(first), (n-1)*50*time.Millisecond)
 	}
 }
+
+// TestIdleLaneWorkers sends to one endpoint with gaps shorter and longer than a lane
+// worker waits for more work, so that deliveries go both to a waiting worker (which
+// must be woken: with a concurrency of one, no other worker would start) and to a
+// new one. The dispatcher is then stopped while a worker waits.
+func TestIdleLaneWorkers(t *testing.T) {
+	e := newEnv(t, func(c *delivery.Config) {
+		c.EndpointConcurrency = 1
+	})
+	rcv := newReceiver(t, status(http.StatusOK))
+	e.endpoint(rcv.URL)
+	for i, gap := range []time.Duration{0, 10 * time.Millisecond, 400 * time.Millisecond, 0} {
+		time.Sleep(gap)
+		m := e.send("a.b", nil, `{}`)
+		if got := e.waitAttempts(m.ID, 1); got[0].Status != hookd.StatusSuccess {
+			t.Fatalf("message %d: attempt %+v, want a success", i, got[0])
+		}
+	}
+	if n := len(rcv.requests()); n != 4 {
+		t.Fatalf("receiver got %d requests, want 4", n)
+	}
+}

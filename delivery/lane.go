@@ -8,17 +8,31 @@ import (
 	"golang.org/x/time/rate"
 )
 
+// laneIdle is how long a lane's worker waits for more work before it ends. Workers
+// that outlive a short gap are cheaper than new ones: a new goroutine grows its
+// stack again through the HTTP client, and sets up its request context again.
+const laneIdle = 250 * time.Millisecond
+
 // lane is one endpoint's queue. Its fields are guarded by Dispatcher.mu.
 type lane struct {
 	id     string
 	queue  []*hookd.Delivery
-	active int // goroutines working the lane (each holds one delivery at a time)
-	rate   int // deliveries per second, 0 for no limit
-	lim    *rate.Limiter
-	used   time.Time
+	active int // goroutines working the lane (each holds one delivery at a time), idle ones included
+	// idle workers wait for a token on ready; enqueue sends one per delivery it
+	// queues while there are idle workers, and counts that worker busy again.
+	idle  int
+	ready chan struct{}
+	rate  int // deliveries per second, 0 for no limit
+	lim   *rate.Limiter
+	used  time.Time
 	// done deliveries were worked on since since: the lane's observed pace.
 	done  int
 	since time.Time
+}
+
+// busy is how many deliveries the lane holds: queued, or in its workers' hands.
+func (l *lane) busy() int {
+	return len(l.queue) + l.active - l.idle
 }
 
 // drain empties the lane's queue and returns what it held.
@@ -67,13 +81,13 @@ func (d *Dispatcher) enqueue(dl *hookd.Delivery) bool {
 	}
 	l := d.lanes[dl.EndpointID]
 	if l == nil {
-		l = &lane{id: dl.EndpointID}
+		l = &lane{id: dl.EndpointID, ready: make(chan struct{}, d.cfg.EndpointConcurrency)}
 		d.lanes[dl.EndpointID] = l
 		if len(d.lanes)%1024 == 0 {
 			d.sweepLanes()
 		}
 	}
-	if len(l.queue)+l.active >= d.capacity(l) {
+	if l.busy() >= d.capacity(l) {
 		return false
 	}
 	l.queue = append(l.queue, dl)
@@ -81,7 +95,11 @@ func (d *Dispatcher) enqueue(dl *hookd.Delivery) bool {
 	if l.since.IsZero() || l.used.Sub(l.since) > 30*time.Second {
 		l.since, l.done = l.used, 0 // a fresh window keeps the pace current
 	}
-	if l.active < d.cfg.EndpointConcurrency {
+	switch {
+	case l.idle > 0:
+		l.idle--
+		l.ready <- struct{}{} // never blocks: there are fewer tokens than workers
+	case l.active < d.cfg.EndpointConcurrency:
 		l.active++
 		d.lanesWG.Add(1)
 		go d.work(l)
@@ -100,21 +118,46 @@ func (d *Dispatcher) sweepLanes() {
 	}
 }
 
-// next pops the lane's next delivery, or ends the worker when there is none.
-func (d *Dispatcher) next(l *lane) (*hookd.Delivery, bool) {
+// next pops the lane's next delivery. When there is none it waits up to laneIdle for
+// one, and otherwise (or when the dispatcher stops) ends the worker.
+func (d *Dispatcher) next(l *lane, idle *time.Timer) (*hookd.Delivery, bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.stopping || len(l.queue) == 0 {
-		l.active--
-		return nil, false
+	for !d.stopping {
+		if len(l.queue) > 0 {
+			dl := l.queue[0]
+			l.queue[0] = nil
+			l.queue = l.queue[1:]
+			if len(l.queue) == 0 {
+				l.queue = nil // let the backing array go
+			}
+			return dl, true
+		}
+		l.idle++
+		d.mu.Unlock()
+		idle.Reset(laneIdle)
+		woken := false
+		select {
+		case <-l.ready:
+			woken = true
+		case <-idle.C:
+		case <-d.runCtx.Done():
+		}
+		idle.Stop()
+		d.mu.Lock()
+		if woken {
+			continue // enqueue counted this worker busy again
+		}
+		select {
+		case <-l.ready:
+			continue // woken while the timer fired: there is work
+		default:
+		}
+		l.idle--
+		break
 	}
-	dl := l.queue[0]
-	l.queue[0] = nil
-	l.queue = l.queue[1:]
-	if len(l.queue) == 0 {
-		l.queue = nil // let the backing array go
-	}
-	return dl, true
+	l.active--
+	return nil, false
 }
 
 // work delivers the lane's queue, one delivery at a time.
@@ -124,8 +167,10 @@ func (d *Dispatcher) work(l *lane) {
 	// that concurrent requests do not all register with, and contend for, one parent.
 	ctx, cancel := context.WithCancel(d.sendCtx)
 	defer cancel()
+	idle := time.NewTimer(laneIdle)
+	idle.Stop()
 	for {
-		dl, ok := d.next(l)
+		dl, ok := d.next(l, idle)
 		if !ok {
 			return
 		}

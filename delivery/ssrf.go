@@ -150,15 +150,21 @@ func (g Guard) dialer() *net.Dialer {
 
 // checkURL reports whether s is an absolute http or https URL.
 func checkURL(s string) error {
+	_, err := parseURL(s)
+	return err
+}
+
+// parseURL parses s, an endpoint's URL, which must be an absolute http or https URL.
+func parseURL(s string) (*url.URL, error) {
 	u, err := url.Parse(s)
 	if err != nil {
-		return fmt.Errorf("invalid URL: %w", err)
+		return nil, fmt.Errorf("invalid URL: %w", err)
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
-		return errors.New("URL scheme must be http or https")
+		return nil, errors.New("URL scheme must be http or https")
 	}
 	if u.Host == "" {
-		return errors.New("URL has no host")
+		return nil, errors.New("URL has no host")
 	}
-	return nil
+	return u, nil
 }
