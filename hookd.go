@@ -22,6 +22,7 @@ type Store interface {
 	AttemptStore
 	IdempotencyStore
 	SettingStore
+	NodeStore
 
 	// Wake returns a channel that receives a value (best effort, coalesced) whenever
 	// any node commits new due work: a new message's deliveries, a resend, a recover.

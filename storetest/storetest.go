@@ -32,6 +32,7 @@ func Run(t *testing.T, open func(t *testing.T) hookd.Store) {
 		{"Attempt", attemptTests},
 		{"Idempotency", idempotencyTests},
 		{"Setting", settingTests},
+		{"Node", nodeTests},
 		{"Store", storeTests},
 	}
 	for _, g := range groups {

@@ -1,0 +1,14 @@
+package hookd
+
+import (
+	"context"
+	"time"
+)
+
+// NodeStore tracks the hookd nodes that share a store, so that a limit meant for an
+// endpoint as a whole, its rateLimit, can be split among the nodes that deliver to it.
+type NodeStore interface {
+	// Heartbeat records that node id is alive at now, and returns how many nodes,
+	// this one included, have sent a heartbeat after now-ttl.
+	Heartbeat(ctx context.Context, id string, now time.Time, ttl time.Duration) (int, error)
+}
