@@ -22,6 +22,7 @@ type Store interface {
 	PostponeDeliveries(ctx context.Context, deliveries []*hookd.Delivery, until time.Time) error
 	NextDue(ctx context.Context) (time.Time, bool, error)
 	Wake() <-chan struct{}
+	Heartbeat(ctx context.Context, id string, now time.Time, ttl time.Duration) (int, error)
 
 	App(ctx context.Context, idOrUID string) (*hookd.Application, error)
 	CreateApp(ctx context.Context, app *hookd.Application) error
@@ -72,6 +73,10 @@ type Config struct {
 	Lease time.Duration
 	// Poll is the longest the claimer sleeps without a wake-up from the store.
 	Poll time.Duration
+	// Heartbeat is how often the dispatcher tells the store it is alive and learns
+	// how many nodes share the store; a node silent for three heartbeats no longer
+	// counts. Endpoints' rate limits are split evenly among the live nodes.
+	Heartbeat time.Duration
 	// SaturatedDelay is the shortest time a delivery claimed for an endpoint whose
 	// queue is full is put back for; a lane that drains slowly gets its deliveries
 	// put back for about the time it needs to drain (at most five minutes).
@@ -129,6 +134,7 @@ func DefaultConfig() Config {
 		BatchSize:           200,
 		FlushInterval:       2 * time.Millisecond,
 		Poll:                5 * time.Second,
+		Heartbeat:           5 * time.Second,
 		SaturatedDelay:      250 * time.Millisecond,
 		ShutdownTimeout:     10 * time.Second,
 		CacheTTL:            time.Second,
@@ -175,6 +181,7 @@ func (c Config) withDefaults() Config {
 	}
 	setDur(&c.FlushInterval, d.FlushInterval)
 	setDur(&c.Poll, d.Poll)
+	setDur(&c.Heartbeat, d.Heartbeat)
 	setDur(&c.SaturatedDelay, d.SaturatedDelay)
 	setDur(&c.ShutdownTimeout, d.ShutdownTimeout)
 	setDur(&c.CacheTTL, d.CacheTTL)

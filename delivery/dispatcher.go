@@ -77,6 +77,9 @@ type Dispatcher struct {
 
 	running atomic.Bool
 	health  map[string]healthState // by app/endpoint ID (recorder only)
+
+	nodeID string       // this dispatcher's name in the store's node list
+	nodes  atomic.Int64 // live nodes sharing the store, this one included
 }
 
 // item is what a lane hands the recorder: an attempt to record, or a delivery to give
@@ -114,6 +117,8 @@ func New(cfg Config) (*Dispatcher, error) {
 	if d.rand == nil {
 		d.rand = rand.Float64
 	}
+	d.nodeID = cfg.IDs.New(nodePrefix)
+	d.nodes.Store(1)
 	d.maxTimeout.Store(int64(cfg.RequestTimeout))
 	d.client = newClient(cfg, Guard{AllowPrivate: cfg.AllowPrivate, Allow: cfg.AllowCIDRs})
 	d.trust = newClient(cfg, Guard{AllowPrivate: true})
@@ -161,6 +166,13 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		defer close(recorded)
 		d.recordLoop()
 	}()
+	d.heartbeat(ctx) // know the nodes before the first delivery
+	beating := make(chan struct{})
+	go func() {
+		defer close(beating)
+		d.heartbeatLoop(ctx)
+	}()
+	defer func() { <-beating }()
 
 	d.claimLoop(ctx)
 
@@ -195,6 +207,44 @@ func (d *Dispatcher) stop() {
 	d.mu.Unlock()
 	if len(back) > 0 {
 		d.postpone(back, d.cfg.Now())
+	}
+}
+
+// nodePrefix starts the names dispatchers give themselves in the store's node list.
+const nodePrefix = "node_"
+
+// Nodes returns how many live nodes share the store, this one included, as of the
+// last heartbeat.
+func (d *Dispatcher) Nodes() int {
+	return int(d.nodes.Load())
+}
+
+// heartbeatLoop tells the store this node is alive every Heartbeat until ctx is done.
+func (d *Dispatcher) heartbeatLoop(ctx context.Context) {
+	t := time.NewTicker(d.cfg.Heartbeat)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			d.heartbeat(ctx)
+		}
+	}
+}
+
+// heartbeat records this node as alive and keeps the count of live nodes, by which
+// endpoints' rate limits are divided. On an error the last count stands.
+func (d *Dispatcher) heartbeat(ctx context.Context) {
+	n, err := d.store.Heartbeat(ctx, d.nodeID, d.cfg.Now(), 3*d.cfg.Heartbeat)
+	if err != nil {
+		if ctx.Err() == nil {
+			d.log.Error("heartbeat", "err", err)
+		}
+		return
+	}
+	if prev := d.nodes.Swap(int64(max(n, 1))); prev != int64(n) {
+		d.log.Info("nodes sharing the store", "nodes", n)
 	}
 }
 
@@ -324,7 +374,7 @@ func (d *Dispatcher) saturatedDelay(back []*hookd.Delivery) time.Duration {
 		}
 		held := time.Duration(l.busy())
 		if l.rate > 0 {
-			delay = max(delay, held*time.Second/time.Duration(l.rate))
+			delay = max(delay, time.Duration(float64(held*time.Second)/l.rate))
 		}
 		if elapsed := now.Sub(l.since); l.done > 0 && elapsed > 0 {
 			delay = max(delay, held*elapsed/time.Duration(l.done))

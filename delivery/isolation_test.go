@@ -1,6 +1,7 @@
 package delivery_test
 
 import (
+	"context"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -121,5 +122,45 @@ func TestIdleLaneWorkers(t *testing.T) {
 	}
 	if n := len(rcv.requests()); n != 4 {
 		t.Fatalf("receiver got %d requests, want 4", n)
+	}
+}
+
+// TestRateLimitSharedByNodes runs two dispatchers on one store, as two nodes: each
+// learns from the heartbeats that there are two, and keeps to half of the endpoint's
+// rate limit, so that together they stay within it.
+func TestRateLimitSharedByNodes(t *testing.T) {
+	beat := func(c *delivery.Config) { c.Heartbeat = 20 * time.Millisecond }
+	e := newEnv(t, beat, func(c *delivery.Config) { c.UserAgent = "node-a" })
+	b, err := delivery.New(delivery.Config{Store: e.store, Now: e.clock.Now, IDs: e.ids, AllowPrivate: true,
+		Poll: 20 * time.Millisecond, Heartbeat: 20 * time.Millisecond, UserAgent: "node-b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- b.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	eventually(t, func() bool { return e.d.Nodes() == 2 && b.Nodes() == 2 }, "both dispatchers counting two nodes")
+
+	rc := newReceiver(t, status(http.StatusOK))
+	ep := e.endpoint(rc.URL, func(ep *hookd.Endpoint) { ep.RateLimit = 20 })
+	const n = 8
+	for range n {
+		e.send("a", nil, `{}`)
+	}
+	eventually(t, func() bool { return countSuccess(t, e, ep.ID) == n }, "all deliveries")
+	byNode := map[string][]time.Time{}
+	for _, r := range rc.requests() {
+		ua := r.header.Get("User-Agent")
+		byNode[ua] = append(byNode[ua], r.at)
+	}
+	// Each node sends at most 10/s: its requests are at least 100 ms apart.
+	for ua, at := range byNode {
+		if k := len(at); k > 1 && at[k-1].Sub(at[0]) < time.Duration(k-1)*100*time.Millisecond*9/10 {
+			t.Errorf("%s sent %d requests within %v, want at least %v at 10/s", ua, k, at[k-1].Sub(at[0]), time.Duration(k-1)*100*time.Millisecond)
+		}
+	}
+	if len(byNode["node-a"])+len(byNode["node-b"]) != n {
+		t.Errorf("requests by node: %d and %d, want %d in all", len(byNode["node-a"]), len(byNode["node-b"]), n)
 	}
 }

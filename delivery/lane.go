@@ -22,7 +22,7 @@ type lane struct {
 	// queues while there are idle workers, and counts that worker busy again.
 	idle  int
 	ready chan struct{}
-	rate  int // deliveries per second, 0 for no limit
+	rate  float64 // this node's share of the endpoint's deliveries per second, 0 for no limit
 	lim   *rate.Limiter
 	used  time.Time
 	// done deliveries were worked on since since: the lane's observed pace.
@@ -42,22 +42,27 @@ func (l *lane) drain() []*hookd.Delivery {
 	return q
 }
 
-// setRate applies the endpoint's rate limit; d.mu is held. The limiter has a burst of
-// one, so requests are spaced evenly.
-func (l *lane) setRate(perSecond int) {
-	if perSecond == l.rate {
+// setRate applies the endpoint's rate limit, shared evenly among the nodes that
+// deliver; d.mu is held. The limiter has a burst of one, so requests are spaced
+// evenly.
+func (l *lane) setRate(perSecond, nodes int) {
+	share := 0.0
+	if perSecond > 0 {
+		share = float64(perSecond) / float64(max(nodes, 1))
+	}
+	if share == l.rate {
 		return
 	}
-	l.rate = perSecond
-	if perSecond <= 0 {
+	l.rate = share
+	if share == 0 {
 		l.lim = nil
 		return
 	}
 	if l.lim == nil {
-		l.lim = rate.NewLimiter(rate.Limit(perSecond), 1)
+		l.lim = rate.NewLimiter(rate.Limit(share), 1)
 		return
 	}
-	l.lim.SetLimit(rate.Limit(perSecond))
+	l.lim.SetLimit(rate.Limit(share))
 }
 
 // capacity is how many deliveries the lane may hold, in flight and queued. A
@@ -65,7 +70,7 @@ func (l *lane) setRate(perSecond int) {
 func (d *Dispatcher) capacity(l *lane) int {
 	c := d.cfg.EndpointConcurrency + d.cfg.EndpointQueue
 	if l.rate > 0 {
-		c = min(c, max(1, int(d.lease().Seconds()/2)*l.rate))
+		c = min(c, max(1, int(d.lease().Seconds()/2*l.rate)))
 	}
 	return c
 }
@@ -203,7 +208,7 @@ func (d *Dispatcher) process(ctx context.Context, l *lane, dl *hookd.Delivery) {
 	}
 
 	d.mu.Lock()
-	l.setRate(info.ep.RateLimit)
+	l.setRate(info.ep.RateLimit, int(d.nodes.Load()))
 	lim := l.lim
 	d.mu.Unlock()
 	if lim != nil {

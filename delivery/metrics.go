@@ -49,6 +49,10 @@ func newMetrics(d *Dispatcher, reg prometheus.Registerer) (*metrics, error) {
 			Name: "hookd_delivery_in_flight",
 			Help: "Delivery requests in flight.",
 		}, func() float64 { return float64(d.inFlight.Load()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "hookd_nodes",
+			Help: "Live hookd nodes sharing the store, this one included, as of the last heartbeat; endpoints' rate limits are divided among them.",
+		}, func() float64 { return float64(d.Nodes()) }),
 	}
 	for _, c := range cs {
 		if err := reg.Register(c); err != nil {
