@@ -3,8 +3,10 @@ package server_test
 import (
 	"encoding/json"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/hookd/hookd/server"
 )
@@ -121,4 +123,35 @@ func TestDeduplicationAcrossNodes(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestNodesCountEachOther runs two servers on one PostgreSQL schema: within a
+// heartbeat or two, each reports the two of them in the hookd_nodes metric.
+func TestNodesCountEachOther(t *testing.T) {
+	db := postgresDB(t)
+	nodes := []*testServer{
+		startServer(t, func(c *server.Config) { c.DB = db }),
+		startServer(t, func(c *server.Config) { c.DB = db }),
+	}
+	gauge := func(ts *testServer) string {
+		code, b := ts.raw(t, "GET", "/metrics", "")
+		if code != http.StatusOK {
+			t.Fatalf("GET /metrics: %d", code)
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "hookd_nodes "); ok {
+				return v
+			}
+		}
+		return "absent"
+	}
+	for i, ts := range nodes {
+		v := gauge(ts)
+		for deadline := time.Now().Add(15 * time.Second); v != "2" && time.Now().Before(deadline); v = gauge(ts) {
+			time.Sleep(100 * time.Millisecond)
+		}
+		if v != "2" {
+			t.Errorf("node %d: hookd_nodes %s, want 2", i, v)
+		}
+	}
 }
