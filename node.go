@@ -11,4 +11,7 @@ type NodeStore interface {
 	// Heartbeat records that node id is alive at now, and returns how many nodes,
 	// this one included, have sent a heartbeat after now-ttl.
 	Heartbeat(ctx context.Context, id string, now time.Time, ttl time.Duration) (int, error)
+	// RemoveNode forgets node id at once, for a node that stops: the others need not
+	// wait for its heartbeats to age out.
+	RemoveNode(ctx context.Context, id string) error
 }

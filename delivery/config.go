@@ -23,6 +23,7 @@ type Store interface {
 	NextDue(ctx context.Context) (time.Time, bool, error)
 	Wake() <-chan struct{}
 	Heartbeat(ctx context.Context, id string, now time.Time, ttl time.Duration) (int, error)
+	RemoveNode(ctx context.Context, id string) error
 
 	App(ctx context.Context, idOrUID string) (*hookd.Application, error)
 	CreateApp(ctx context.Context, app *hookd.Application) error

@@ -172,7 +172,16 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		defer close(beating)
 		d.heartbeatLoop(ctx)
 	}()
-	defer func() { <-beating }()
+	defer func() {
+		<-beating
+		// Leave the node list, so the other nodes take up this one's share of the
+		// rate limits at their next heartbeat.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := d.store.RemoveNode(ctx, d.nodeID); err != nil {
+			d.log.Error("leave the node list", "err", err)
+		}
+	}()
 
 	d.claimLoop(ctx)
 

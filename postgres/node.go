@@ -28,3 +28,11 @@ func (s *Store) Heartbeat(ctx context.Context, id string, now time.Time, ttl tim
 	}
 	return n, nil
 }
+
+// RemoveNode forgets node id.
+func (s *Store) RemoveNode(ctx context.Context, id string) error {
+	if _, err := s.pool.Exec(ctx, `DELETE FROM nodes WHERE id = $1`, id); err != nil {
+		return fmt.Errorf("remove node: %w", err)
+	}
+	return nil
+}

@@ -126,7 +126,9 @@ func TestDeduplicationAcrossNodes(t *testing.T) {
 }
 
 // TestNodesCountEachOther runs two servers on one PostgreSQL schema: within a
-// heartbeat or two, each reports the two of them in the hookd_nodes metric.
+// heartbeat or two, each reports the two of them in the hookd_nodes metric. When one
+// stops, it leaves the node list, and the other counts itself alone at its next
+// heartbeat rather than after the missed heartbeats have aged out.
 func TestNodesCountEachOther(t *testing.T) {
 	db := postgresDB(t)
 	nodes := []*testServer{
@@ -145,13 +147,21 @@ func TestNodesCountEachOther(t *testing.T) {
 		}
 		return "absent"
 	}
-	for i, ts := range nodes {
-		v := gauge(ts)
-		for deadline := time.Now().Add(15 * time.Second); v != "2" && time.Now().Before(deadline); v = gauge(ts) {
+	waitGauge := func(i int, want string, within time.Duration) {
+		t.Helper()
+		v := gauge(nodes[i])
+		for deadline := time.Now().Add(within); v != want && time.Now().Before(deadline); v = gauge(nodes[i]) {
 			time.Sleep(100 * time.Millisecond)
 		}
-		if v != "2" {
-			t.Errorf("node %d: hookd_nodes %s, want 2", i, v)
+		if v != want {
+			t.Fatalf("node %d: hookd_nodes %s, want %s", i, v, want)
 		}
 	}
+	waitGauge(0, "2", 15*time.Second)
+	waitGauge(1, "2", 15*time.Second)
+	if err := nodes[1].srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// A heartbeat comes every 5 s; the stopped node's would count for 15 s.
+	waitGauge(0, "1", 8*time.Second)
 }

@@ -24,3 +24,12 @@ func (s *Store) Heartbeat(ctx context.Context, id string, now time.Time, ttl tim
 	})
 	return n, wrap("heartbeat", err)
 }
+
+// RemoveNode forgets node id.
+func (s *Store) RemoveNode(ctx context.Context, id string) error {
+	err := s.write(ctx, func(tx *wtx) (bool, error) {
+		_, err := tx.exec(`DELETE FROM nodes WHERE id = ?`, id)
+		return false, err
+	})
+	return wrap("remove node", err)
+}

@@ -27,6 +27,18 @@ var nodeTests = []test{
 		// Alone after everyone else went quiet; a node always counts itself.
 		beat("node_c", t0.Add(time.Hour), 1)
 	}},
+	{"RemoveNode", func(t *testing.T, f *fixture) {
+		const ttl = 15 * time.Second
+		_, err := f.s.Heartbeat(f.ctx, "node_a", t0, ttl)
+		must(t, err)
+		must(t, f.s.RemoveNode(f.ctx, "node_a"))
+		must(t, f.s.RemoveNode(f.ctx, "node_unknown")) // forgetting an unknown node is no error
+		n, err := f.s.Heartbeat(f.ctx, "node_b", t0.Add(time.Second), ttl)
+		must(t, err)
+		if n != 1 {
+			t.Errorf("Heartbeat after node_a left = %d nodes, want 1", n)
+		}
+	}},
 	{"HeartbeatForgetsLongGoneNodes", func(t *testing.T, f *fixture) {
 		// A day-long ttl still does not count a node gone for longer than the store
 		// remembers nodes (a day).
