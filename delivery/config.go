@@ -54,7 +54,8 @@ type Config struct {
 
 	// Workers caps concurrent outgoing requests across all endpoints.
 	Workers int
-	// EndpointConcurrency caps concurrent requests to one endpoint.
+	// EndpointConcurrency caps concurrent requests to one endpoint, from all the nodes
+	// sharing the store together: each node takes its share.
 	EndpointConcurrency int
 	// EndpointQueue is how many claimed deliveries may wait for one endpoint beyond
 	// the ones in flight; more are given back to the store for later.

@@ -129,18 +129,7 @@ func TestIdleLaneWorkers(t *testing.T) {
 // learns from the heartbeats that there are two, and keeps to half of the endpoint's
 // rate limit, so that together they stay within it.
 func TestRateLimitSharedByNodes(t *testing.T) {
-	beat := func(c *delivery.Config) { c.Heartbeat = 20 * time.Millisecond }
-	e := newEnv(t, beat, func(c *delivery.Config) { c.UserAgent = "node-a" })
-	b, err := delivery.New(delivery.Config{Store: e.store, Now: e.clock.Now, IDs: e.ids, AllowPrivate: true,
-		Poll: 20 * time.Millisecond, Heartbeat: 20 * time.Millisecond, UserAgent: "node-b"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- b.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	eventually(t, func() bool { return e.d.Nodes() == 2 && b.Nodes() == 2 }, "both dispatchers counting two nodes")
+	e := twoNodes(t, nil)
 
 	rc := newReceiver(t, status(http.StatusOK))
 	ep := e.endpoint(rc.URL, func(ep *hookd.Endpoint) { ep.RateLimit = 20 })
@@ -163,4 +152,67 @@ func TestRateLimitSharedByNodes(t *testing.T) {
 	if len(byNode["node-a"])+len(byNode["node-b"]) != n {
 		t.Errorf("requests by node: %d and %d, want %d in all", len(byNode["node-a"]), len(byNode["node-b"]), n)
 	}
+}
+
+// TestConcurrencySharedByNodes runs two dispatchers on one store with an endpoint
+// concurrency of 2 against an endpoint that does not answer: together they never
+// have more than 2 requests in flight to it, one each (without the sharing, each
+// would send 2).
+func TestConcurrencySharedByNodes(t *testing.T) {
+	e := twoNodes(t, func(c *delivery.Config) { c.EndpointConcurrency = 2; c.RequestTimeout = time.Minute })
+	release := make(chan struct{})
+	var once sync.Once
+	var in, most atomic.Int64
+	rc := newReceiver(t, func(_ int, w http.ResponseWriter, r *http.Request) {
+		n := in.Add(1)
+		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+		}
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+		in.Add(-1)
+	})
+	// Registered after the receiver, so it runs before the receiver's close waits
+	// for the held requests.
+	t.Cleanup(func() { once.Do(func() { close(release) }) })
+	ep := e.endpoint(rc.URL)
+	const n = 8
+	for range n {
+		e.send("a", nil, `{}`)
+	}
+	eventually(t, func() bool { return in.Load() > 0 }, "requests in flight")
+	time.Sleep(300 * time.Millisecond) // room for up to 4, were the cap not shared
+	if m := most.Load(); m > 2 {
+		t.Fatalf("%d requests in flight at once, want at most 2", m)
+	}
+	once.Do(func() { close(release) })
+	eventually(t, func() bool { return countSuccess(t, e, ep.ID) == n }, "all deliveries")
+}
+
+// twoNodes starts a dispatcher (the env's, with edit applied) and a second one on
+// the same store, as two nodes, and waits until both count two nodes. The second
+// sends with the user agent node-b, the first with node-a.
+func twoNodes(t *testing.T, edit func(*delivery.Config)) *env {
+	t.Helper()
+	cfg := func(c *delivery.Config) {
+		c.Heartbeat = 20 * time.Millisecond
+		if edit != nil {
+			edit(c)
+		}
+	}
+	e := newEnv(t, cfg, func(c *delivery.Config) { c.UserAgent = "node-a" })
+	bc := delivery.Config{Store: e.store, Now: e.clock.Now, IDs: e.ids, AllowPrivate: true,
+		Poll: 20 * time.Millisecond, UserAgent: "node-b"}
+	cfg(&bc)
+	b, err := delivery.New(bc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- b.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	eventually(t, func() bool { return e.d.Nodes() == 2 && b.Nodes() == 2 }, "both dispatchers counting two nodes")
+	return e
 }

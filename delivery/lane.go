@@ -65,6 +65,13 @@ func (l *lane) setRate(perSecond, nodes int) {
 	l.lim.SetLimit(rate.Limit(share))
 }
 
+// concurrency is how many requests this node may have in flight to one endpoint:
+// its share of EndpointConcurrency, which caps the requests of all nodes together.
+func (d *Dispatcher) concurrency() int {
+	n := int(d.nodes.Load())
+	return max(1, (d.cfg.EndpointConcurrency+n-1)/max(n, 1))
+}
+
 // capacity is how many deliveries the lane may hold, in flight and queued. A
 // rate-limited lane holds no more than it can send within half a lease.
 func (d *Dispatcher) capacity(l *lane) int {
@@ -104,7 +111,7 @@ func (d *Dispatcher) enqueue(dl *hookd.Delivery) bool {
 	case l.idle > 0:
 		l.idle--
 		l.ready <- struct{}{} // never blocks: there are fewer tokens than workers
-	case l.active < d.cfg.EndpointConcurrency:
+	case l.active < d.concurrency():
 		l.active++
 		d.lanesWG.Add(1)
 		go d.work(l)
@@ -124,11 +131,12 @@ func (d *Dispatcher) sweepLanes() {
 }
 
 // next pops the lane's next delivery. When there is none it waits up to laneIdle for
-// one, and otherwise (or when the dispatcher stops) ends the worker.
+// one, and otherwise (or when the dispatcher stops, or the lane has more workers than
+// its share of the concurrency since more nodes joined) ends the worker.
 func (d *Dispatcher) next(l *lane, idle *time.Timer) (*hookd.Delivery, bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	for !d.stopping {
+	for !d.stopping && l.active-l.idle <= d.concurrency() {
 		if len(l.queue) > 0 {
 			dl := l.queue[0]
 			l.queue[0] = nil

@@ -82,7 +82,7 @@ HOOKD_MAX_PAYLOAD_BYTES).`,
 	fl.StringVar(&f.retrySchedule, "retry-schedule", f.retrySchedule, "default retry schedule: default, short, exponential, none, exponential:BASE,MAX,N or delays like 5s,5m,30m,2h")
 	fl.DurationVar(&cfg.RequestTimeout, "request-timeout", cfg.RequestTimeout, "timeout of one delivery request")
 	fl.IntVar(&cfg.Workers, "workers", cfg.Workers, "concurrent outgoing delivery requests")
-	fl.IntVar(&cfg.EndpointConcurrency, "endpoint-concurrency", cfg.EndpointConcurrency, "concurrent requests to one endpoint")
+	fl.IntVar(&cfg.EndpointConcurrency, "endpoint-concurrency", cfg.EndpointConcurrency, "concurrent requests to one endpoint, shared among the nodes on one database")
 	fl.BoolVar(&cfg.SvixHeaders, "svix-headers", false, "sign with svix-id/svix-timestamp/svix-signature header names")
 	fl.BoolVar(&cfg.AllowPrivate, "allow-private", false, "let deliveries reach loopback and private addresses (development only)")
 	fl.StringSliceVar(&f.allowCIDRs, "allow-cidr", nil, "networks deliveries may reach despite the SSRF guard (repeatable or comma-separated)")
