@@ -243,7 +243,7 @@ func (c Config) Validate() error {
 		bad("OperationalWebhookSecret", "is required with OperationalWebhookURL")
 	}
 	if c.OperationalWebhookURL != "" {
-		if err := checkURL(c.OperationalWebhookURL); err != nil {
+		if _, err := parseURL(c.OperationalWebhookURL); err != nil {
 			bad("OperationalWebhookURL", "%v", err)
 		}
 	}

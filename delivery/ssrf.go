@@ -148,12 +148,6 @@ func (g Guard) dialer() *net.Dialer {
 	return &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second, Control: g.Control}
 }
 
-// checkURL reports whether s is an absolute http or https URL.
-func checkURL(s string) error {
-	_, err := parseURL(s)
-	return err
-}
-
 // parseURL parses s, an endpoint's URL, which must be an absolute http or https URL.
 func parseURL(s string) (*url.URL, error) {
 	u, err := url.Parse(s)
