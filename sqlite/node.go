@@ -5,22 +5,19 @@ import (
 	"time"
 )
 
-// nodeRetention is how long a node that stopped sending heartbeats is remembered.
-const nodeRetention = 24 * time.Hour
-
-// Heartbeat records that node id is alive at now and counts the nodes seen since
-// now-ttl.
+// Heartbeat records that node id is alive at now, forgets the nodes not seen since
+// now-ttl and counts the rest.
 func (s *Store) Heartbeat(ctx context.Context, id string, now time.Time, ttl time.Duration) (int, error) {
 	var n int
 	err := s.write(ctx, func(tx *wtx) (bool, error) {
+		if _, err := tx.exec(`DELETE FROM nodes WHERE seen_at <= ?`, ts(now.Add(-ttl))); err != nil {
+			return false, err
+		}
 		if _, err := tx.exec(`INSERT INTO nodes (id, seen_at) VALUES (?, ?)
 			ON CONFLICT (id) DO UPDATE SET seen_at = excluded.seen_at`, id, ts(now)); err != nil {
 			return false, err
 		}
-		if _, err := tx.exec(`DELETE FROM nodes WHERE seen_at < ?`, ts(now.Add(-nodeRetention))); err != nil {
-			return false, err
-		}
-		return false, tx.queryRow(`SELECT count(*) FROM nodes WHERE seen_at > ? OR id = ?`, ts(now.Add(-min(ttl, nodeRetention))), id).Scan(&n)
+		return false, tx.queryRow(`SELECT count(*) FROM nodes`).Scan(&n)
 	})
 	return n, wrap("heartbeat", err)
 }

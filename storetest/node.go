@@ -39,15 +39,4 @@ var nodeTests = []test{
 			t.Errorf("Heartbeat after node_a left = %d nodes, want 1", n)
 		}
 	}},
-	{"HeartbeatForgetsLongGoneNodes", func(t *testing.T, f *fixture) {
-		// A day-long ttl still does not count a node gone for longer than the store
-		// remembers nodes (a day).
-		_, err := f.s.Heartbeat(f.ctx, "node_old", t0, time.Hour)
-		must(t, err)
-		n, err := f.s.Heartbeat(f.ctx, "node_new", t0.Add(25*time.Hour), 48*time.Hour)
-		must(t, err)
-		if n != 1 {
-			t.Errorf("Heartbeat after 25 h = %d nodes, want 1 (the old node forgotten)", n)
-		}
-	}},
 }
