@@ -77,7 +77,8 @@ type Config struct {
 	Poll time.Duration
 	// Heartbeat is how often the dispatcher tells the store it is alive and learns
 	// how many nodes share the store; a node silent for three heartbeats no longer
-	// counts. Endpoints' rate limits are split evenly among the live nodes.
+	// counts. Endpoints' rate limits and concurrency caps are split evenly among the
+	// live nodes.
 	Heartbeat time.Duration
 	// SaturatedDelay is the shortest time a delivery claimed for an endpoint whose
 	// queue is full is put back for; a lane that drains slowly gets its deliveries

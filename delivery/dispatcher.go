@@ -175,7 +175,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	defer func() {
 		<-beating
 		// Leave the node list, so the other nodes take up this one's share of the
-		// rate limits at their next heartbeat.
+		// endpoints' limits at their next heartbeat.
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		if err := d.store.RemoveNode(ctx, d.nodeID); err != nil {
@@ -243,7 +243,8 @@ func (d *Dispatcher) heartbeatLoop(ctx context.Context) {
 }
 
 // heartbeat records this node as alive and keeps the count of live nodes, by which
-// endpoints' rate limits are divided. On an error the last count stands.
+// endpoints' rate limits and concurrency caps are divided. On an error the last
+// count stands.
 func (d *Dispatcher) heartbeat(ctx context.Context) {
 	n, err := d.store.Heartbeat(ctx, d.nodeID, d.cfg.Now(), 3*d.cfg.Heartbeat)
 	if err != nil {

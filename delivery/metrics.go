@@ -51,7 +51,7 @@ func newMetrics(d *Dispatcher, reg prometheus.Registerer) (*metrics, error) {
 		}, func() float64 { return float64(d.inFlight.Load()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "hookd_nodes",
-			Help: "Live hookd nodes sharing the store, this one included, as of the last heartbeat; endpoints' rate limits are divided among them.",
+			Help: "Live hookd nodes sharing the store, this one included, as of the last heartbeat; endpoints' rate limits and concurrency caps are divided among them.",
 		}, func() float64 { return float64(d.Nodes()) }),
 	}
 	for _, c := range cs {
