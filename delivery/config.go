@@ -2,10 +2,10 @@ package delivery
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"net/netip"
 	"time"
 
@@ -120,8 +120,9 @@ type Config struct {
 	OperationalWebhookURL    string
 	OperationalWebhookSecret string
 
-	// Transport, if set, replaces the SSRF-guarded transport (tests only).
-	Transport http.RoundTripper
+	// RootCAs are the certificate authorities endpoints' TLS certificates are
+	// verified against; nil means the system's.
+	RootCAs *x509.CertPool
 	// Registerer, if set, receives the dispatcher's metrics.
 	Registerer prometheus.Registerer
 }

@@ -32,7 +32,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -46,8 +45,8 @@ type Dispatcher struct {
 	store  Store
 	log    *slog.Logger
 	rand   func() float64
-	client *http.Client // SSRF-guarded, for customer endpoints
-	trust  *http.Client // unguarded, for the operator's operational endpoint
+	client *client // SSRF-guarded, for customer endpoints
+	trust  *client // unguarded, for the operator's operational endpoint
 	met    *metrics
 
 	endpoints  *cache[*endpointInfo]
@@ -122,9 +121,6 @@ func New(cfg Config) (*Dispatcher, error) {
 	d.maxTimeout.Store(int64(cfg.RequestTimeout))
 	d.client = newClient(cfg, Guard{AllowPrivate: cfg.AllowPrivate, Allow: cfg.AllowCIDRs})
 	d.trust = newClient(cfg, Guard{AllowPrivate: true})
-	if cfg.Transport != nil {
-		d.client.Transport, d.trust.Transport = cfg.Transport, cfg.Transport
-	}
 	m, err := newMetrics(d, cfg.Registerer)
 	if err != nil {
 		return nil, err
@@ -197,6 +193,8 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	case <-grace.C:
 		d.log.Warn("delivery: shutdown grace period over; cancelling requests in flight")
 		cancelSend()
+		d.client.closeAll()
+		d.trust.closeAll()
 		<-lanesDone
 	}
 	grace.Stop()

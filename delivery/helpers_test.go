@@ -38,6 +38,7 @@ type env struct {
 	ids   hookd.IDGen
 	d     *delivery.Dispatcher
 	app   *hookd.Application
+	stop  func() // stops the dispatcher and waits for Run to return; cleanup calls it too
 }
 
 // newEnv starts a dispatcher. Without an option it uses the test clock, a short
@@ -72,17 +73,21 @@ func newEnv(t *testing.T, opts ...func(*delivery.Config)) *env {
 	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- d.Run(runCtx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run: %v", err)
+	var once sync.Once
+	e.stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("Run: %v", err)
+				}
+			case <-time.After(20 * time.Second):
+				t.Error("Run did not return after cancel")
 			}
-		case <-time.After(20 * time.Second):
-			t.Error("Run did not return after cancel")
-		}
-	})
+		})
+	}
+	t.Cleanup(e.stop)
 	e.app = &hookd.Application{ID: e.ids.New(hookd.PrefixApp), UID: "acme", Name: "Acme", CreatedAt: c.Now(), UpdatedAt: c.Now()}
 	if err := st.CreateApp(ctx, e.app); err != nil {
 		t.Fatal(err)

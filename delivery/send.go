@@ -1,8 +1,8 @@
 package delivery
 
 import (
-	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +17,7 @@ import (
 
 	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/webhook"
+	"github.com/valyala/fasthttp"
 )
 
 // endpointInfo is an endpoint with what sending to it needs, cached together.
@@ -24,6 +25,8 @@ type endpointInfo struct {
 	ep      *hookd.Endpoint
 	url     *url.URL // ep.URL parsed once, or nil with urlErr
 	urlErr  error
+	target  string // url without user information and fragment: what is requested
+	auth    string // Basic authorization from the URL's user information, if any
 	timeout time.Duration
 	trusted bool // the operator's operational endpoint: not subject to the SSRF guard
 
@@ -49,6 +52,9 @@ func (d *Dispatcher) endpoint(ctx context.Context, appID, endpointID string) (*e
 		}
 		info := &endpointInfo{ep: ep, timeout: d.cfg.RequestTimeout}
 		info.url, info.urlErr = parseURL(ep.URL)
+		if info.url != nil {
+			info.target, info.auth = requestTarget(info.url)
+		}
 		if ep.Timeout > 0 {
 			info.timeout = ep.Timeout
 		}
@@ -107,52 +113,6 @@ func (d *Dispatcher) newSigner(profile string, keys []string) (*webhook.Signer, 
 	return webhook.NewSigner(p, keys...)
 }
 
-// newClient returns an HTTP client that dials through g and never follows redirects.
-func newClient(cfg Config, g Guard) *http.Client {
-	t := &http.Transport{
-		Proxy:             nil, // a proxy would be dialled instead of the endpoint, bypassing the guard
-		DialContext:       g.dialer().DialContext,
-		ForceAttemptHTTP2: true,
-		MaxIdleConns:      cfg.Workers,
-		// Idle connections are pooled per host, and many endpoints often share one
-		// (a customer's API with several paths): a smaller bound closes and re-dials
-		// connections at every burst.
-		MaxIdleConnsPerHost:    cfg.Workers,
-		IdleConnTimeout:        90 * time.Second,
-		TLSHandshakeTimeout:    10 * time.Second,
-		ExpectContinueTimeout:  time.Second,
-		MaxResponseHeaderBytes: 64 << 10,
-		// Only the start of a response body is kept, for the attempt log: asking for
-		// gzip would only add a header and a decompressor to every request.
-		DisableCompression: true,
-	}
-	return &http.Client{
-		Transport: t,
-		CheckRedirect: func(*http.Request, []*http.Request) error {
-			return http.ErrUseLastResponse
-		},
-	}
-}
-
-// newRequest returns a POST of body to u, as http.NewRequestWithContext would make it
-// from u's text, without parsing the URL again for every request.
-func newRequest(ctx context.Context, u *url.URL, body []byte, headers int) *http.Request {
-	dest := *u // the request's own copy: the parsed URL is shared
-	req := (&http.Request{
-		Method:        http.MethodPost,
-		URL:           &dest,
-		Proto:         "HTTP/1.1",
-		ProtoMajor:    1,
-		ProtoMinor:    1,
-		Header:        make(http.Header, headers),
-		Body:          io.NopCloser(bytes.NewReader(body)),
-		ContentLength: int64(len(body)),
-		Host:          strings.TrimSuffix(dest.Host, ":"),
-	}).WithContext(ctx)
-	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
-	return req
-}
-
 // response is what one request brought back.
 type response struct {
 	start      time.Time
@@ -184,43 +144,49 @@ func (d *Dispatcher) send(ctx context.Context, info *endpointInfo, dl *hookd.Del
 	if len(body) == 0 {
 		body = []byte("{}")
 	}
-	ctx, cancel := context.WithTimeout(ctx, info.timeout)
-	defer cancel()
-	req := newRequest(ctx, info.url, body, len(info.ep.Headers)+6)
-	h := req.Header
+	req := fasthttp.AcquireRequest()
+	resp := fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
+	req.Header.SetMethod(http.MethodPost)
+	req.SetRequestURI(info.target)
+	h := &req.Header
 	for k, v := range info.ep.Headers {
 		h.Set(k, v)
 	}
-	h.Set("Content-Type", "application/json")
-	h.Set("User-Agent", d.cfg.UserAgent)
-	info.signer.Sign(h, dl.MsgID, start, body)
-
-	client := d.client
-	if info.trusted {
-		client = d.trust
+	if info.auth != "" {
+		h.Set("Authorization", info.auth)
 	}
-	resp, err := client.Do(req)
+	h.SetContentType("application/json")
+	h.SetUserAgent(d.cfg.UserAgent)
+	info.signer.SignTo(h, dl.MsgID, start, body)
+	req.SetBodyRaw(body)
+
+	c := d.client
+	if info.trusted {
+		c = d.trust
+	}
+	err := c.fc.DoTimeout(req, resp, info.timeout)
 	if err != nil {
 		r.duration = d.cfg.Now().Sub(start)
+		if ctx.Err() != nil {
+			err = ctx.Err()
+		}
 		r.err = describe(err, info.timeout)
 		return r
 	}
-	buf, err := io.ReadAll(io.LimitReader(resp.Body, int64(d.cfg.MaxResponseBytes)))
-	if err == nil {
-		_, err = io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrainBytes))
-	}
-	resp.Body.Close()
+	buf, err := readBody(resp, d.cfg.MaxResponseBytes)
 	r.duration = d.cfg.Now().Sub(start)
-	r.code = resp.StatusCode
+	r.code = resp.StatusCode()
 	r.body = strings.ToValidUTF8(string(buf), string(utf8.RuneError))
 	if err != nil && (r.code < 200 || r.code > 299) {
 		// A failure either way; say why the body is cut short.
 		r.err = "reading response: " + describe(err, info.timeout)
 	}
 	if r.code == http.StatusTooManyRequests || r.code == http.StatusServiceUnavailable {
-		r.retryAfter = retryAfter(resp.Header.Get("Retry-After"), d.cfg.Now())
+		r.retryAfter = retryAfter(string(resp.Header.Peek("Retry-After")), d.cfg.Now())
 	}
-	r.abort = strings.EqualFold(strings.TrimSpace(resp.Header.Get(abortHeader)), "true")
+	r.abort = strings.EqualFold(strings.TrimSpace(string(resp.Header.Peek(abortHeader))), "true")
 	return r
 }
 
@@ -260,9 +226,10 @@ func describe(err error, timeout time.Duration) string {
 	switch {
 	case errors.As(err, &refused):
 		return refused.Error()
-	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, fasthttp.ErrTimeout),
+		errors.Is(err, fasthttp.ErrDialTimeout), errors.As(err, &netErr) && netErr.Timeout():
 		return fmt.Sprintf("timeout: no complete response within %s", timeout)
-	case errors.Is(err, context.Canceled):
+	case errors.Is(err, context.Canceled), errors.Is(err, errClientClosed):
 		return "cancelled: hookd was shutting down"
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return "connection refused"
@@ -270,7 +237,7 @@ func describe(err error, timeout time.Duration) string {
 		return "connection reset by peer"
 	case errors.As(err, &dnsErr):
 		return "DNS lookup failed: " + dnsErr.Error()
-	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, fasthttp.ErrConnectionClosed):
 		return "connection closed before a complete response"
 	}
 	var ue interface{ Unwrap() error }
@@ -278,4 +245,17 @@ func describe(err error, timeout time.Duration) string {
 		return ue.Unwrap().Error()
 	}
 	return err.Error()
+}
+
+// requestTarget returns the URL a request for u is sent to, without user information
+// or fragment, and the Basic authorization that u's user information stands for ("" if
+// none), as a browser or net/http would send them.
+func requestTarget(u *url.URL) (target, auth string) {
+	t := *u
+	t.User, t.Fragment, t.RawFragment = nil, "", ""
+	if u.User != nil {
+		pass, _ := u.User.Password()
+		auth = "Basic " + base64.StdEncoding.EncodeToString([]byte(u.User.Username()+":"+pass))
+	}
+	return t.String(), auth
 }

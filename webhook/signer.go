@@ -60,14 +60,36 @@ func (s *Signer) Profile() Profile { return s.p }
 // timestamp headers are set for every profile so receivers can de-duplicate; only
 // the profile's Content decides what is signed.
 func (s *Signer) Sign(h http.Header, msgID string, ts time.Time, body []byte) {
+	var stack [512]byte
+	tsStr, sig := s.sign(stack[:0], msgID, ts, body)
+	vals := make([]string, 3)
+	vals[0], vals[1], vals[2] = msgID, tsStr, sig
+	h[s.idKey] = vals[0:1:1]
+	h[s.tsKey] = vals[1:2:2]
+	h[s.sigKey] = vals[2:3:3]
+}
+
+// HeaderSetter is a set of request headers that SignTo can write to: http.Header, or
+// the request headers of another HTTP client library.
+type HeaderSetter interface {
+	Set(key, value string)
+}
+
+// SignTo sets the same headers as Sign, through h's Set method.
+func (s *Signer) SignTo(h HeaderSetter, msgID string, ts time.Time, body []byte) {
+	var stack [512]byte
+	tsStr, sig := s.sign(stack[:0], msgID, ts, body)
+	h.Set(s.idKey, msgID)
+	h.Set(s.tsKey, tsStr)
+	h.Set(s.sigKey, sig)
+}
+
+// sign returns the timestamp and signature header values, built in buf when they
+// fit; the two strings share one allocation.
+func (s *Signer) sign(buf []byte, msgID string, ts time.Time, body []byte) (tsValue, sigValue string) {
 	var tsBuf [20]byte
 	tsb := strconv.AppendInt(tsBuf[:0], ts.Unix(), 10)
-
-	// The value is built on the stack when it fits; the timestamp and signature
-	// strings then share one allocation and the three header values another.
-	var stack [512]byte
-	buf := stack[:0]
-	if n := 2*len(tsb) + s.valueLen; n > len(stack) {
+	if n := 2*len(tsb) + s.valueLen; n > cap(buf) {
 		buf = make([]byte, 0, n)
 	}
 	buf = append(buf, tsb...)
@@ -89,12 +111,7 @@ func (s *Signer) Sign(h http.Header, msgID string, ts time.Time, body []byte) {
 		buf = s.appendSignature(buf, &s.keys[i], msgID, tsStr, body)
 	}
 	all := string(buf)
-
-	vals := make([]string, 3)
-	vals[0], vals[1], vals[2] = msgID, all[:len(tsb)], all[len(tsb):]
-	h[s.idKey] = vals[0:1:1]
-	h[s.tsKey] = vals[1:2:2]
-	h[s.sigKey] = vals[2:3:3]
+	return all[:len(tsb)], all[len(tsb):]
 }
 
 // appendSignature appends the encoded signature of one key.

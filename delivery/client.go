@@ -1,0 +1,149 @@
+package delivery
+
+import (
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// client sends deliveries over HTTP/1.1 with keep-alive connections, dialled through
+// an SSRF guard. It is built on fasthttp rather than net/http: a delivery is one
+// small POST whose answer hookd barely reads, and net/http's per-connection reader
+// and writer goroutines cost about as much CPU as the rest of a delivery together.
+//
+// fasthttp has no per-request context, so the client keeps its open connections and
+// closeAll ends them: that is how a shutdown cancels the requests in flight.
+type client struct {
+	fc *fasthttp.Client
+
+	mu     sync.Mutex
+	conns  map[*trackedConn]struct{}
+	closed bool
+}
+
+// maxResponseHeaderBytes bounds a response's header block (fasthttp's read buffer).
+const maxResponseHeaderBytes = 64 << 10
+
+// newClient returns a client that dials through g. It never follows redirects (Do
+// does not), never retries a request on its own except once on a kept-alive
+// connection the receiver had already closed, and verifies TLS certificates against
+// roots (nil: the system's).
+func newClient(cfg Config, g Guard) *client {
+	c := &client{conns: make(map[*trackedConn]struct{})}
+	dialer := g.dialer()
+	c.fc = &fasthttp.Client{
+		DialTimeout: func(addr string, timeout time.Duration) (net.Conn, error) {
+			d := *dialer
+			d.Timeout = min(d.Timeout, timeout)
+			conn, err := d.Dial("tcp", addr)
+			if err != nil {
+				return nil, err
+			}
+			return c.track(conn)
+		},
+		TLSConfig: &tls.Config{RootCAs: cfg.RootCAs, MinVersion: tls.VersionTLS12},
+		// The lanes and Workers bound the requests in flight; the pool must never be
+		// the reason a request waits or fails.
+		MaxConnsPerHost:     cfg.Workers,
+		MaxIdleConnDuration: 90 * time.Second,
+		ReadBufferSize:      maxResponseHeaderBytes,
+		WriteBufferSize:     16 << 10,
+		// Only the start of a body is kept; the rest is drained or the connection
+		// closed (see readBody).
+		StreamResponseBody:            true,
+		NoDefaultUserAgentHeader:      true,
+		DisablePathNormalizing:        true, // send the endpoint's path as it was given
+		DisableHeaderNamesNormalizing: false,
+		MaxIdemponentCallAttempts:     2,
+		RetryIfErr:                    retryStale,
+	}
+	return c
+}
+
+// retryStale retries a request once when the connection was closed by the receiver
+// before the first byte of an answer: typically a kept-alive connection the receiver
+// timed out while it sat idle in the pool (net/http retries these too).
+func retryStale(_ *fasthttp.Request, attempts int, err error) (resetTimeout, retry bool) {
+	if attempts > 1 {
+		return false, false
+	}
+	stale := errors.Is(err, fasthttp.ErrConnectionClosed) || errors.Is(err, io.EOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+	return false, stale
+}
+
+// track records conn as open until it is closed; after closeAll it refuses it.
+func (c *client) track(conn net.Conn) (net.Conn, error) {
+	tc := &trackedConn{Conn: conn, c: c}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		conn.Close()
+		return nil, errClientClosed
+	}
+	c.conns[tc] = struct{}{}
+	return tc, nil
+}
+
+// errClientClosed is the dial error after closeAll.
+var errClientClosed = errors.New("cancelled: hookd was shutting down")
+
+// closeAll closes every connection, idle or in use, and refuses new ones: requests in
+// flight end with an error.
+func (c *client) closeAll() {
+	c.mu.Lock()
+	c.closed = true
+	conns := c.conns
+	c.conns = nil
+	c.mu.Unlock()
+	for tc := range conns {
+		tc.Conn.Close()
+	}
+}
+
+// trackedConn is a connection the client keeps in its set while it is open.
+type trackedConn struct {
+	net.Conn
+	c    *client
+	once sync.Once
+}
+
+func (tc *trackedConn) Close() error {
+	tc.once.Do(func() {
+		tc.c.mu.Lock()
+		delete(tc.c.conns, tc)
+		tc.c.mu.Unlock()
+	})
+	return tc.Conn.Close()
+}
+
+// readBody returns up to limit bytes of resp's streamed body, and reads up to
+// maxDrainBytes more so the connection can be kept; a longer body closes the
+// connection instead. The error is the body's read error, if any.
+func readBody(resp *fasthttp.Response, limit int) ([]byte, error) {
+	stream := resp.BodyStream()
+	if stream == nil {
+		return nil, nil
+	}
+	buf, err := io.ReadAll(io.LimitReader(stream, int64(limit)))
+	if err == nil {
+		var n int64
+		n, err = io.Copy(io.Discard, io.LimitReader(stream, maxDrainBytes+1))
+		if err == nil && n > maxDrainBytes {
+			if closer, ok := stream.(fasthttp.ReadCloserWithError); ok {
+				closer.CloseWithError(fasthttp.ErrBodyTooLarge)
+				return buf, nil
+			}
+		}
+	}
+	if cerr := resp.CloseBodyStream(); err == nil && cerr != nil && !errors.Is(cerr, fasthttp.ErrBodyTooLarge) {
+		err = cerr
+	}
+	return buf, err
+}

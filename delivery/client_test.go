@@ -1,0 +1,119 @@
+package delivery_test
+
+import (
+	"crypto/x509"
+	"encoding/base64"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hookd/hookd"
+	"github.com/hookd/hookd/delivery"
+)
+
+func TestHTTPS(t *testing.T) {
+	rc := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("secure " + r.Proto))
+	}))
+	t.Cleanup(rc.Close)
+
+	t.Run("trusted certificate", func(t *testing.T) {
+		roots := x509.NewCertPool()
+		roots.AddCert(rc.Certificate())
+		e := newEnv(t, func(c *delivery.Config) { c.RootCAs = roots })
+		ep := e.endpoint(rc.URL + "/hook")
+		msg := e.send("a", nil, `{}`)
+		e.waitDelivery(msg.ID, ep.ID, hookd.StatusSuccess)
+		if as := e.attempts(msg.ID); as[0].Response != "secure HTTP/1.1" {
+			t.Fatalf("response %q, want the TLS receiver's", as[0].Response)
+		}
+	})
+	t.Run("unknown authority", func(t *testing.T) {
+		e := newEnv(t)
+		ep := e.endpoint(rc.URL + "/hook")
+		msg := e.send("a", nil, `{}`)
+		as := e.waitAttempts(msg.ID, 1)
+		e.waitDelivery(msg.ID, ep.ID, hookd.StatusPending)
+		if as[0].ResponseStatusCode != 0 || !strings.Contains(as[0].Error, "certificate") {
+			t.Fatalf("attempt: code %d error %q, want a certificate error", as[0].ResponseStatusCode, as[0].Error)
+		}
+	})
+}
+
+// TestStaleConnection sends twice to a receiver that closes idle keep-alive
+// connections quickly: the second delivery finds its pooled connection closed, and
+// must still succeed at its first attempt.
+func TestStaleConnection(t *testing.T) {
+	e := newEnv(t)
+	rc := newReceiver(t, status(http.StatusOK))
+	rc.Config.IdleTimeout = 20 * time.Millisecond
+	ep := e.endpoint(rc.URL)
+	for i := range 3 {
+		msg := e.send("a", nil, `{}`)
+		e.waitDelivery(msg.ID, ep.ID, hookd.StatusSuccess)
+		if n := len(e.attempts(msg.ID)); n != 1 {
+			t.Fatalf("message %d: %d attempts, want 1", i, n)
+		}
+		time.Sleep(100 * time.Millisecond) // the receiver closes the idle connection
+	}
+}
+
+// TestRequestTarget checks that the request goes to the endpoint's path and query as
+// given, and that user information in the URL becomes Basic authorization.
+func TestRequestTarget(t *testing.T) {
+	e := newEnv(t)
+	var target, auth string
+	rc := newReceiver(t, func(_ int, w http.ResponseWriter, r *http.Request) {
+		target, auth = r.RequestURI, r.Header.Get("Authorization")
+	})
+	ep := e.endpoint(strings.Replace(rc.URL, "://", "://hooks:s3cret@", 1) + "/a//b/../c?x=1%202&y#frag")
+	msg := e.send("a", nil, `{}`)
+	e.waitDelivery(msg.ID, ep.ID, hookd.StatusSuccess)
+	if target != "/a//b/../c?x=1%202&y" {
+		t.Errorf("request target %q, want the endpoint's path and query unchanged", target)
+	}
+	if want := "Basic " + base64.StdEncoding.EncodeToString([]byte("hooks:s3cret")); auth != want {
+		t.Errorf("authorization %q, want %q", auth, want)
+	}
+}
+
+// TestShutdownCancelsRequests stops the dispatcher while a request hangs: once the
+// grace period is over the request is cancelled, and its attempt is recorded so the
+// delivery is retried after the restart.
+func TestShutdownCancelsRequests(t *testing.T) {
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	arrived := make(chan struct{}, 1)
+	rc := newReceiver(t, func(_ int, w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	})
+	e := newEnv(t, func(c *delivery.Config) {
+		c.ShutdownTimeout = 100 * time.Millisecond
+		c.RequestTimeout = 30 * time.Second // without the cancel, Run would wait this long
+	})
+	ep := e.endpoint(rc.URL)
+	msg := e.send("a", nil, `{}`)
+	select {
+	case <-arrived:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the request did not arrive")
+	}
+	start := time.Now()
+	e.stop()
+	if took := time.Since(start); took > 10*time.Second {
+		t.Fatalf("Run took %s to return after the grace period", took)
+	}
+	as := e.attempts(msg.ID)
+	if len(as) != 1 || !strings.Contains(as[0].Error, "cancelled") {
+		t.Fatalf("attempts %+v, want one cancelled", as)
+	}
+	if d := e.delivery(msg.ID, ep.ID); d.Status != hookd.StatusPending {
+		t.Fatalf("delivery status %v, want pending for a retry", d.Status)
+	}
+}
