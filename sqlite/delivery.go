@@ -129,6 +129,10 @@ type deliveryError struct {
 func (e *deliveryError) Error() string { return e.err.Error() }
 func (e *deliveryError) Unwrap() error { return e.err }
 
+// deliveryKey is what a delivery is found by: a message has one delivery to an
+// endpoint.
+type deliveryKey struct{ msgID, endpointID string }
+
 // ClaimDeliveries leases up to limit due deliveries, oldest due first. The lease is a
 // per-delivery counter incremented at every claim.
 func (s *Store) ClaimDeliveries(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]*hookd.Delivery, error) {
@@ -160,33 +164,34 @@ func (s *Store) ClaimDeliveries(ctx context.Context, now time.Time, lease time.D
 		if len(out) == 0 {
 			return false, nil
 		}
-		// One statement leases them all; the IDs travel as one JSON array.
-		byID := make(map[string]*hookd.Delivery, len(out))
-		ids := make([]string, len(out))
+		// One statement leases them all; their keys travel as one JSON array.
+		byKey := make(map[deliveryKey]*hookd.Delivery, len(out))
+		keys := make([][2]string, len(out))
 		for i, d := range out {
-			byID[d.ID] = d
-			ids[i] = d.ID
+			byKey[deliveryKey{d.MsgID, d.EndpointID}] = d
+			keys[i] = [2]string{d.MsgID, d.EndpointID}
 		}
-		list, err := json.Marshal(ids)
+		list, err := json.Marshal(keys)
 		if err != nil {
 			return false, err
 		}
 		until := now.Add(lease)
 		rows, err = tx.query(`UPDATE deliveries SET status = 3, next_attempt = ?, lease = lease + 1,
-			updated_at = ? WHERE id IN (SELECT value FROM json_each(?)) RETURNING id, lease`,
+			updated_at = ? WHERE (msg_id, endpoint_id) IN (SELECT value ->> 0, value ->> 1 FROM json_each(?))
+			RETURNING msg_id, endpoint_id, lease`,
 			ts(until), ts(now), string(list))
 		if err != nil {
 			return false, err
 		}
 		n := 0
 		for rows.Next() {
-			var id string
+			var k deliveryKey
 			var l int64
-			if err := rows.Scan(&id, &l); err != nil {
+			if err := rows.Scan(&k.msgID, &k.endpointID, &l); err != nil {
 				rows.Close()
 				return false, err
 			}
-			if d := byID[id]; d != nil {
+			if d := byKey[k]; d != nil {
 				d.Lease = l
 				n++
 			}
@@ -238,13 +243,14 @@ func (s *Store) RecordAttempts(ctx context.Context, results []hookd.AttemptResul
 // statement.
 var applyResultsSQL = func() [maxRowsPerInsert + 1]string {
 	var out [maxRowsPerInsert + 1]string
-	row := `(?, ?, ?, ?, ?, ?)`
+	row := `(?, ?, ?, ?, ?, ?, ?)`
 	for n := 1; n <= maxRowsPerInsert; n++ {
-		out[n] = `WITH r (id, lease, status, next_attempt, attempts, updated_at) AS (VALUES ` + row +
+		out[n] = `WITH r (msg_id, endpoint_id, lease, status, next_attempt, attempts, updated_at) AS (VALUES ` + row +
 			strings.Repeat(", "+row, n-1) + `)
 			UPDATE deliveries SET status = r.status, next_attempt = r.next_attempt, attempts = r.attempts,
 				updated_at = r.updated_at
-			FROM r WHERE deliveries.id = r.id AND deliveries.lease = r.lease`
+			FROM r WHERE deliveries.msg_id = r.msg_id AND deliveries.endpoint_id = r.endpoint_id
+				AND deliveries.lease = r.lease`
 	}
 	return out
 }()
@@ -252,7 +258,7 @@ var applyResultsSQL = func() [maxRowsPerInsert + 1]string {
 // applyResults sets the deliveries' new state, maxRowsPerInsert results a statement.
 // Results for one delivery appear at most once in a batch (one claim, one attempt).
 func applyResults(tx *wtx, results []hookd.AttemptResult) error {
-	args := make([]any, 0, 6*min(len(results), maxRowsPerInsert))
+	args := make([]any, 0, 7*min(len(results), maxRowsPerInsert))
 	for len(results) > 0 {
 		chunk := results[:min(len(results), maxRowsPerInsert)]
 		results = results[len(chunk):]
@@ -262,7 +268,8 @@ func applyResults(tx *wtx, results []hookd.AttemptResult) error {
 			if r.Attempt != nil {
 				at = ts(r.Attempt.Timestamp)
 			}
-			args = append(args, r.Delivery.ID, r.Delivery.Lease, int(r.Status), ts(r.NextAttempt), r.Attempts, at)
+			args = append(args, r.Delivery.MsgID, r.Delivery.EndpointID, r.Delivery.Lease, int(r.Status),
+				ts(r.NextAttempt), r.Attempts, at)
 		}
 		if _, err := tx.exec(applyResultsSQL[len(chunk)], args...); err != nil {
 			return err
@@ -321,7 +328,7 @@ func (s *Store) PostponeDeliveries(ctx context.Context, deliveries []*hookd.Deli
 		n := int64(0)
 		for _, d := range deliveries {
 			k, err := tx.affected(`UPDATE deliveries SET status = 1, next_attempt = ?
-				WHERE id = ? AND lease = ?`, ts(until), d.ID, d.Lease)
+				WHERE msg_id = ? AND endpoint_id = ? AND lease = ?`, ts(until), d.MsgID, d.EndpointID, d.Lease)
 			if err != nil {
 				return false, err
 			}

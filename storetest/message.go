@@ -141,15 +141,19 @@ var messageTests = []test{
 		}
 	}},
 	{"Atomic", func(t *testing.T, f *fixture) {
-		// A delivery that cannot be written (its ID is taken) fails the whole call:
-		// neither the message nor any delivery is kept.
+		// Deliveries that cannot be written fail the whole call: neither the message
+		// nor any delivery is kept. One has a taken ID, another is a second one to
+		// the same endpoint; a store may let either through, but not both.
 		a := f.app()
 		e1, e2 := f.endpoint(a.ID), f.endpoint(a.ID)
 		_, old := f.message(a.ID, []*hookd.Endpoint{e1})
 		m, ds := f.newMessage(a.ID, []*hookd.Endpoint{e1, e2})
 		ds[1].ID = old[0].ID
+		again := *ds[0]
+		again.ID = f.id(hookd.PrefixDelivery)
+		ds = append(ds, &again)
 		if _, err := f.s.CreateMessage(f.ctx, m, ds); err == nil {
-			t.Fatal("CreateMessage with a taken delivery ID succeeded")
+			t.Fatal("CreateMessage with a taken delivery ID and two deliveries to one endpoint succeeded")
 		}
 		if _, err := f.s.Message(f.ctx, a.ID, m.ID); hookd.ErrorCode(err) != hookd.ENOTFOUND {
 			t.Errorf("message kept after failed CreateMessage: %v", err)
