@@ -129,12 +129,12 @@ type deliveryError struct {
 func (e *deliveryError) Error() string { return e.err.Error() }
 func (e *deliveryError) Unwrap() error { return e.err }
 
-// deliveryKey is what a delivery is found by: a message has one delivery to an
-// endpoint.
-type deliveryKey struct{ msgID, endpointID string }
-
 // ClaimDeliveries leases up to limit due deliveries, oldest due first. The lease is a
 // per-delivery counter incremented at every claim.
+//
+// The deliveries are read first and their messages afterwards, once each: a
+// message's fan-out is usually due, and so claimed, together, and its payload is then
+// read and held once rather than once per endpoint.
 func (s *Store) ClaimDeliveries(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]*hookd.Delivery, error) {
 	if limit <= 0 {
 		return nil, nil
@@ -142,56 +142,63 @@ func (s *Store) ClaimDeliveries(ctx context.Context, now time.Time, lease time.D
 	var out []*hookd.Delivery
 	err := s.write(ctx, func(tx *wtx) (bool, error) {
 		out = out[:0]
-		rows, err := tx.query(`SELECT `+deliveryColumnsD+`, `+messageColumnsM+`
-			FROM deliveries d JOIN messages m ON m.id = d.msg_id
+		rows, err := tx.query(`SELECT d.rowid, `+deliveryColumnsD+` FROM deliveries d
 			WHERE d.status IN (1, 3) AND d.next_attempt <= ?
 			ORDER BY d.next_attempt LIMIT ?`, ts(now), limit)
 		if err != nil {
 			return false, err
 		}
+		byRow := make(map[int64]*hookd.Delivery, limit)
+		var rowids []int64
+		var msgIDs []string
+		seen := make(map[string]bool)
 		for rows.Next() {
-			d, err := scanDeliveryMessage(rows)
-			if err != nil {
+			var rowid int64
+			var x deliveryDest
+			if err := rows.Scan(append([]any{&rowid}, x.targets()...)...); err != nil {
 				rows.Close()
 				return false, err
 			}
-			out = append(out, d)
+			d := x.delivery()
+			byRow[rowid] = d
+			rowids = append(rowids, rowid)
+			if !seen[d.MsgID] {
+				seen[d.MsgID] = true
+				msgIDs = append(msgIDs, d.MsgID)
+			}
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
 			return false, err
 		}
-		if len(out) == 0 {
+		if len(rowids) == 0 {
 			return false, nil
 		}
-		// One statement leases them all; their keys travel as one JSON array.
-		byKey := make(map[deliveryKey]*hookd.Delivery, len(out))
-		keys := make([][2]string, len(out))
-		for i, d := range out {
-			byKey[deliveryKey{d.MsgID, d.EndpointID}] = d
-			keys[i] = [2]string{d.MsgID, d.EndpointID}
+		msgs, err := messagesByID(tx, msgIDs)
+		if err != nil {
+			return false, err
 		}
-		list, err := json.Marshal(keys)
+
+		// One statement leases them all; their rowids travel as one JSON array.
+		list, err := json.Marshal(rowids)
 		if err != nil {
 			return false, err
 		}
 		until := now.Add(lease)
 		rows, err = tx.query(`UPDATE deliveries SET status = 3, next_attempt = ?, lease = lease + 1,
-			updated_at = ? WHERE (msg_id, endpoint_id) IN (SELECT value ->> 0, value ->> 1 FROM json_each(?))
-			RETURNING msg_id, endpoint_id, lease`,
+			updated_at = ? WHERE rowid IN (SELECT value FROM json_each(?)) RETURNING rowid, lease`,
 			ts(until), ts(now), string(list))
 		if err != nil {
 			return false, err
 		}
 		n := 0
 		for rows.Next() {
-			var k deliveryKey
-			var l int64
-			if err := rows.Scan(&k.msgID, &k.endpointID, &l); err != nil {
+			var rowid, l int64
+			if err := rows.Scan(&rowid, &l); err != nil {
 				rows.Close()
 				return false, err
 			}
-			if d := byKey[k]; d != nil {
+			if d := byRow[rowid]; d != nil {
 				d.Lease = l
 				n++
 			}
@@ -200,13 +207,21 @@ func (s *Store) ClaimDeliveries(ctx context.Context, now time.Time, lease time.D
 		if err := rows.Err(); err != nil {
 			return false, err
 		}
-		if n != len(out) {
-			return false, fmt.Errorf("leased %d of %d deliveries", n, len(out))
+		if n != len(rowids) {
+			return false, fmt.Errorf("leased %d of %d deliveries", n, len(rowids))
 		}
-		for _, d := range out {
+		for _, rowid := range rowids {
+			d := byRow[rowid]
+			d.Message = msgs[d.MsgID]
+			if d.Message == nil {
+				// Deliveries go with their message (ON DELETE CASCADE); one without is
+				// a broken row, not work.
+				return false, fmt.Errorf("delivery %s: message %s not found", d.ID, d.MsgID)
+			}
 			d.Status = hookd.StatusSending
 			d.NextAttempt = fromTS(ts(until))
 			d.UpdatedAt = fromTS(ts(now))
+			out = append(out, d)
 		}
 		return false, nil
 	})
@@ -214,6 +229,28 @@ func (s *Store) ClaimDeliveries(ctx context.Context, now time.Time, lease time.D
 		return nil, wrap("claim deliveries", err)
 	}
 	return out, nil
+}
+
+// messagesByID reads the messages with the given IDs, by ID.
+func messagesByID(tx *wtx, ids []string) (map[string]*hookd.Message, error) {
+	list, err := json.Marshal(ids)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := tx.query(`SELECT `+messageColumns+` FROM messages WHERE id IN (SELECT value FROM json_each(?))`, string(list))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := make(map[string]*hookd.Message, len(ids))
+	for rows.Next() {
+		m, err := scanMessage(rows)
+		if err != nil {
+			return nil, err
+		}
+		out[m.ID] = m
+	}
+	return out, rows.Err()
 }
 
 // RecordAttempts inserts the attempts and applies each result where the lease holds.
