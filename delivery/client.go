@@ -14,8 +14,8 @@ import (
 
 // client sends deliveries over HTTP/1.1 with keep-alive connections, dialled through
 // an SSRF guard. It is built on fasthttp rather than net/http: a delivery is one
-// small POST whose answer hookd barely reads, and net/http's per-connection reader
-// and writer goroutines cost about as much CPU as the rest of a delivery together.
+// small POST whose answer hookd barely reads, and without net/http's reader and writer
+// goroutines per connection the server spends about a fifth less CPU per delivery.
 //
 // fasthttp has no per-request context, so the client keeps its open connections and
 // closeAll ends them: that is how a shutdown cancels the requests in flight.
@@ -59,7 +59,6 @@ func newClient(cfg Config, g Guard) *client {
 		StreamResponseBody:            true,
 		NoDefaultUserAgentHeader:      true,
 		DisablePathNormalizing:        true, // send the endpoint's path as it was given
-		DisableHeaderNamesNormalizing: false,
 		MaxIdemponentCallAttempts:     2,
 		RetryIfErr:                    retryStale,
 	}

@@ -64,13 +64,14 @@ func TestStaleConnection(t *testing.T) {
 // given, and that user information in the URL becomes Basic authorization.
 func TestRequestTarget(t *testing.T) {
 	e := newEnv(t)
-	var target, auth string
+	targets := make(chan string, 1)
 	rc := newReceiver(t, func(_ int, w http.ResponseWriter, r *http.Request) {
-		target, auth = r.RequestURI, r.Header.Get("Authorization")
+		targets <- r.RequestURI
 	})
 	ep := e.endpoint(strings.Replace(rc.URL, "://", "://hooks:s3cret@", 1) + "/a//b/../c?x=1%202&y#frag")
 	msg := e.send("a", nil, `{}`)
 	e.waitDelivery(msg.ID, ep.ID, hookd.StatusSuccess)
+	target, auth := <-targets, rc.requests()[0].header.Get("Authorization")
 	if target != "/a//b/../c?x=1%202&y" {
 		t.Errorf("request target %q, want the endpoint's path and query unchanged", target)
 	}
