@@ -56,11 +56,11 @@ func newClient(cfg Config, g Guard) *client {
 		WriteBufferSize:     16 << 10,
 		// Only the start of a body is kept; the rest is drained or the connection
 		// closed (see readBody).
-		StreamResponseBody:            true,
-		NoDefaultUserAgentHeader:      true,
-		DisablePathNormalizing:        true, // send the endpoint's path as it was given
-		MaxIdemponentCallAttempts:     2,
-		RetryIfErr:                    retryStale,
+		StreamResponseBody:        true,
+		NoDefaultUserAgentHeader:  true,
+		DisablePathNormalizing:    true, // send the endpoint's path as it was given
+		MaxIdemponentCallAttempts: 2,
+		RetryIfErr:                retryStale,
 	}
 	return c
 }

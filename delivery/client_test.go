@@ -47,8 +47,10 @@ func TestHTTPS(t *testing.T) {
 // must still succeed at its first attempt.
 func TestStaleConnection(t *testing.T) {
 	e := newEnv(t)
-	rc := newReceiver(t, status(http.StatusOK))
+	rc := httptest.NewUnstartedServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	rc.Config.IdleTimeout = 20 * time.Millisecond
+	rc.Start()
+	t.Cleanup(rc.Close)
 	ep := e.endpoint(rc.URL)
 	for i := range 3 {
 		msg := e.send("a", nil, `{}`)
