@@ -178,6 +178,18 @@ func (s *Store) ClaimDeliveries(ctx context.Context, now time.Time, lease time.D
 		if err != nil {
 			return false, err
 		}
+		// Deliveries go with their message (ON DELETE CASCADE); one without would be
+		// a broken row, not work: it is left alone, as a join would leave it.
+		kept := rowids[:0]
+		for _, rowid := range rowids {
+			if d := byRow[rowid]; msgs[d.MsgID] != nil {
+				d.Message = msgs[d.MsgID]
+				kept = append(kept, rowid)
+			}
+		}
+		if rowids = kept; len(rowids) == 0 {
+			return false, nil
+		}
 
 		// One statement leases them all; their rowids travel as one JSON array.
 		list, err := json.Marshal(rowids)
@@ -212,12 +224,6 @@ func (s *Store) ClaimDeliveries(ctx context.Context, now time.Time, lease time.D
 		}
 		for _, rowid := range rowids {
 			d := byRow[rowid]
-			d.Message = msgs[d.MsgID]
-			if d.Message == nil {
-				// Deliveries go with their message (ON DELETE CASCADE); one without is
-				// a broken row, not work.
-				return false, fmt.Errorf("delivery %s: message %s not found", d.ID, d.MsgID)
-			}
 			d.Status = hookd.StatusSending
 			d.NextAttempt = fromTS(ts(until))
 			d.UpdatedAt = fromTS(ts(now))

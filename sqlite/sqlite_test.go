@@ -32,7 +32,8 @@ func TestStore(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) hookd.Store { return openStore(t) })
 }
 
-// benchFixture is an application with one endpoint and a 1 KiB payload.
+// benchFixture is an application with one endpoint and a 1 KiB payload, for the
+// benchmarks and the tests that need a message to claim.
 type benchFixture struct {
 	s       *sqlite.Store
 	ids     hookd.IDGen
@@ -41,18 +42,18 @@ type benchFixture struct {
 	payload []byte
 }
 
-func newBenchFixture(b *testing.B) *benchFixture {
-	f := &benchFixture{s: openStore(b)}
+func newBenchFixture(tb testing.TB) *benchFixture {
+	f := &benchFixture{s: openStore(tb)}
 	now := time.Now()
 	f.app = &hookd.Application{ID: f.ids.New(hookd.PrefixApp), Name: "bench", CreatedAt: now, UpdatedAt: now}
 	f.ep = &hookd.Endpoint{ID: f.ids.New(hookd.PrefixEndpoint), AppID: f.app.ID, URL: "https://example.com/hook",
 		Secrets: []hookd.Secret{{Key: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}}, CreatedAt: now, UpdatedAt: now}
 	ctx := context.Background()
 	if err := f.s.CreateApp(ctx, f.app); err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	if err := f.s.CreateEndpoint(ctx, f.ep); err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	f.payload = []byte(`{"data":"` + strings.Repeat("x", 1024-11) + `"}`)
 	return f
