@@ -176,10 +176,6 @@ func (d *Dispatcher) next(l *lane, idle *time.Timer) (*hookd.Delivery, bool) {
 // work delivers the lane's queue, one delivery at a time.
 func (d *Dispatcher) work(l *lane) {
 	defer d.lanesWG.Done()
-	// Each request's context derives from this one rather than from sendCtx itself, so
-	// that concurrent requests do not all register with, and contend for, one parent.
-	ctx, cancel := context.WithCancel(d.sendCtx)
-	defer cancel()
 	idle := time.NewTimer(laneIdle)
 	idle.Stop()
 	for {
@@ -187,7 +183,7 @@ func (d *Dispatcher) work(l *lane) {
 		if !ok {
 			return
 		}
-		d.process(ctx, l, dl)
+		d.process(d.sendCtx, l, dl)
 		d.mu.Lock()
 		l.done++
 		d.mu.Unlock()
