@@ -23,6 +23,7 @@ type Store interface {
 	IdempotencyStore
 	SettingStore
 	NodeStore
+	StatsStore
 
 	// Wake returns a channel that receives a value (best effort, coalesced) whenever
 	// any node commits new due work: a new message's deliveries, a resend, a recover.

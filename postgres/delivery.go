@@ -72,6 +72,7 @@ func (s *Store) RecordAttempts(ctx context.Context, results []hookd.AttemptResul
 		dAttempts                                     []int32
 	)
 	health := map[string]*endpointHealth{}
+	var counted []*hookd.Attempt
 	for _, r := range results {
 		if a, d := r.Attempt, r.Delivery; a != nil && d != nil {
 			// An attempt may leave the keys its delivery carries empty.
@@ -91,6 +92,7 @@ func (s *Store) RecordAttempts(ctx context.Context, results []hookd.AttemptResul
 			aStatus, aTrig, aCodes = append(aStatus, int16(a.Status)), append(aTrig, int16(a.Trigger)), append(aCodes, int32(a.ResponseStatusCode))
 			aDur, aTimes = append(aDur, int64(a.Duration)), append(aTimes, a.Timestamp)
 			health[a.EndpointID] = health[a.EndpointID].after(a)
+			counted = append(counted, a)
 		}
 		if d := r.Delivery; d != nil {
 			at := r.NextAttempt
@@ -143,6 +145,8 @@ func (s *Store) RecordAttempts(ctx context.Context, results []hookd.AttemptResul
 			b.Queue(`UPDATE endpoints SET failing_since = $2 WHERE id = $1 AND failing_since IS NULL`, id, h.since)
 		}
 	}
+	// Last, so the transaction waits for nothing while it holds a counter row.
+	queueAttemptCounts(b, counted)
 	// The statements of a batch run in one implicit transaction: one round trip.
 	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
 		return fmt.Errorf("record attempts: %w", err)

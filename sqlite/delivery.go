@@ -277,6 +277,9 @@ func (s *Store) RecordAttempts(ctx context.Context, results []hookd.AttemptResul
 		if err := applyResults(tx, results); err != nil {
 			return false, err
 		}
+		if err := addAttemptCounts(tx, attempts); err != nil {
+			return false, err
+		}
 		return false, updateFailingSince(tx, attempts)
 	})
 	return wrap("record attempts", err)

@@ -33,6 +33,7 @@ func Run(t *testing.T, open func(t *testing.T) hookd.Store) {
 		{"Idempotency", idempotencyTests},
 		{"Setting", settingTests},
 		{"Node", nodeTests},
+		{"Stats", statsTests},
 		{"Store", storeTests},
 	}
 	for _, g := range groups {

@@ -1,0 +1,70 @@
+package hookd
+
+import (
+	"context"
+	"slices"
+	"time"
+)
+
+// AttemptCount is how many attempts ended in success and in failure during one
+// minute, server-wide.
+type AttemptCount struct {
+	// Minute is the start of the minute (UTC, truncated to the minute).
+	Minute        time.Time
+	Success, Fail int64
+}
+
+// CountAttempts sums attempts by the minute of their Timestamp, oldest minute first.
+// RecordAttempts adds the result to the store's counters, so that the dashboard reads
+// a day of traffic from at most 1,440 rows instead of the attempt log.
+func CountAttempts(attempts []*Attempt) []AttemptCount {
+	var out []AttemptCount
+	for _, a := range attempts {
+		m := a.Timestamp.UTC().Truncate(time.Minute)
+		i := slices.IndexFunc(out, func(c AttemptCount) bool { return c.Minute.Equal(m) })
+		if i < 0 {
+			out = append(out, AttemptCount{Minute: m})
+			i = len(out) - 1
+		}
+		if a.Status == StatusSuccess {
+			out[i].Success++
+		} else {
+			out[i].Fail++
+		}
+	}
+	slices.SortFunc(out, func(a, b AttemptCount) int { return a.Minute.Compare(b.Minute) })
+	return out
+}
+
+// QueueCounts is the server's delivery backlog.
+type QueueCounts struct {
+	// Queued counts deliveries waiting for an attempt or being attempted (pending and
+	// sending).
+	Queued int64
+	// Failed counts exhausted deliveries: every attempt of their schedule failed.
+	Failed int64
+}
+
+// DeadLetterFilter narrows the list of exhausted deliveries.
+type DeadLetterFilter struct {
+	AppID      string // "": every application
+	EndpointID string // "": every endpoint (of AppID)
+	EventType  string // "": every event type
+}
+
+// StatsStore answers the dashboard's server-wide questions from counters and partial
+// indexes, so that none of them reads the attempt log or every delivery.
+type StatsStore interface {
+	// AttemptCounts returns the attempt counters of the minutes in [since, until),
+	// oldest first; minutes without attempts are left out. RecordAttempts keeps the
+	// counters (see CountAttempts).
+	AttemptCounts(ctx context.Context, since, until time.Time) ([]AttemptCount, error)
+	// QueueCounts counts the queued and the failed deliveries of the server.
+	QueueCounts(ctx context.Context) (QueueCounts, error)
+	// TroubledEndpoints lists the endpoints of every application that are disabled or
+	// failing (FailingSince set), by ID.
+	TroubledEndpoints(ctx context.Context, page Page) ([]*Endpoint, error)
+	// FailedDeliveries lists exhausted deliveries (status fail) of every application,
+	// by delivery ID, with their Message.
+	FailedDeliveries(ctx context.Context, filter DeadLetterFilter, page Page) ([]*Delivery, error)
+}
