@@ -293,7 +293,9 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) now() time.Time { return s.cfg.Now().UTC() }
+// now is the API's clock, at the microsecond precision both stores keep, so that an
+// object reads back with the timestamps its create answer showed.
+func (s *Server) now() time.Time { return s.cfg.Now().UTC().Truncate(time.Microsecond) }
 
 func (s *Server) emit(ctx context.Context, eventType string, data any) {
 	if s.cfg.EmitFunc != nil {

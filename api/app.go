@@ -29,14 +29,16 @@ type applicationPatch struct {
 	RetrySchedule optional[string]            `json:"retrySchedule"`
 }
 
-// applicationOut is an application as the API shows it.
+// applicationOut is an application as the API shows it: the rate limit under both its
+// Svix names (see endpointOut), hookd's retrySchedule extension always.
 type applicationOut struct {
 	ID            string            `json:"id"`
 	UID           string            `json:"uid,omitempty"`
 	Name          string            `json:"name"`
+	ThrottleRate  *int32            `json:"throttleRate,omitempty"`
 	RateLimit     *int32            `json:"rateLimit,omitempty"`
 	Metadata      map[string]string `json:"metadata"`
-	RetrySchedule string            `json:"retrySchedule,omitempty"`
+	RetrySchedule *string           `json:"retrySchedule"` // null: the server's
 	CreatedAt     time.Time         `json:"createdAt"`
 	UpdatedAt     time.Time         `json:"updatedAt"`
 }
@@ -44,14 +46,17 @@ type applicationOut struct {
 func appOut(a *hookd.Application) applicationOut {
 	out := applicationOut{
 		ID: a.ID, UID: a.UID, Name: a.Name, Metadata: a.Metadata,
-		RetrySchedule: a.RetrySchedule, CreatedAt: a.CreatedAt.UTC(), UpdatedAt: a.UpdatedAt.UTC(),
+		CreatedAt: a.CreatedAt.UTC(), UpdatedAt: a.UpdatedAt.UTC(),
+	}
+	if a.RetrySchedule != "" {
+		out.RetrySchedule = &a.RetrySchedule
 	}
 	if out.Metadata == nil {
 		out.Metadata = map[string]string{}
 	}
 	if a.RateLimit > 0 {
 		rl := int32(a.RateLimit)
-		out.RateLimit = &rl
+		out.RateLimit, out.ThrottleRate = &rl, &rl
 	}
 	return out
 }

@@ -17,6 +17,7 @@ type attemptOut struct {
 	ResponseStatusCode int         `json:"responseStatusCode"`
 	ResponseDurationMs int64       `json:"responseDurationMs"`
 	Status             int         `json:"status"`
+	StatusText         string      `json:"statusText"`
 	TriggerType        int         `json:"triggerType"`
 	Timestamp          time.Time   `json:"timestamp"`
 	Msg                *messageOut `json:"msg,omitempty"`
@@ -27,7 +28,7 @@ func atOut(withContent bool) func(*hookd.Attempt) attemptOut {
 		out := attemptOut{
 			ID: at.ID, MsgID: at.MsgID, EndpointID: at.EndpointID, URL: at.URL,
 			ResponseStatusCode: at.ResponseStatusCode, ResponseDurationMs: at.Duration.Milliseconds(),
-			Status: int(at.Status), TriggerType: int(at.Trigger), Timestamp: at.Timestamp.UTC(),
+			Status: int(at.Status), StatusText: at.Status.String(), TriggerType: int(at.Trigger), Timestamp: at.Timestamp.UTC(),
 		}
 		if withContent {
 			out.Response = at.Response
@@ -200,19 +201,22 @@ func (s *Server) expungeAttemptContent(w http.ResponseWriter, r *http.Request) e
 
 // messageEndpointOut is an endpoint a message was sent to, with the delivery's state.
 type messageEndpointOut struct {
-	ID          string     `json:"id"`
-	UID         string     `json:"uid,omitempty"`
-	URL         string     `json:"url"`
-	Description string     `json:"description"`
-	FilterTypes []string   `json:"filterTypes,omitempty"`
-	Channels    []string   `json:"channels,omitempty"`
-	Disabled    bool       `json:"disabled"`
-	RateLimit   *int32     `json:"rateLimit,omitempty"`
-	Version     int        `json:"version"`
-	CreatedAt   time.Time  `json:"createdAt"`
-	UpdatedAt   time.Time  `json:"updatedAt"`
-	Status      int        `json:"status"`
-	NextAttempt *time.Time `json:"nextAttempt,omitempty"`
+	ID           string     `json:"id"`
+	UID          string     `json:"uid,omitempty"`
+	URL          string     `json:"url"`
+	Description  string     `json:"description"`
+	EventTypes   []string   `json:"eventTypes,omitempty"`
+	FilterTypes  []string   `json:"filterTypes,omitempty"`
+	Channels     []string   `json:"channels,omitempty"`
+	Disabled     bool       `json:"disabled"`
+	ThrottleRate *int32     `json:"throttleRate,omitempty"`
+	RateLimit    *int32     `json:"rateLimit,omitempty"`
+	Version      int        `json:"version"`
+	CreatedAt    time.Time  `json:"createdAt"`
+	UpdatedAt    time.Time  `json:"updatedAt"`
+	Status       int        `json:"status"`
+	StatusText   string     `json:"statusText"`
+	NextAttempt  *time.Time `json:"nextAttempt,omitempty"`
 }
 
 func nextAttempt(d *hookd.Delivery) *time.Time {
@@ -253,9 +257,9 @@ func (s *Server) listDestinations(w http.ResponseWriter, r *http.Request) error 
 		}
 		eo := epOut(e)
 		return &messageEndpointOut{
-			ID: eo.ID, UID: eo.UID, URL: eo.URL, Description: eo.Description, FilterTypes: eo.FilterTypes,
-			Channels: eo.Channels, Disabled: eo.Disabled, RateLimit: eo.RateLimit, Version: eo.Version,
-			CreatedAt: eo.CreatedAt, UpdatedAt: eo.UpdatedAt, Status: int(d.Status), NextAttempt: nextAttempt(d),
+			ID: eo.ID, UID: eo.UID, URL: eo.URL, Description: eo.Description, EventTypes: eo.EventTypes, FilterTypes: eo.FilterTypes,
+			Channels: eo.Channels, Disabled: eo.Disabled, ThrottleRate: eo.ThrottleRate, RateLimit: eo.RateLimit, Version: eo.Version,
+			CreatedAt: eo.CreatedAt, UpdatedAt: eo.UpdatedAt, Status: int(d.Status), StatusText: d.Status.String(), NextAttempt: nextAttempt(d),
 		}
 	})
 	out.Data = dropNil(out.Data)
@@ -277,6 +281,7 @@ func dropNil[T any](xs []*T) []*T {
 type endpointMessageOut struct {
 	messageOut
 	Status      int        `json:"status"`
+	StatusText  string     `json:"statusText"`
 	NextAttempt *time.Time `json:"nextAttempt,omitempty"`
 }
 
@@ -316,7 +321,7 @@ func (s *Server) listAttemptedMessages(w http.ResponseWriter, r *http.Request) e
 		if m == nil {
 			m = &hookd.Message{ID: d.MsgID}
 		}
-		return endpointMessageOut{messageOut: conv(m), Status: int(d.Status), NextAttempt: nextAttempt(d)}
+		return endpointMessageOut{messageOut: conv(m), Status: int(d.Status), StatusText: d.Status.String(), NextAttempt: nextAttempt(d)}
 	}))
 	return nil
 }

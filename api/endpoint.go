@@ -11,25 +11,29 @@ import (
 // maxTimeout bounds the per-endpoint timeout extension.
 const maxTimeout = 5 * time.Minute
 
-// endpointIn is the body of POST …/endpoint and PUT …/endpoint/{endpoint_id}.
+// endpointIn is the body of POST …/endpoint and PUT …/endpoint/{endpoint_id}. Each
+// renamed field is accepted under both of its Svix names: eventTypes (SDKs 2.x) or
+// filterTypes, throttleRate (SDKs 2.x) or rateLimit.
 type endpointIn struct {
 	URL          *string           `json:"url"`
 	Description  *string           `json:"description"`
 	UID          *string           `json:"uid"`
 	FilterTypes  []string          `json:"filterTypes"`
-	EventTypes   []string          `json:"eventTypes"` // older spelling of filterTypes
+	EventTypes   []string          `json:"eventTypes"`
 	Channels     []string          `json:"channels"`
 	Disabled     *bool             `json:"disabled"`
 	RateLimit    *int32            `json:"rateLimit"`
-	ThrottleRate *int32            `json:"throttleRate"` // older spelling of rateLimit
+	ThrottleRate *int32            `json:"throttleRate"`
 	Metadata     map[string]string `json:"metadata"`
+	Headers      map[string]string `json:"headers"` // on create only
 	Secret       *string           `json:"secret"`
 	Version      *int32            `json:"version"` // deprecated, ignored
 
-	// hookd extensions.
-	SignatureProfile *string `json:"signatureProfile"`
-	RetrySchedule    *string `json:"retrySchedule"`
-	TimeoutMs        *int64  `json:"timeoutMs"`
+	// hookd extensions. The SDKs cannot send them, so a PUT without one keeps the
+	// endpoint's value; null resets it to the default.
+	SignatureProfile optional[string] `json:"signatureProfile"`
+	RetrySchedule    optional[string] `json:"retrySchedule"`
+	TimeoutMs        optional[int64]  `json:"timeoutMs"`
 }
 
 // endpointPatch is the body of PATCH …/endpoint/{endpoint_id}.
@@ -51,45 +55,56 @@ type endpointPatch struct {
 	TimeoutMs        optional[int64]             `json:"timeoutMs"`
 }
 
-// endpointOut is an endpoint as the API shows it. Extensions appear only when set.
+// endpointOut is an endpoint as the API shows it. Renamed fields appear under both
+// their names, as the Svix server answers: the 2.x SDKs read eventTypes and
+// throttleRate, older ones (and Go's to this day) filterTypes and rateLimit, and an SDK
+// that missed its name would read an empty filter back and clear it on the next
+// update. hookd's extensions always appear: every current SDK ignores fields it does
+// not know.
 type endpointOut struct {
-	ID          string            `json:"id"`
-	UID         string            `json:"uid,omitempty"`
-	URL         string            `json:"url"`
-	Description string            `json:"description"`
-	FilterTypes []string          `json:"filterTypes,omitempty"`
-	Channels    []string          `json:"channels,omitempty"`
-	Disabled    bool              `json:"disabled"`
-	RateLimit   *int32            `json:"rateLimit,omitempty"`
-	Metadata    map[string]string `json:"metadata"`
-	Version     int               `json:"version"`
-	CreatedAt   time.Time         `json:"createdAt"`
-	UpdatedAt   time.Time         `json:"updatedAt"`
+	ID           string            `json:"id"`
+	UID          string            `json:"uid,omitempty"`
+	URL          string            `json:"url"`
+	Description  string            `json:"description"`
+	EventTypes   []string          `json:"eventTypes,omitempty"`
+	FilterTypes  []string          `json:"filterTypes,omitempty"`
+	Channels     []string          `json:"channels,omitempty"`
+	Disabled     bool              `json:"disabled"`
+	ThrottleRate *int32            `json:"throttleRate,omitempty"`
+	RateLimit    *int32            `json:"rateLimit,omitempty"`
+	Metadata     map[string]string `json:"metadata"`
+	Version      int               `json:"version"`
+	CreatedAt    time.Time         `json:"createdAt"`
+	UpdatedAt    time.Time         `json:"updatedAt"`
 
-	SignatureProfile string `json:"signatureProfile,omitempty"`
-	RetrySchedule    string `json:"retrySchedule,omitempty"`
-	TimeoutMs        int64  `json:"timeoutMs,omitempty"`
+	SignatureProfile string  `json:"signatureProfile"`
+	RetrySchedule    *string `json:"retrySchedule"` // null: the application's or the server's
+	TimeoutMs        *int64  `json:"timeoutMs"`     // null: the server's
 }
 
 func epOut(e *hookd.Endpoint) endpointOut {
 	out := endpointOut{
 		ID: e.ID, UID: e.UID, URL: e.URL, Description: e.Description,
-		FilterTypes: e.FilterTypes, Channels: e.Channels, Disabled: e.Disabled,
+		EventTypes: e.FilterTypes, FilterTypes: e.FilterTypes, Channels: e.Channels, Disabled: e.Disabled,
 		Metadata: e.Metadata, Version: 1, CreatedAt: e.CreatedAt.UTC(), UpdatedAt: e.UpdatedAt.UTC(),
-		SignatureProfile: e.SignatureProfile, RetrySchedule: e.RetrySchedule,
-		TimeoutMs: e.Timeout.Milliseconds(),
+		SignatureProfile: e.SignatureProfile,
 	}
 	if out.Metadata == nil {
 		out.Metadata = map[string]string{}
 	}
-	// "standard" is the default: like an unset profile it stays out of the answer,
-	// whose extension fields the Svix SDKs would reject as unknown.
-	if out.SignatureProfile == "standard" {
-		out.SignatureProfile = ""
+	if out.SignatureProfile == "" {
+		out.SignatureProfile = "standard"
+	}
+	if e.RetrySchedule != "" {
+		out.RetrySchedule = &e.RetrySchedule
+	}
+	if e.Timeout > 0 {
+		ms := e.Timeout.Milliseconds()
+		out.TimeoutMs = &ms
 	}
 	if e.RateLimit > 0 {
 		rl := int32(e.RateLimit)
-		out.RateLimit = &rl
+		out.RateLimit, out.ThrottleRate = &rl, &rl
 	}
 	return out
 }
@@ -161,8 +176,10 @@ func (s *Server) setDisabled(e *hookd.Endpoint, disabled bool) {
 	e.Disabled = disabled
 }
 
-// apply validates in and copies it onto e (for create and update).
-func (s *Server) applyEndpoint(in *endpointIn, e *hookd.Endpoint) (webhook.Profile, error) {
+// applyEndpoint validates in and copies it onto e, a new endpoint (create, or a PUT
+// that creates) or an existing one (PUT): an existing endpoint keeps the extensions in
+// leaves out.
+func (s *Server) applyEndpoint(in *endpointIn, e *hookd.Endpoint, isNew bool) (webhook.Profile, error) {
 	var p webhook.Profile
 	if in.URL == nil {
 		return p, invalid("url", "url is required")
@@ -203,24 +220,28 @@ func (s *Server) applyEndpoint(in *endpointIn, e *hookd.Endpoint) (webhook.Profi
 		return p, err
 	}
 	e.Metadata = in.Metadata
-	e.SignatureProfile = ""
-	if in.SignatureProfile != nil {
-		e.SignatureProfile = *in.SignatureProfile
+	if in.Headers != nil {
+		// Custom headers are their own resource (…/headers): a PUT without them keeps them.
+		if err := checkHeaders(in.Headers); err != nil {
+			return p, err
+		}
+		e.Headers = in.Headers
+	}
+	if in.SignatureProfile.Set || isNew {
+		e.SignatureProfile = in.SignatureProfile.Value
 	}
 	p, err := checkProfile("signatureProfile", e.SignatureProfile)
 	if err != nil {
 		return p, err
 	}
-	e.RetrySchedule = ""
-	if in.RetrySchedule != nil {
-		if err := checkRetrySchedule("retrySchedule", *in.RetrySchedule); err != nil {
+	if in.RetrySchedule.Set || isNew {
+		if err := checkRetrySchedule("retrySchedule", in.RetrySchedule.Value); err != nil {
 			return p, err
 		}
-		e.RetrySchedule = *in.RetrySchedule
+		e.RetrySchedule = in.RetrySchedule.Value
 	}
-	e.Timeout = 0
-	if in.TimeoutMs != nil {
-		if err := setTimeout(e, *in.TimeoutMs); err != nil {
+	if in.TimeoutMs.Set || isNew {
+		if err := setTimeout(e, in.TimeoutMs.Value); err != nil {
 			return p, err
 		}
 	}
@@ -255,7 +276,7 @@ func (s *Server) createEndpoint(w http.ResponseWriter, r *http.Request) error {
 	}
 	now := s.now()
 	e := &hookd.Endpoint{ID: s.cfg.IDs.New(hookd.PrefixEndpoint), AppID: a.ID, CreatedAt: now, UpdatedAt: now}
-	p, err := s.applyEndpoint(&in, e)
+	p, err := s.applyEndpoint(&in, e, true)
 	if err != nil {
 		return err
 	}
@@ -326,7 +347,7 @@ func (s *Server) updateEndpoint(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if _, err := s.applyEndpoint(&in, e); err != nil {
+	if _, err := s.applyEndpoint(&in, e, false); err != nil {
 		return err
 	}
 	if in.Secret != nil && *in.Secret != "" {
@@ -348,7 +369,7 @@ func (s *Server) upsertEndpoint(w http.ResponseWriter, r *http.Request, a *hookd
 	}
 	now := s.now()
 	e := &hookd.Endpoint{ID: s.cfg.IDs.New(hookd.PrefixEndpoint), AppID: a.ID, CreatedAt: now, UpdatedAt: now}
-	p, err := s.applyEndpoint(in, e)
+	p, err := s.applyEndpoint(in, e, true)
 	if err != nil {
 		return err
 	}

@@ -23,8 +23,27 @@ type endpointHeadersIn struct {
 	Headers map[string]string `json:"headers"`
 }
 
+// endpointHeadersPatchIn merges headers into the endpoint's; a header named in
+// deleteHeaders, or given a null value, is removed.
 type endpointHeadersPatchIn struct {
-	Headers map[string]*string `json:"headers"`
+	Headers       map[string]*string `json:"headers"`
+	DeleteHeaders []string           `json:"deleteHeaders"`
+}
+
+// maxHeaders is how many custom headers an endpoint may have.
+const maxHeaders = 100
+
+// checkHeaders validates a whole set of custom headers.
+func checkHeaders(h map[string]string) error {
+	if len(h) > maxHeaders {
+		return invalid("headers", "an endpoint may have at most 100 custom headers")
+	}
+	for k, v := range h {
+		if err := checkHeader(k, v); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 type endpointHeadersOut struct {
@@ -76,10 +95,8 @@ func (s *Server) updateEndpointHeaders(w http.ResponseWriter, r *http.Request) e
 	if in.Headers == nil {
 		return invalid("headers", "headers is required")
 	}
-	for k, v := range in.Headers {
-		if err := checkHeader(k, v); err != nil {
-			return err
-		}
+	if err := checkHeaders(in.Headers); err != nil {
+		return err
 	}
 	a, e, err := s.endpoint(r)
 	if err != nil {
@@ -116,16 +133,28 @@ func (s *Server) patchEndpointHeaders(w http.ResponseWriter, r *http.Request) er
 	}
 	for k, v := range in.Headers {
 		if v == nil {
-			delete(e.Headers, k)
+			deleteHeader(e.Headers, k)
 			continue
 		}
 		e.Headers[k] = *v
 	}
+	for _, k := range in.DeleteHeaders {
+		deleteHeader(e.Headers, k)
+	}
 	return s.saveHeaders(w, r, a, e)
 }
 
+// deleteHeader removes the header named name from h, whatever the case of its name.
+func deleteHeader(h map[string]string, name string) {
+	for k := range h {
+		if strings.EqualFold(k, name) {
+			delete(h, k)
+		}
+	}
+}
+
 func (s *Server) saveHeaders(w http.ResponseWriter, r *http.Request, a *hookd.Application, e *hookd.Endpoint) error {
-	if len(e.Headers) > 100 {
+	if len(e.Headers) > maxHeaders {
 		return invalid("headers", "an endpoint may have at most 100 custom headers")
 	}
 	e.UpdatedAt = s.now()
@@ -217,6 +246,8 @@ type endpointStatsOut struct {
 	Pending int64 `json:"pending"`
 	Sending int64 `json:"sending"`
 	Fail    int64 `json:"fail"`
+	// Canceled is in the Svix contract; hookd never cancels a delivery, so it is 0.
+	Canceled int64 `json:"canceled"`
 }
 
 // endpointStats counts the endpoint's deliveries by status. since and until are

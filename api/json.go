@@ -15,9 +15,14 @@ import (
 	"github.com/hookd/hookd"
 )
 
-// writeJSON answers with status and v as JSON.
+// writeJSON answers with status and v as JSON. Like the Svix server it leaves <, > and &
+// as they are: the answers are JSON, never HTML.
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	err := enc.Encode(v)
+	b := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 	if err != nil {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusInternalServerError)

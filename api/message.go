@@ -290,6 +290,7 @@ func (s *Server) resend(w http.ResponseWriter, r *http.Request) error {
 	if err := s.store.ResendDelivery(r.Context(), a.ID, m.ID, e.ID, s.now()); err != nil {
 		return fmt.Errorf("resend: %w", err)
 	}
-	w.WriteHeader(http.StatusAccepted)
+	// The contract's EmptyResponse: the SDKs parse the body, and fail on an empty one.
+	writeJSON(w, http.StatusAccepted, struct{}{})
 	return nil
 }

@@ -2,6 +2,7 @@ package api
 
 import (
 	"fmt"
+	"math"
 	"net/url"
 	"regexp"
 	"strings"
@@ -87,10 +88,11 @@ func checkRetrySchedule(field, s string) error {
 	return nil
 }
 
-// checkRateLimit validates a rate limit in messages per second.
+// checkRateLimit validates a rate limit in messages per second (0: none). The Svix
+// contract types it uint16, and the SDKs read it back as one.
 func checkRateLimit(field string, v int32) error {
-	if v < 0 {
-		return invalid(field, field+" must not be negative")
+	if v < 0 || v > math.MaxUint16 {
+		return invalid(field, field+" must be between 0 (no limit) and 65535")
 	}
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/server"
 	svix "github.com/svix/svix-webhooks/go"
+	"github.com/svix/svix-webhooks/go/models"
 )
 
 // TestRecoverAndResend drives a delivery that fails, is recovered, and is then resent,
@@ -38,15 +39,15 @@ func TestRecoverAndResend(t *testing.T) {
 	}))
 	t.Cleanup(rcv.Close)
 
-	app, err := c.Application.Create(ctx, &svix.ApplicationIn{Name: "Acme"})
+	app, err := c.Application.Create(ctx, svix.ApplicationIn{Name: "Acme"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ep, err := c.Endpoint.Create(ctx, app.Id, &svix.EndpointIn{Url: rcv.URL + "/hook"})
+	ep, err := c.Endpoint.Create(ctx, app.Id, svix.EndpointIn{Url: rcv.URL + "/hook"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	msg, err := c.Message.Create(ctx, app.Id, &svix.MessageIn{EventType: "invoice.paid", Payload: map[string]interface{}{"n": 1.0}})
+	msg, err := c.Message.Create(ctx, app.Id, svix.MessageIn{EventType: "invoice.paid", Payload: map[string]interface{}{"n": 1.0}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +61,7 @@ func TestRecoverAndResend(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			st, err := c.Endpoint.GetStats(ctx, app.Id, ep.Id)
+			st, err := c.Endpoint.GetStats(ctx, app.Id, ep.Id, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -75,47 +76,47 @@ func TestRecoverAndResend(t *testing.T) {
 
 	t.Run("failed", func(t *testing.T) {
 		at := waitAttempts(1)[0]
-		if at.Status != svix.MessageStatus(2) || at.ResponseStatusCode != 500 || at.TriggerType != 0 || at.EndpointId != ep.Id {
+		if at.Status != svix.MessageStatus(2) || at.StatusText != models.MESSAGESTATUSTEXT_FAIL || at.ResponseStatusCode != 500 || at.TriggerType != 0 || at.EndpointId != ep.Id {
 			t.Fatalf("failed attempt = %+v", at)
 		}
-		got, err := c.MessageAttempt.Get(ctx, app.Id, msg.Id, at.Id)
+		got, err := c.MessageAttempt.Get(ctx, app.Id, msg.Id, at.Id, nil)
 		if err != nil || got.Id != at.Id || got.Status != at.Status {
 			t.Fatalf("get attempt = %+v, %v", got, err)
 		}
-		failed, err := c.MessageAttempt.ListByEndpoint(ctx, app.Id, ep.Id, &svix.MessageAttemptListOptions{Status: ptr(svix.MessageStatus(2))})
+		failed, err := c.MessageAttempt.ListByEndpoint(ctx, app.Id, ep.Id, &svix.MessageAttemptListByEndpointOptions{Status: ptr(svix.MessageStatus(2))})
 		if err != nil || len(failed.Data) != 1 {
 			t.Fatalf("failed attempts by endpoint = %+v, %v", failed, err)
 		}
-		ok, err := c.MessageAttempt.ListByEndpoint(ctx, app.Id, ep.Id, &svix.MessageAttemptListOptions{Status: ptr(svix.MessageStatus(0))})
+		ok, err := c.MessageAttempt.ListByEndpoint(ctx, app.Id, ep.Id, &svix.MessageAttemptListByEndpointOptions{Status: ptr(svix.MessageStatus(0))})
 		if err != nil || len(ok.Data) != 0 {
 			t.Fatalf("successful attempts by endpoint = %+v, %v; want none", ok, err)
 		}
 		dests, err := c.MessageAttempt.ListAttemptedDestinations(ctx, app.Id, msg.Id, nil)
-		if err != nil || len(dests.Data) != 1 || dests.Data[0].Id != ep.Id || dests.Data[0].Status != svix.MessageStatus(2) {
+		if err != nil || len(dests.Data) != 1 || dests.Data[0].Id != ep.Id || dests.Data[0].Status != svix.MessageStatus(2) || dests.Data[0].StatusText != models.MESSAGESTATUSTEXT_FAIL {
 			t.Fatalf("destinations = %+v, %v", dests, err)
 		}
-		st, err := c.Endpoint.GetStats(ctx, app.Id, ep.Id)
+		st, err := c.Endpoint.GetStats(ctx, app.Id, ep.Id, nil)
 		if err != nil || st.Fail != 1 || st.Success != 0 {
 			t.Fatalf("stats = %+v, %v", st, err)
 		}
 	})
 	t.Run("recover", func(t *testing.T) {
 		failing.Store(false)
-		rec, err := c.Endpoint.Recover(ctx, app.Id, ep.Id, &svix.RecoverIn{Since: time.Now().Add(-time.Hour)})
-		if err != nil || rec.Task != "endpoint.recover" || !rec.Status.IsValid() {
+		rec, err := c.Endpoint.Recover(ctx, app.Id, ep.Id, svix.RecoverIn{Since: time.Now().Add(-time.Hour)}, nil)
+		if err != nil || rec.Task != "endpoint.recover" {
 			t.Fatalf("recover = %+v, %v", rec, err)
 		}
 		latest := waitAttempts(2)[0]
-		if latest.Status != svix.MessageStatus(0) || latest.ResponseStatusCode != 200 {
+		if latest.Status != svix.MessageStatus(0) || latest.StatusText != models.MESSAGESTATUSTEXT_SUCCESS || latest.ResponseStatusCode != 200 {
 			t.Fatalf("attempt after recover = %+v", latest)
 		}
-		st, err := c.Endpoint.GetStats(ctx, app.Id, ep.Id)
+		st, err := c.Endpoint.GetStats(ctx, app.Id, ep.Id, nil)
 		if err != nil || st.Success != 1 || st.Fail != 0 {
 			t.Fatalf("stats after recover = %+v, %v", st, err)
 		}
 	})
 	t.Run("resend", func(t *testing.T) {
-		if err := c.MessageAttempt.Resend(ctx, app.Id, msg.Id, ep.Id); err != nil {
+		if err := resend(c, ctx, app.Id, msg.Id, ep.Id); err != nil {
 			t.Fatalf("resend: %v", err)
 		}
 		latest := waitAttempts(3)[0]
@@ -125,7 +126,7 @@ func TestRecoverAndResend(t *testing.T) {
 		if n := received.Load(); n != 3 {
 			t.Fatalf("receiver got %d requests, want 3", n)
 		}
-		forEp, err := c.MessageAttempt.ListAttemptsForEndpoint(ctx, app.Id, msg.Id, ep.Id, nil)
+		forEp, err := c.MessageAttempt.ListByMsg(ctx, app.Id, msg.Id, &svix.MessageAttemptListByMsgOptions{EndpointId: &ep.Id})
 		if err != nil || len(forEp.Data) != 3 {
 			t.Fatalf("attempts of the message to the endpoint = %d, %v; want 3", len(forEp.Data), err)
 		}
@@ -137,7 +138,7 @@ func TestRecoverAndResend(t *testing.T) {
 			if page > 5 {
 				t.Fatal("pagination does not end")
 			}
-			list, err := c.MessageAttempt.ListByEndpoint(ctx, app.Id, ep.Id, &svix.MessageAttemptListOptions{Limit: svix.Int32(2), Iterator: iter})
+			list, err := c.MessageAttempt.ListByEndpoint(ctx, app.Id, ep.Id, &svix.MessageAttemptListByEndpointOptions{Limit: ptr(uint64(2)), Iterator: iter})
 			if err != nil {
 				t.Fatalf("page %d: %v", page, err)
 			}
@@ -153,18 +154,18 @@ func TestRecoverAndResend(t *testing.T) {
 				}
 				break
 			}
-			iter = list.Iterator.Get()
+			iter = list.Iterator
 		}
 	})
 	t.Run("unknown ids", func(t *testing.T) {
-		_, err := c.Endpoint.Recover(ctx, app.Id, "ep_nope", &svix.RecoverIn{Since: time.Now().Add(-time.Hour)})
+		_, err := c.Endpoint.Recover(ctx, app.Id, "ep_nope", svix.RecoverIn{Since: time.Now().Add(-time.Hour)}, nil)
 		wantStatus(t, err, http.StatusNotFound)
-		wantStatus(t, c.MessageAttempt.Resend(ctx, app.Id, "msg_nope", ep.Id), http.StatusNotFound)
+		wantStatus(t, resend(c, ctx, app.Id, "msg_nope", ep.Id), http.StatusNotFound)
 		_, err = c.MessageAttempt.ListAttemptedDestinations(ctx, app.Id, "msg_nope", nil)
 		wantStatus(t, err, http.StatusNotFound)
 		_, err = c.MessageAttempt.ListByEndpoint(ctx, app.Id, "ep_nope", nil)
 		wantStatus(t, err, http.StatusNotFound)
-		_, err = c.Endpoint.GetStats(ctx, app.Id, "ep_nope")
+		_, err = c.Endpoint.GetStats(ctx, app.Id, "ep_nope", nil)
 		wantStatus(t, err, http.StatusNotFound)
 	})
 }

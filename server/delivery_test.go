@@ -20,7 +20,7 @@ func TestDeliveredAttempt(t *testing.T) {
 	ts := startServer(t)
 	ctx := context.Background()
 	c := ts.client
-	app, err := c.Application.Create(ctx, &svix.ApplicationIn{Name: "Acme"})
+	app, err := c.Application.Create(ctx, svix.ApplicationIn{Name: "Acme"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,7 +33,7 @@ func TestDeliveredAttempt(t *testing.T) {
 		_, _ = w.Write([]byte("thanks"))
 	}))
 	t.Cleanup(rcv.Close)
-	ep, err := c.Endpoint.Create(ctx, app.Id, &svix.EndpointIn{Url: rcv.URL + "/hook"})
+	ep, err := c.Endpoint.Create(ctx, app.Id, svix.EndpointIn{Url: rcv.URL + "/hook"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +48,7 @@ func TestDeliveredAttempt(t *testing.T) {
 	if verifier, err = webhook.NewVerifier(profile, []string{secret.Key}); err != nil {
 		t.Fatal(err)
 	}
-	msg, err := c.Message.Create(ctx, app.Id, &svix.MessageIn{EventType: "invoice.paid", Payload: map[string]interface{}{"id": 1.0}})
+	msg, err := c.Message.Create(ctx, app.Id, svix.MessageIn{EventType: "invoice.paid", Payload: map[string]interface{}{"id": 1.0}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,11 +79,11 @@ func TestDeliveredAttempt(t *testing.T) {
 	if at.Status != 0 || at.ResponseStatusCode != 200 || at.Response != "thanks" || at.EndpointId != ep.Id || at.Url != rcv.URL+"/hook" {
 		t.Fatalf("attempt = %+v", at)
 	}
-	got, err := c.MessageAttempt.Get(ctx, app.Id, msg.Id, at.Id)
+	got, err := c.MessageAttempt.Get(ctx, app.Id, msg.Id, at.Id, nil)
 	if err != nil || got.Id != at.Id {
 		t.Fatalf("get attempt = %+v, %v", got, err)
 	}
-	byEp, err := c.MessageAttempt.ListByEndpoint(ctx, app.Id, ep.Id, &svix.MessageAttemptListOptions{WithMsg: ptr(true)})
+	byEp, err := c.MessageAttempt.ListByEndpoint(ctx, app.Id, ep.Id, &svix.MessageAttemptListByEndpointOptions{WithMsg: ptr(true)})
 	if err != nil || len(byEp.Data) != 1 || byEp.Data[0].Msg == nil || byEp.Data[0].Msg.Id != msg.Id {
 		t.Fatalf("attempts by endpoint = %+v, %v", byEp, err)
 	}
@@ -91,7 +91,7 @@ func TestDeliveredAttempt(t *testing.T) {
 	if err != nil || len(dests.Data) != 1 || dests.Data[0].Status != 0 {
 		t.Fatalf("destinations = %+v, %v", dests, err)
 	}
-	stats, err := c.Endpoint.GetStats(ctx, app.Id, ep.Id)
+	stats, err := c.Endpoint.GetStats(ctx, app.Id, ep.Id, nil)
 	if err != nil || stats.Success != 1 {
 		t.Fatalf("stats = %+v, %v", stats, err)
 	}
@@ -109,15 +109,15 @@ func TestHandoffWithoutClaim(t *testing.T) {
 		got <- struct{}{}
 	}))
 	t.Cleanup(rcv.Close)
-	app, err := c.Application.Create(ctx, &svix.ApplicationIn{Name: "Acme"})
+	app, err := c.Application.Create(ctx, svix.ApplicationIn{Name: "Acme"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Endpoint.Create(ctx, app.Id, &svix.EndpointIn{Url: rcv.URL}); err != nil {
+	if _, err := c.Endpoint.Create(ctx, app.Id, svix.EndpointIn{Url: rcv.URL}, nil); err != nil {
 		t.Fatal(err)
 	}
 	for i := range n {
-		if _, err := c.Message.Create(ctx, app.Id, &svix.MessageIn{EventType: "invoice.paid", Payload: map[string]any{"n": i}}); err != nil {
+		if _, err := c.Message.Create(ctx, app.Id, svix.MessageIn{EventType: "invoice.paid", Payload: map[string]any{"n": i}}, nil); err != nil {
 			t.Fatal(err)
 		}
 	}

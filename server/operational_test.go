@@ -41,10 +41,10 @@ func TestOperationalAppReserved(t *testing.T) {
 	if ops == nil {
 		t.Fatal("operational application not created within 10s")
 	}
-	if _, err := c.Application.Create(ctx, &svix.ApplicationIn{Name: "Acme", Uid: ptr("acme")}); err != nil {
+	if _, err := c.Application.Create(ctx, svix.ApplicationIn{Name: "Acme", Uid: ptr("acme")}, nil); err != nil {
 		t.Fatal(err)
 	}
-	for _, limit := range []int32{1, 2, 50} {
+	for _, limit := range []uint64{1, 2, 50} {
 		list, err := c.Application.List(ctx, &svix.ApplicationListOptions{Limit: ptr(limit)})
 		if err != nil {
 			t.Fatal(err)
@@ -55,9 +55,9 @@ func TestOperationalAppReserved(t *testing.T) {
 	}
 	err = c.Application.Delete(ctx, hookd.OperationalAppUID)
 	wantStatus(t, err, http.StatusConflict)
-	_, err = c.Application.Create(ctx, &svix.ApplicationIn{Name: "Impostor", Uid: ptr(hookd.OperationalAppUID)})
+	_, err = c.Application.Create(ctx, svix.ApplicationIn{Name: "Impostor", Uid: ptr(hookd.OperationalAppUID)}, nil)
 	wantStatus(t, err, http.StatusUnprocessableEntity) // a reserved UID
-	_, err = c.Application.Update(ctx, "acme", &svix.ApplicationIn{Name: "Acme", Uid: ptr(hookd.OperationalAppUID)})
+	_, err = c.Application.Update(ctx, "acme", svix.ApplicationIn{Name: "Acme", Uid: ptr(hookd.OperationalAppUID)})
 	wantStatus(t, err, http.StatusUnprocessableEntity)
 	if _, err := c.Application.Get(ctx, hookd.OperationalAppUID); err != nil {
 		t.Fatalf("operational application gone after refused delete: %v", err)

@@ -16,7 +16,7 @@ import (
 func TestMessagePayloadCompacted(t *testing.T) {
 	ts := startServer(t)
 	ctx := context.Background()
-	if _, err := ts.client.Application.Create(ctx, &svix.ApplicationIn{Name: "Acme", Uid: ptr("acme")}); err != nil {
+	if _, err := ts.client.Application.Create(ctx, svix.ApplicationIn{Name: "Acme", Uid: ptr("acme")}, nil); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct{ name, payload string }{

@@ -23,26 +23,26 @@ func TestPostgres(t *testing.T) {
 	ctx := context.Background()
 	c := ts.client
 
-	app, err := c.Application.CreateWithOptions(ctx, &svix.ApplicationIn{Name: "Acme", Uid: ptr("acme")}, &svix.PostOptions{IdempotencyKey: ptr("k")})
+	app, err := c.Application.Create(ctx, svix.ApplicationIn{Name: "Acme", Uid: ptr("acme")}, &svix.ApplicationCreateOptions{IdempotencyKey: ptr("k")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	again, err := c.Application.CreateWithOptions(ctx, &svix.ApplicationIn{Name: "Acme", Uid: ptr("acme")}, &svix.PostOptions{IdempotencyKey: ptr("k")})
+	again, err := c.Application.Create(ctx, svix.ApplicationIn{Name: "Acme", Uid: ptr("acme")}, &svix.ApplicationCreateOptions{IdempotencyKey: ptr("k")})
 	if err != nil || again.Id != app.Id {
 		t.Fatalf("idempotent create = %v, %v; want %s", again, err, app.Id)
 	}
-	ep, err := c.Endpoint.Create(ctx, "acme", &svix.EndpointIn{Url: "https://example.com/hook", FilterTypes: []string{"a.b"}})
+	ep, err := c.Endpoint.Create(ctx, "acme", svix.EndpointIn{Url: "https://example.com/hook", FilterTypes: []string{"a.b"}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Endpoint.Create(ctx, "acme", &svix.EndpointIn{Url: "https://example.com/other", FilterTypes: []string{"c.d"}}); err != nil {
+	if _, err := c.Endpoint.Create(ctx, "acme", svix.EndpointIn{Url: "https://example.com/other", FilterTypes: []string{"c.d"}}, nil); err != nil {
 		t.Fatal(err)
 	}
-	msg, err := c.Message.Create(ctx, "acme", &svix.MessageIn{EventType: "a.b", EventId: ptr("e1"), Payload: map[string]interface{}{"x": 1.0}})
+	msg, err := c.Message.Create(ctx, "acme", svix.MessageIn{EventType: "a.b", EventId: ptr("e1"), Payload: map[string]interface{}{"x": 1.0}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = c.Message.Create(ctx, "acme", &svix.MessageIn{EventType: "a.b", EventId: ptr("e1"), Payload: map[string]interface{}{}})
+	_, err = c.Message.Create(ctx, "acme", svix.MessageIn{EventType: "a.b", EventId: ptr("e1"), Payload: map[string]interface{}{}}, nil)
 	wantStatus(t, err, http.StatusConflict)
 	dests, err := c.MessageAttempt.ListAttemptedDestinations(ctx, "acme", msg.Id, nil)
 	if err != nil || len(dests.Data) != 1 || dests.Data[0].Id != ep.Id {
@@ -134,7 +134,7 @@ func TestPostgresIdempotencyAcrossNodes(t *testing.T) {
 	if len(ids) != 1 {
 		t.Fatalf("successful answers name %d applications (%v); want exactly one", len(ids), ids)
 	}
-	list, err := nodes[0].client.Application.List(context.Background(), &svix.ApplicationListOptions{Limit: ptr(int32(100))})
+	list, err := nodes[0].client.Application.List(context.Background(), &svix.ApplicationListOptions{Limit: ptr(uint64(100))})
 	if err != nil {
 		t.Fatal(err)
 	}

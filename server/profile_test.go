@@ -57,7 +57,7 @@ func TestSignatureProfiles(t *testing.T) {
 				got <- received{header: r.Header.Clone(), body: b}
 			}))
 			t.Cleanup(rcv.Close)
-			app, err := c.Application.Create(ctx, &svix.ApplicationIn{Name: "Acme"})
+			app, err := c.Application.Create(ctx, svix.ApplicationIn{Name: "Acme"}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -77,7 +77,7 @@ func TestSignatureProfiles(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			msg, err := c.Message.Create(ctx, app.Id, &svix.MessageIn{EventType: "invoice.paid", Payload: map[string]interface{}{"amount": 42.0}})
+			msg, err := c.Message.Create(ctx, app.Id, svix.MessageIn{EventType: "invoice.paid", Payload: map[string]interface{}{"amount": 42.0}}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -45,17 +45,17 @@ func TestReenableReplaysMissed(t *testing.T) {
 			t.Fatalf("receiver got %v, want %v", r, want)
 		}
 	}
-	app, err := c.Application.Create(ctx, &svix.ApplicationIn{Name: "Acme"})
+	app, err := c.Application.Create(ctx, svix.ApplicationIn{Name: "Acme"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ep, err := c.Endpoint.Create(ctx, app.Id, &svix.EndpointIn{Url: rcv.URL + "/hook"})
+	ep, err := c.Endpoint.Create(ctx, app.Id, svix.EndpointIn{Url: rcv.URL + "/hook"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	send := func(n int) string {
 		t.Helper()
-		m, err := c.Message.Create(ctx, app.Id, &svix.MessageIn{EventType: "a.b", Payload: map[string]interface{}{"n": n}})
+		m, err := c.Message.Create(ctx, app.Id, svix.MessageIn{EventType: "a.b", Payload: map[string]interface{}{"n": n}}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -65,14 +65,14 @@ func TestReenableReplaysMissed(t *testing.T) {
 	waitReceived([]string{before})
 
 	since := time.Now().Add(-time.Minute).UTC().Format(time.RFC3339)
-	if _, err := c.Endpoint.Patch(ctx, app.Id, ep.Id, &svix.EndpointPatch{Disabled: ptr(true)}); err != nil {
+	if _, err := c.Endpoint.Patch(ctx, app.Id, ep.Id, svix.EndpointPatch{Disabled: ptr(true)}); err != nil {
 		t.Fatal(err)
 	}
 	missed := []string{send(1), send(2), send(3)}
 	if dests, err := c.MessageAttempt.ListAttemptedMessages(ctx, app.Id, ep.Id, nil); err != nil || len(dests.Data) != 1 {
 		t.Fatalf("while disabled the endpoint has %d messages (%v), want only the first", len(dests.Data), err)
 	}
-	if _, err := c.Endpoint.Patch(ctx, app.Id, ep.Id, &svix.EndpointPatch{Disabled: ptr(false)}); err != nil {
+	if _, err := c.Endpoint.Patch(ctx, app.Id, ep.Id, svix.EndpointPatch{Disabled: ptr(false)}); err != nil {
 		t.Fatal(err)
 	}
 	// The SDK v1.44.0 drops ReplayMissing's body; send it raw.

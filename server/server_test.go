@@ -18,6 +18,7 @@ import (
 
 	"github.com/hookd/hookd/server"
 	svix "github.com/svix/svix-webhooks/go"
+	"github.com/svix/svix-webhooks/go/utils"
 )
 
 const adminToken = "test-admin-token-0123456789abcdef"
@@ -57,7 +58,11 @@ func newClient(t *testing.T, base, token string) *svix.Svix {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return svix.New(token, &svix.SvixOptions{ServerUrl: u, HTTPClient: &http.Client{Timeout: 30 * time.Second}})
+	c, err := svix.New(token, &svix.SvixOptions{ServerUrl: u, HTTPClient: &http.Client{Timeout: 30 * time.Second}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 // status returns the HTTP status of an SDK error (0 if err is not one).
@@ -106,16 +111,31 @@ func (ts *testServer) raw(t *testing.T, method, path, body string, header ...str
 
 func ptr[T any](v T) *T { return &v }
 
+// val is what p points to, or T's zero value.
+func val[T any](p *T) T {
+	if p == nil {
+		var zero T
+		return zero
+	}
+	return *p
+}
+
+// resend resends a message to an endpoint, as the SDK's MessageAttempt.Resend does.
+func resend(c *svix.Svix, ctx context.Context, appID, msgID, endpointID string) error {
+	_, err := c.MessageAttempt.Resend(ctx, appID, msgID, endpointID, nil)
+	return err
+}
+
 func TestApplications(t *testing.T) {
 	ts := startServer(t)
 	ctx := context.Background()
 	c := ts.client
 
-	app, err := c.Application.Create(ctx, &svix.ApplicationIn{Name: "Acme", Uid: ptr("acme"), Metadata: &map[string]string{"plan": "pro"}, RateLimit: svix.Int32(10)})
+	app, err := c.Application.Create(ctx, svix.ApplicationIn{Name: "Acme", Uid: ptr("acme"), Metadata: &map[string]string{"plan": "pro"}, ThrottleRate: ptr(uint16(10))}, nil)
 	if err != nil {
 		t.Fatalf("create: %v", err)
 	}
-	if !strings.HasPrefix(app.Id, "app_") || app.Name != "Acme" || app.GetUid() != "acme" || app.Metadata["plan"] != "pro" || app.GetRateLimit() != 10 {
+	if !strings.HasPrefix(app.Id, "app_") || app.Name != "Acme" || val(app.Uid) != "acme" || app.Metadata["plan"] != "pro" || val(app.ThrottleRate) != 10 {
 		t.Fatalf("created app = %+v", app)
 	}
 	t.Run("get by id and uid", func(t *testing.T) {
@@ -127,11 +147,11 @@ func TestApplications(t *testing.T) {
 		}
 	})
 	t.Run("uid taken", func(t *testing.T) {
-		_, err := c.Application.Create(ctx, &svix.ApplicationIn{Name: "Other", Uid: ptr("acme")})
+		_, err := c.Application.Create(ctx, svix.ApplicationIn{Name: "Other", Uid: ptr("acme")}, nil)
 		wantStatus(t, err, http.StatusConflict)
 	})
 	t.Run("get or create", func(t *testing.T) {
-		got, err := c.Application.GetOrCreate(ctx, &svix.ApplicationIn{Name: "Acme again", Uid: ptr("acme")})
+		got, err := c.Application.GetOrCreate(ctx, svix.ApplicationIn{Name: "Acme again", Uid: ptr("acme")}, nil)
 		if err != nil || got.Id != app.Id || got.Name != "Acme" {
 			t.Fatalf("get-or-create existing = %+v, %v", got, err)
 		}
@@ -145,11 +165,11 @@ func TestApplications(t *testing.T) {
 		}
 	})
 	t.Run("update and patch", func(t *testing.T) {
-		got, err := c.Application.Update(ctx, "acme", &svix.ApplicationIn{Name: "Acme Inc", Uid: ptr("acme")})
+		got, err := c.Application.Update(ctx, "acme", svix.ApplicationIn{Name: "Acme Inc", Uid: ptr("acme")})
 		if err != nil || got.Name != "Acme Inc" || got.RateLimit != nil || len(got.Metadata) != 0 {
 			t.Fatalf("update = %+v, %v", got, err)
 		}
-		got, err = c.Application.Patch(ctx, app.Id, &svix.ApplicationPatch{Metadata: &map[string]string{"k": "v"}})
+		got, err = c.Application.Patch(ctx, app.Id, svix.ApplicationPatch{Metadata: &map[string]string{"k": "v"}})
 		if err != nil || got.Name != "Acme Inc" || got.Metadata["k"] != "v" {
 			t.Fatalf("patch = %+v, %v", got, err)
 		}
@@ -161,7 +181,7 @@ func TestApplications(t *testing.T) {
 		}
 	})
 	t.Run("delete", func(t *testing.T) {
-		tmp, err := c.Application.Create(ctx, &svix.ApplicationIn{Name: "Temp"})
+		tmp, err := c.Application.Create(ctx, svix.ApplicationIn{Name: "Temp"}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -179,7 +199,7 @@ func TestApplicationPagination(t *testing.T) {
 	ctx := context.Background()
 	want := map[string]bool{}
 	for i := range 7 {
-		a, err := ts.client.Application.Create(ctx, &svix.ApplicationIn{Name: fmt.Sprintf("app %d", i)})
+		a, err := ts.client.Application.Create(ctx, svix.ApplicationIn{Name: fmt.Sprintf("app %d", i)}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -193,7 +213,7 @@ func TestApplicationPagination(t *testing.T) {
 		if pages > 10 {
 			t.Fatal("pagination does not end")
 		}
-		list, err := ts.client.Application.List(ctx, &svix.ApplicationListOptions{Limit: svix.Int32(3), Iterator: iter})
+		list, err := ts.client.Application.List(ctx, &svix.ApplicationListOptions{Limit: ptr(uint64(3)), Iterator: iter})
 		if err != nil {
 			t.Fatalf("list page %d: %v", pages, err)
 		}
@@ -209,7 +229,7 @@ func TestApplicationPagination(t *testing.T) {
 		if list.Done {
 			break
 		}
-		iter = list.Iterator.Get()
+		iter = list.Iterator
 	}
 	if pages != 3 || len(seen) != len(want) {
 		t.Fatalf("%d pages, %d apps; want 3 pages, %d apps", pages, len(seen), len(want))
@@ -226,7 +246,7 @@ func TestApplicationPagination(t *testing.T) {
 		if page > 10 {
 			t.Fatal("ascending pagination does not end")
 		}
-		list, err := ts.client.Application.List(ctx, &svix.ApplicationListOptions{Limit: svix.Int32(3), Iterator: iter, Order: ptr(svix.Ordering("ascending"))})
+		list, err := ts.client.Application.List(ctx, &svix.ApplicationListOptions{Limit: ptr(uint64(3)), Iterator: iter, Order: ptr(svix.Ordering("ascending"))})
 		if err != nil {
 			t.Fatalf("ascending page %d: %v", page, err)
 		}
@@ -236,7 +256,7 @@ func TestApplicationPagination(t *testing.T) {
 		if list.Done {
 			break
 		}
-		iter = list.Iterator.Get()
+		iter = list.Iterator
 	}
 	if len(asc) != len(want) || !slices.IsSorted(asc) {
 		t.Fatalf("ascending walk = %v, want all %d apps in ascending order", asc, len(want))
@@ -247,20 +267,20 @@ func TestEndpoints(t *testing.T) {
 	ts := startServer(t)
 	ctx := context.Background()
 	c := ts.client
-	app, err := c.Application.Create(ctx, &svix.ApplicationIn{Name: "Acme", Uid: ptr("acme")})
+	app, err := c.Application.Create(ctx, svix.ApplicationIn{Name: "Acme", Uid: ptr("acme")}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ep, err := c.Endpoint.Create(ctx, "acme", &svix.EndpointIn{
+	ep, err := c.Endpoint.Create(ctx, "acme", svix.EndpointIn{
 		Url: "https://example.com/hook", Uid: ptr("main"), Description: ptr("main endpoint"),
-		FilterTypes: []string{"invoice.paid"}, Channels: []string{"eu"}, RateLimit: svix.Int32(5),
+		FilterTypes: []string{"invoice.paid"}, Channels: []string{"eu"}, ThrottleRate: ptr(uint16(5)),
 		Metadata: &map[string]string{"team": "billing"},
-	})
+	}, nil)
 	if err != nil {
 		t.Fatalf("create: %v", err)
 	}
-	if !strings.HasPrefix(ep.Id, "ep_") || ep.Url != "https://example.com/hook" || ep.GetUid() != "main" ||
-		ep.FilterTypes[0] != "invoice.paid" || ep.Channels[0] != "eu" || ep.GetRateLimit() != 5 || ep.Version != 1 || ep.GetDisabled() ||
+	if !strings.HasPrefix(ep.Id, "ep_") || ep.Url != "https://example.com/hook" || val(ep.Uid) != "main" ||
+		ep.FilterTypes[0] != "invoice.paid" || ep.Channels[0] != "eu" || val(ep.ThrottleRate) != 5 || ep.Version != 1 || val(ep.Disabled) ||
 		ep.Metadata["team"] != "billing" {
 		t.Fatalf("created endpoint = %+v", ep)
 	}
@@ -272,15 +292,15 @@ func TestEndpoints(t *testing.T) {
 	})
 	t.Run("list", func(t *testing.T) {
 		for i := range 4 {
-			if _, err := c.Endpoint.Create(ctx, "acme", &svix.EndpointIn{Url: fmt.Sprintf("https://example.com/%d", i)}); err != nil {
+			if _, err := c.Endpoint.Create(ctx, "acme", svix.EndpointIn{Url: fmt.Sprintf("https://example.com/%d", i)}, nil); err != nil {
 				t.Fatal(err)
 			}
 		}
-		first, err := c.Endpoint.List(ctx, "acme", &svix.EndpointListOptions{Limit: svix.Int32(3)})
+		first, err := c.Endpoint.List(ctx, "acme", &svix.EndpointListOptions{Limit: ptr(uint64(3))})
 		if err != nil || len(first.Data) != 3 || first.Done {
 			t.Fatalf("first page = %d items done=%v, %v", len(first.Data), first.Done, err)
 		}
-		second, err := c.Endpoint.List(ctx, "acme", &svix.EndpointListOptions{Limit: svix.Int32(3), Iterator: first.Iterator.Get()})
+		second, err := c.Endpoint.List(ctx, "acme", &svix.EndpointListOptions{Limit: ptr(uint64(3)), Iterator: first.Iterator})
 		if err != nil || len(second.Data) != 2 || !second.Done {
 			t.Fatalf("second page = %d items done=%v, %v", len(second.Data), second.Done, err)
 		}
@@ -304,16 +324,16 @@ func TestEndpoints(t *testing.T) {
 		}
 	})
 	t.Run("disabled and metadata", func(t *testing.T) {
-		off, err := c.Endpoint.Create(ctx, "acme", &svix.EndpointIn{Url: "https://example.com/off", Disabled: ptr(true), Metadata: &map[string]string{"a": "1"}})
-		if err != nil || !off.GetDisabled() || off.Metadata["a"] != "1" {
+		off, err := c.Endpoint.Create(ctx, "acme", svix.EndpointIn{Url: "https://example.com/off", Disabled: ptr(true), Metadata: &map[string]string{"a": "1"}}, nil)
+		if err != nil || !val(off.Disabled) || off.Metadata["a"] != "1" {
 			t.Fatalf("create disabled = %+v, %v", off, err)
 		}
-		got, err := c.Endpoint.Patch(ctx, "acme", off.Id, &svix.EndpointPatch{Disabled: ptr(false), Metadata: &map[string]string{"b": "2"}})
-		if err != nil || got.GetDisabled() || got.Metadata["b"] != "2" || got.Metadata["a"] != "" {
+		got, err := c.Endpoint.Patch(ctx, "acme", off.Id, svix.EndpointPatch{Disabled: ptr(false), Metadata: &map[string]string{"b": "2"}})
+		if err != nil || val(got.Disabled) || got.Metadata["b"] != "2" || got.Metadata["a"] != "" {
 			t.Fatalf("patch = %+v, %v", got, err)
 		}
 		got, err = c.Endpoint.Get(ctx, "acme", off.Id)
-		if err != nil || got.GetDisabled() || got.Metadata["b"] != "2" {
+		if err != nil || val(got.Disabled) || got.Metadata["b"] != "2" {
 			t.Fatalf("get after patch = %+v, %v", got, err)
 		}
 		if err := c.Endpoint.Delete(ctx, "acme", off.Id); err != nil {
@@ -321,27 +341,34 @@ func TestEndpoints(t *testing.T) {
 		}
 	})
 	t.Run("update and patch", func(t *testing.T) {
-		got, err := c.Endpoint.Update(ctx, "acme", "main", &svix.EndpointUpdate{Url: "https://example.com/v2", Uid: ptr("main")})
+		got, err := c.Endpoint.Update(ctx, "acme", "main", svix.EndpointUpdate{Url: "https://example.com/v2", Uid: ptr("main")})
 		if err != nil || got.Url != "https://example.com/v2" || len(got.FilterTypes) != 0 || got.RateLimit != nil {
 			t.Fatalf("update = %+v, %v", got, err)
 		}
-		got, err = c.Endpoint.Patch(ctx, "acme", "main", &svix.EndpointPatch{Disabled: svix.NullableBool(ptr(true)).Get(), FilterTypes: []string{"a.b"}})
-		if err != nil || !got.GetDisabled() || got.FilterTypes[0] != "a.b" || got.Url != "https://example.com/v2" {
+		got, err = c.Endpoint.Patch(ctx, "acme", "main", svix.EndpointPatch{Disabled: ptr(true), FilterTypes: nullable([]string{"a.b"})})
+		if err != nil || !val(got.Disabled) || got.FilterTypes[0] != "a.b" || got.Url != "https://example.com/v2" {
 			t.Fatalf("patch = %+v, %v", got, err)
 		}
 	})
 	t.Run("headers", func(t *testing.T) {
-		if err := c.Endpoint.UpdateHeaders(ctx, "acme", "main", &svix.EndpointHeadersIn{Headers: map[string]string{"X-Team": "billing", "Authorization": "Bearer abc"}}); err != nil {
+		if err := c.Endpoint.UpdateHeaders(ctx, "acme", "main", svix.EndpointHeadersIn{Headers: map[string]string{"X-Team": "billing", "Authorization": "Bearer abc"}}); err != nil {
 			t.Fatalf("put headers: %v", err)
 		}
-		if err := c.Endpoint.PatchHeaders(ctx, "acme", "main", &svix.EndpointHeadersPatchIn{Headers: map[string]string{"X-Extra": "1"}}); err != nil {
+		if err := c.Endpoint.PatchHeaders(ctx, "acme", "main", svix.EndpointHeadersPatchIn{Headers: map[string]string{"X-Extra": "1"}}); err != nil {
 			t.Fatalf("patch headers: %v", err)
 		}
 		h, err := c.Endpoint.GetHeaders(ctx, "acme", "main")
 		if err != nil || h.Headers["X-Team"] != "billing" || h.Headers["X-Extra"] != "1" || len(h.Sensitive) != 1 || h.Headers["Authorization"] != "" {
 			t.Fatalf("headers = %+v, %v", h, err)
 		}
-		err = c.Endpoint.UpdateHeaders(ctx, "acme", "main", &svix.EndpointHeadersIn{Headers: map[string]string{"webhook-id": "x"}})
+		if err := c.Endpoint.PatchHeaders(ctx, "acme", "main", svix.EndpointHeadersPatchIn{Headers: map[string]string{"X-New": "2"}, DeleteHeaders: []string{"x-extra"}}); err != nil {
+			t.Fatalf("patch headers with deleteHeaders: %v", err)
+		}
+		h, err = c.Endpoint.GetHeaders(ctx, "acme", "main")
+		if err != nil || h.Headers["X-Team"] != "billing" || h.Headers["X-New"] != "2" || len(h.Headers) != 2 || len(h.Sensitive) != 1 {
+			t.Fatalf("headers after deleteHeaders = %+v, %v; want X-Extra gone", h, err)
+		}
+		err = c.Endpoint.UpdateHeaders(ctx, "acme", "main", svix.EndpointHeadersIn{Headers: map[string]string{"webhook-id": "x"}})
 		wantStatus(t, err, http.StatusUnprocessableEntity)
 	})
 	t.Run("secret", func(t *testing.T) {
@@ -349,7 +376,7 @@ func TestEndpoints(t *testing.T) {
 		if err != nil || !strings.HasPrefix(s1.Key, "whsec_") {
 			t.Fatalf("secret = %+v, %v", s1, err)
 		}
-		if err := c.Endpoint.RotateSecret(ctx, "acme", "main", &svix.EndpointSecretRotateIn{}); err != nil {
+		if err := c.Endpoint.RotateSecret(ctx, "acme", "main", svix.EndpointSecretRotateIn{}, nil); err != nil {
 			t.Fatalf("rotate: %v", err)
 		}
 		s2, err := c.Endpoint.GetSecret(ctx, "acme", "main")
@@ -357,14 +384,14 @@ func TestEndpoints(t *testing.T) {
 			t.Fatalf("after rotation secret = %+v (before %s), %v", s2, s1.Key, err)
 		}
 		given := "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
-		if err := c.Endpoint.RotateSecret(ctx, "acme", "main", &svix.EndpointSecretRotateIn{Key: &given}); err != nil {
+		if err := c.Endpoint.RotateSecret(ctx, "acme", "main", svix.EndpointSecretRotateIn{Key: &given}, nil); err != nil {
 			t.Fatalf("rotate to given key: %v", err)
 		}
 		s3, err := c.Endpoint.GetSecret(ctx, "acme", "main")
 		if err != nil || s3.Key != given {
 			t.Fatalf("after rotation to given key = %+v, %v", s3, err)
 		}
-		err = c.Endpoint.RotateSecret(ctx, "acme", "main", &svix.EndpointSecretRotateIn{Key: ptr("whsec_short")})
+		err = c.Endpoint.RotateSecret(ctx, "acme", "main", svix.EndpointSecretRotateIn{Key: ptr("whsec_short")}, nil)
 		wantStatus(t, err, http.StatusUnprocessableEntity)
 		// The previous key keeps signing for the grace period.
 		ep, err := ts.srv.Store().Endpoint(ctx, app.Id, "main")
@@ -376,12 +403,12 @@ func TestEndpoints(t *testing.T) {
 		}
 	})
 	t.Run("stats", func(t *testing.T) {
-		st, err := c.Endpoint.GetStats(ctx, "acme", "main")
+		st, err := c.Endpoint.GetStats(ctx, "acme", "main", nil)
 		if err != nil || st.Success != 0 || st.Pending != 0 {
 			t.Fatalf("stats = %+v, %v", st, err)
 		}
 		since, until := time.Now().Add(-time.Hour), time.Now()
-		if _, err := c.Endpoint.GetStatsWithOptions(ctx, "acme", "main", svix.EndpointStatsOptions{Since: &since, Until: &until}); err != nil {
+		if _, err := c.Endpoint.GetStats(ctx, "acme", "main", &svix.EndpointGetStatsOptions{Since: &since, Until: &until}); err != nil {
 			t.Fatalf("stats with since and until: %v", err)
 		}
 	})
@@ -398,21 +425,50 @@ func TestEndpoints(t *testing.T) {
 		if out["signatureProfile"] != "github" || out["retrySchedule"] != "short" || out["timeoutMs"] != 2500.0 {
 			t.Fatalf("extension fields = %s", body)
 		}
+		// The SDKs cannot send the extensions: an update through one keeps them.
+		id := out["id"].(string)
+		if _, err := c.Endpoint.Update(ctx, "acme", id, svix.EndpointUpdate{Url: "https://example.com/ext2"}); err != nil {
+			t.Fatal(err)
+		}
+		code, body = ts.raw(t, "GET", "/api/v1/app/acme/endpoint/"+id, "")
+		if code != http.StatusOK || !strings.Contains(string(body), `"signatureProfile":"github"`) || !strings.Contains(string(body), `"retrySchedule":"short"`) ||
+			!strings.Contains(string(body), `"timeoutMs":2500`) || !strings.Contains(string(body), `"url":"https://example.com/ext2"`) {
+			t.Fatalf("after an SDK update: %d %s", code, body)
+		}
+		// null resets an extension to the default, which is shown, not hidden.
+		code, body = ts.raw(t, "PUT", "/api/v1/app/acme/endpoint/"+id, `{"url":"https://example.com/ext2","signatureProfile":null,"retrySchedule":null,"timeoutMs":null}`)
+		if code != http.StatusOK || !strings.Contains(string(body), `"signatureProfile":"standard"`) || !strings.Contains(string(body), `"retrySchedule":null`) ||
+			!strings.Contains(string(body), `"timeoutMs":null`) {
+			t.Fatalf("PUT with null extensions: %d %s", code, body)
+		}
 		for _, bad := range []string{`{"url":"https://e.com","signatureProfile":"nope"}`, `{"url":"https://e.com","retrySchedule":"soon"}`, `{"url":"https://e.com","timeoutMs":-1}`} {
 			if code, body := ts.raw(t, "POST", "/api/v1/app/acme/endpoint", bad); code != http.StatusUnprocessableEntity {
 				t.Errorf("POST %s: %d %s, want 422", bad, code, body)
 			}
 		}
 	})
-	t.Run("old field names", func(t *testing.T) {
-		code, body := ts.raw(t, "POST", "/api/v1/app/acme/endpoint", `{"url":"https://example.com/old","eventTypes":["x.y"],"throttleRate":7}`)
-		if code != http.StatusCreated || !strings.Contains(string(body), `"filterTypes":["x.y"]`) || !strings.Contains(string(body), `"rateLimit":7`) {
-			t.Fatalf("create with eventTypes/throttleRate: %d %s", code, body)
+	t.Run("every spelling", func(t *testing.T) {
+		// Each renamed field is read under both names and answered under both, so that
+		// the 2.x SDKs (eventTypes, throttleRate) and the Go SDK (filterTypes, rateLimit)
+		// read back what was written.
+		for _, body := range []string{
+			`{"url":"https://example.com/new","eventTypes":["x.y"],"throttleRate":7}`,
+			`{"url":"https://example.com/old","filterTypes":["x.y"],"rateLimit":7}`,
+		} {
+			code, out := ts.raw(t, "POST", "/api/v1/app/acme/endpoint", body)
+			if code != http.StatusCreated {
+				t.Fatalf("create %s: %d %s", body, code, out)
+			}
+			for _, want := range []string{`"filterTypes":["x.y"]`, `"eventTypes":["x.y"]`, `"rateLimit":7`, `"throttleRate":7`} {
+				if !strings.Contains(string(out), want) {
+					t.Errorf("create %s answered %s, without %s", body, out, want)
+				}
+			}
 		}
 	})
 	t.Run("invalid url", func(t *testing.T) {
 		for _, u := range []string{"ftp://example.com", "example.com/hook", "http://", "https://user:pw@example.com"} {
-			_, err := c.Endpoint.Create(ctx, "acme", &svix.EndpointIn{Url: u})
+			_, err := c.Endpoint.Create(ctx, "acme", svix.EndpointIn{Url: u}, nil)
 			wantStatus(t, err, http.StatusUnprocessableEntity)
 		}
 	})
@@ -425,40 +481,133 @@ func TestEndpoints(t *testing.T) {
 	})
 }
 
+// TestEndpointRoundTrip writes an endpoint back as it was read, by update and by
+// patch, and checks that every field survives, the filters above all: an SDK that read
+// them back empty would clear them, and the endpoint would then receive every event.
+func TestEndpointRoundTrip(t *testing.T) {
+	ts := startServer(t)
+	ctx := context.Background()
+	c := ts.client
+	app, err := c.Application.Create(ctx, svix.ApplicationIn{Name: "Acme", ThrottleRate: ptr(uint16(40)), Metadata: &map[string]string{"tier": "1"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if val(app.ThrottleRate) != 40 || val(app.RateLimit) != 40 {
+		t.Fatalf("app rate limit read back as throttleRate %v, rateLimit %v; want 40 twice", app.ThrottleRate, app.RateLimit)
+	}
+	created, err := c.Endpoint.Create(ctx, app.Id, svix.EndpointIn{
+		Url: "https://example.com/hook", Uid: ptr("billing"), Description: ptr("billing events"),
+		FilterTypes: []string{"invoice.paid", "invoice.failed"}, Channels: []string{"eu", "vip"},
+		ThrottleRate: ptr(uint16(25)), Metadata: &map[string]string{"team": "billing"},
+		Headers: &map[string]string{"X-Team": "billing"},
+	}, nil)
+	if err != nil {
+		t.Fatalf("create: %v", err)
+	}
+	check := func(t *testing.T, what string, got *svix.EndpointOut) {
+		t.Helper()
+		if got.Id != created.Id || got.Url != "https://example.com/hook" || val(got.Uid) != "billing" || got.Description != "billing events" ||
+			!slices.Equal(got.FilterTypes, []string{"invoice.paid", "invoice.failed"}) || !slices.Equal(got.Channels, []string{"eu", "vip"}) ||
+			val(got.ThrottleRate) != 25 || val(got.RateLimit) != 25 || got.Metadata["team"] != "billing" || len(got.Metadata) != 1 || val(got.Disabled) ||
+			!got.CreatedAt.Equal(created.CreatedAt) {
+			t.Fatalf("%s = %+v, want the endpoint as created (%+v)", what, got, created)
+		}
+	}
+	check(t, "create answer", created)
+	got, err := c.Endpoint.Get(ctx, app.Id, created.Id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(t, "get", got)
+	h, err := c.Endpoint.GetHeaders(ctx, app.Id, created.Id)
+	if err != nil || h.Headers["X-Team"] != "billing" {
+		t.Fatalf("headers given on create = %+v, %v", h, err)
+	}
+
+	// Read, modify nothing, write back: by update (PUT) and by patch.
+	updated, err := c.Endpoint.Update(ctx, app.Id, created.Id, svix.EndpointUpdate{
+		Url: got.Url, Uid: got.Uid, Description: &got.Description, FilterTypes: got.FilterTypes,
+		Channels: got.Channels, ThrottleRate: got.ThrottleRate, Metadata: &got.Metadata, Disabled: got.Disabled,
+	})
+	if err != nil {
+		t.Fatalf("update: %v", err)
+	}
+	check(t, "update answer", updated)
+	patched, err := c.Endpoint.Patch(ctx, app.Id, created.Id, svix.EndpointPatch{Description: &got.Description})
+	if err != nil {
+		t.Fatalf("patch: %v", err)
+	}
+	check(t, "patch answer", patched)
+	got, err = c.Endpoint.Get(ctx, app.Id, created.Id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(t, "get after update and patch", got)
+	if h, err := c.Endpoint.GetHeaders(ctx, app.Id, created.Id); err != nil || h.Headers["X-Team"] != "billing" {
+		t.Fatalf("headers after an update without them = %+v, %v; want them kept", h, err)
+	}
+	list, err := c.Endpoint.List(ctx, app.Id, nil)
+	if err != nil || len(list.Data) != 1 {
+		t.Fatalf("list = %+v, %v", list, err)
+	}
+	check(t, "list", &list.Data[0])
+
+	// The filter still filters after the round trips.
+	for _, et := range []string{"invoice.paid", "user.created"} {
+		if _, err := c.Message.Create(ctx, app.Id, svix.MessageIn{EventType: et, Payload: map[string]any{}, Channels: []string{"eu"}}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	msgs, err := c.MessageAttempt.ListAttemptedMessages(ctx, app.Id, created.Id, nil)
+	if err != nil || len(msgs.Data) != 1 || msgs.Data[0].EventType != "invoice.paid" {
+		t.Fatalf("messages to the filtered endpoint = %+v, %v; want only invoice.paid", msgs, err)
+	}
+
+	// A patch clears a filter and a rate limit with null, under either name.
+	cleared, err := c.Endpoint.Patch(ctx, app.Id, created.Id, svix.EndpointPatch{
+		FilterTypes: utils.NewNullableFromPtr[[]string](nil), ThrottleRate: utils.NewNullableFromPtr[uint16](nil),
+	})
+	if err != nil || len(cleared.FilterTypes) != 0 || cleared.ThrottleRate != nil || cleared.RateLimit != nil || len(cleared.Channels) != 2 {
+		t.Fatalf("patch with nulls = %+v, %v", cleared, err)
+	}
+	_, err = c.Endpoint.Create(ctx, app.Id, svix.EndpointIn{Url: "https://example.com/x", Headers: &map[string]string{"Webhook-Id": "x"}}, nil)
+	wantStatus(t, err, http.StatusUnprocessableEntity)
+}
+
 func TestEventTypes(t *testing.T) {
 	ts := startServer(t)
 	ctx := context.Background()
 	c := ts.client
 	for _, name := range []string{"invoice.paid", "invoice.failed", "user.created"} {
-		if _, err := c.EventType.Create(ctx, &svix.EventTypeIn{Name: name, Description: "about " + name}); err != nil {
+		if _, err := c.EventType.Create(ctx, svix.EventTypeIn{Name: name, Description: "about " + name}, nil); err != nil {
 			t.Fatalf("create %s: %v", name, err)
 		}
 	}
-	_, err := c.EventType.Create(ctx, &svix.EventTypeIn{Name: "invoice.paid", Description: "again"})
+	_, err := c.EventType.Create(ctx, svix.EventTypeIn{Name: "invoice.paid", Description: "again"}, nil)
 	wantStatus(t, err, http.StatusConflict)
 
 	got, err := c.EventType.Get(ctx, "invoice.paid")
 	if err != nil || got.Description != "about invoice.paid" || got.Deprecated {
 		t.Fatalf("get = %+v, %v", got, err)
 	}
-	got, err = c.EventType.Update(ctx, "invoice.paid", &svix.EventTypeUpdate{Description: "paid", Deprecated: ptr(true),
-		Schemas: map[string]interface{}{"1": map[string]any{"type": "object"}}})
+	got, err = c.EventType.Update(ctx, "invoice.paid", svix.EventTypeUpdate{Description: "paid", Deprecated: ptr(true),
+		Schemas: &map[string]any{"1": map[string]any{"type": "object"}}})
 	if err != nil || got.Description != "paid" || !got.Deprecated || got.Schemas == nil {
 		t.Fatalf("update = %+v, %v", got, err)
 	}
-	got, err = c.EventType.Patch(ctx, "invoice.paid", &svix.EventTypePatch{Description: ptr("paid!")})
+	got, err = c.EventType.Patch(ctx, "invoice.paid", svix.EventTypePatch{Description: ptr("paid!")})
 	if err != nil || got.Description != "paid!" || !got.Deprecated {
 		t.Fatalf("patch = %+v, %v", got, err)
 	}
-	list, err := c.EventType.List(ctx, &svix.EventTypeListOptions{Limit: svix.Int32(2)})
+	list, err := c.EventType.List(ctx, &svix.EventTypeListOptions{Limit: ptr(uint64(2))})
 	if err != nil || len(list.Data) != 2 || list.Done || list.Data[0].Name != "invoice.failed" {
 		t.Fatalf("list = %+v, %v", list, err)
 	}
-	if err := c.EventType.Delete(ctx, "user.created"); err != nil {
+	if err := c.EventType.Delete(ctx, "user.created", nil); err != nil {
 		t.Fatalf("delete: %v", err)
 	}
 	archived, err := c.EventType.Get(ctx, "user.created")
-	if err != nil || !archived.GetArchived() {
+	if err != nil || !val(archived.Archived) {
 		t.Fatalf("deleted event type = %+v, %v; want archived", archived, err)
 	}
 	list, err = c.EventType.List(ctx, nil)
@@ -470,35 +619,35 @@ func TestEventTypes(t *testing.T) {
 		t.Fatalf("list with archived = %+v, %v", list, err)
 	}
 	t.Run("archive and unarchive", func(t *testing.T) {
-		got, err := c.EventType.Patch(ctx, "invoice.failed", &svix.EventTypePatch{Archived: ptr(true)})
-		if err != nil || !got.GetArchived() || got.Description != "about invoice.failed" {
+		got, err := c.EventType.Patch(ctx, "invoice.failed", svix.EventTypePatch{Archived: ptr(true)})
+		if err != nil || !val(got.Archived) || got.Description != "about invoice.failed" {
 			t.Fatalf("archive by patch = %+v, %v", got, err)
 		}
 		list, err := c.EventType.List(ctx, nil)
 		if err != nil || len(list.Data) != 1 || list.Data[0].Name != "invoice.paid" {
 			t.Fatalf("list after archiving = %+v, %v", list, err)
 		}
-		got, err = c.EventType.Update(ctx, "invoice.failed", &svix.EventTypeUpdate{Description: "failed", Archived: ptr(false)})
-		if err != nil || got.GetArchived() || got.Description != "failed" {
+		got, err = c.EventType.Update(ctx, "invoice.failed", svix.EventTypeUpdate{Description: "failed", Archived: ptr(false)})
+		if err != nil || val(got.Archived) || got.Description != "failed" {
 			t.Fatalf("unarchive by update = %+v, %v", got, err)
 		}
-		got, err = c.EventType.Patch(ctx, "user.created", &svix.EventTypePatch{Archived: ptr(false)})
-		if err != nil || got.GetArchived() {
+		got, err = c.EventType.Patch(ctx, "user.created", svix.EventTypePatch{Archived: ptr(false)})
+		if err != nil || val(got.Archived) {
 			t.Fatalf("unarchive a deleted event type = %+v, %v", got, err)
 		}
-		got, err = c.EventType.Patch(ctx, "user.created", &svix.EventTypePatch{Archived: ptr(true)})
-		if err != nil || !got.GetArchived() {
+		got, err = c.EventType.Patch(ctx, "user.created", svix.EventTypePatch{Archived: ptr(true)})
+		if err != nil || !val(got.Archived) {
 			t.Fatalf("archive again = %+v, %v", got, err)
 		}
-		_, err = c.EventType.Patch(ctx, "no.such.type", &svix.EventTypePatch{Archived: ptr(true)})
+		_, err = c.EventType.Patch(ctx, "no.such.type", svix.EventTypePatch{Archived: ptr(true)})
 		wantStatus(t, err, http.StatusNotFound)
 	})
-	if err := c.EventType.DeleteWithOptions(ctx, "user.created", &svix.EventTypeDeleteOptions{Expunge: ptr(true)}); err != nil {
+	if err := c.EventType.Delete(ctx, "user.created", &svix.EventTypeDeleteOptions{Expunge: ptr(true)}); err != nil {
 		t.Fatalf("expunge: %v", err)
 	}
 	_, err = c.EventType.Get(ctx, "user.created")
 	wantStatus(t, err, http.StatusNotFound)
-	_, err = c.EventType.Create(ctx, &svix.EventTypeIn{Name: "bad name!", Description: "x"})
+	_, err = c.EventType.Create(ctx, svix.EventTypeIn{Name: "bad name!", Description: "x"}, nil)
 	wantStatus(t, err, http.StatusUnprocessableEntity)
 }
 
@@ -506,29 +655,29 @@ func TestMessages(t *testing.T) {
 	ts := startServer(t)
 	ctx := context.Background()
 	c := ts.client
-	app, err := c.Application.Create(ctx, &svix.ApplicationIn{Name: "Acme", Uid: ptr("acme")})
+	app, err := c.Application.Create(ctx, svix.ApplicationIn{Name: "Acme", Uid: ptr("acme")}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	all, err := c.Endpoint.Create(ctx, "acme", &svix.EndpointIn{Url: "https://example.com/all"})
+	all, err := c.Endpoint.Create(ctx, "acme", svix.EndpointIn{Url: "https://example.com/all"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	paidOnly, err := c.Endpoint.Create(ctx, "acme", &svix.EndpointIn{Url: "https://example.com/paid", FilterTypes: []string{"invoice.paid"}})
+	paidOnly, err := c.Endpoint.Create(ctx, "acme", svix.EndpointIn{Url: "https://example.com/paid", FilterTypes: []string{"invoice.paid"}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	euOnly, err := c.Endpoint.Create(ctx, "acme", &svix.EndpointIn{Url: "https://example.com/eu", Channels: []string{"eu"}})
+	euOnly, err := c.Endpoint.Create(ctx, "acme", svix.EndpointIn{Url: "https://example.com/eu", Channels: []string{"eu"}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 
-	msg, err := c.Message.Create(ctx, "acme", &svix.MessageIn{EventType: "invoice.paid", EventId: ptr("evt-1"),
-		Payload: map[string]interface{}{"amount": 100.0}, Channels: []string{"us"}})
+	msg, err := c.Message.Create(ctx, "acme", svix.MessageIn{EventType: "invoice.paid", EventId: ptr("evt-1"),
+		Payload: map[string]interface{}{"amount": 100.0}, Channels: []string{"us"}}, nil)
 	if err != nil {
 		t.Fatalf("create: %v", err)
 	}
-	if !strings.HasPrefix(msg.Id, "msg_") || msg.EventType != "invoice.paid" || msg.Payload["amount"] != 100.0 || msg.GetEventId() != "evt-1" {
+	if !strings.HasPrefix(msg.Id, "msg_") || msg.EventType != "invoice.paid" || msg.Payload["amount"] != 100.0 || val(msg.EventId) != "evt-1" {
 		t.Fatalf("created message = %+v", msg)
 	}
 	t.Run("fan-out", func(t *testing.T) {
@@ -549,7 +698,7 @@ func TestMessages(t *testing.T) {
 		}
 	})
 	t.Run("duplicate eventId", func(t *testing.T) {
-		_, err := c.Message.Create(ctx, "acme", &svix.MessageIn{EventType: "invoice.paid", EventId: ptr("evt-1"), Payload: map[string]interface{}{}})
+		_, err := c.Message.Create(ctx, "acme", svix.MessageIn{EventType: "invoice.paid", EventId: ptr("evt-1"), Payload: map[string]interface{}{}}, nil)
 		wantStatus(t, err, http.StatusConflict)
 		list, err := c.Message.List(ctx, "acme", nil)
 		if err != nil || len(list.Data) != 1 {
@@ -558,12 +707,12 @@ func TestMessages(t *testing.T) {
 	})
 	t.Run("get", func(t *testing.T) {
 		for _, id := range []string{msg.Id, "evt-1"} {
-			got, err := c.Message.Get(ctx, app.Id, id)
+			got, err := c.Message.Get(ctx, app.Id, id, nil)
 			if err != nil || got.Id != msg.Id || got.Payload["amount"] != 100.0 {
 				t.Fatalf("get %s = %+v, %v", id, got, err)
 			}
 		}
-		_, err := c.Message.Get(ctx, app.Id, "msg_nope")
+		_, err := c.Message.Get(ctx, app.Id, "msg_nope", nil)
 		wantStatus(t, err, http.StatusNotFound)
 	})
 	t.Run("list with filters and pages", func(t *testing.T) {
@@ -572,7 +721,7 @@ func TestMessages(t *testing.T) {
 			if i%2 == 0 {
 				et = "invoice.failed"
 			}
-			if _, err := c.Message.Create(ctx, "acme", &svix.MessageIn{EventType: et, Payload: map[string]interface{}{"i": i}, Channels: []string{"eu"}}); err != nil {
+			if _, err := c.Message.Create(ctx, "acme", svix.MessageIn{EventType: et, Payload: map[string]interface{}{"i": i}, Channels: []string{"eu"}}, nil); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -582,7 +731,7 @@ func TestMessages(t *testing.T) {
 			if page > 5 {
 				t.Fatal("pagination does not end")
 			}
-			list, err := c.Message.List(ctx, "acme", &svix.MessageListOptions{Limit: svix.Int32(2), Iterator: iter})
+			list, err := c.Message.List(ctx, "acme", &svix.MessageListOptions{Limit: ptr(uint64(2)), Iterator: iter})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -590,7 +739,7 @@ func TestMessages(t *testing.T) {
 			if list.Done {
 				break
 			}
-			iter = list.Iterator.Get()
+			iter = list.Iterator
 		}
 		if seen != 6 {
 			t.Fatalf("listed %d messages over pages, want 6", seen)
@@ -609,11 +758,12 @@ func TestMessages(t *testing.T) {
 		}
 	})
 	t.Run("time and tag filters", func(t *testing.T) {
-		mark := time.Now()
-		time.Sleep(20 * time.Millisecond)
+		// The SDK sends before and after to the second: the mark is the next whole one.
+		mark := time.Now().Truncate(time.Second).Add(time.Second)
+		time.Sleep(time.Until(mark) + 10*time.Millisecond)
 		var tagged []string
 		for i := range 2 {
-			m, err := c.Message.Create(ctx, "acme", &svix.MessageIn{EventType: "x.tagged", Payload: map[string]interface{}{"i": i}, Tags: []string{"vip"}})
+			m, err := c.Message.Create(ctx, "acme", svix.MessageIn{EventType: "x.tagged", Payload: map[string]interface{}{"i": i}, Tags: []string{"vip"}}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -640,28 +790,28 @@ func TestMessages(t *testing.T) {
 		if _, err := c.MessageAttempt.ListByMsg(ctx, "acme", msg.Id, nil); err != nil {
 			t.Fatalf("attempts by message: %v", err)
 		}
-		if _, err := c.MessageAttempt.ListByEndpoint(ctx, "acme", all.Id, &svix.MessageAttemptListOptions{Status: ptr(svix.MessageStatus(0))}); err != nil {
+		if _, err := c.MessageAttempt.ListByEndpoint(ctx, "acme", all.Id, &svix.MessageAttemptListByEndpointOptions{Status: ptr(svix.MessageStatus(0))}); err != nil {
 			t.Fatalf("attempts by endpoint: %v", err)
 		}
-		if _, err := c.MessageAttempt.ListAttemptsForEndpoint(ctx, "acme", msg.Id, all.Id, nil); err != nil {
+		if _, err := c.MessageAttempt.ListByMsg(ctx, "acme", msg.Id, &svix.MessageAttemptListByMsgOptions{EndpointId: &all.Id}); err != nil {
 			t.Fatalf("attempts of message to endpoint: %v", err)
 		}
-		_, err := c.MessageAttempt.Get(ctx, "acme", msg.Id, "atmpt_nope")
+		_, err := c.MessageAttempt.Get(ctx, "acme", msg.Id, "atmpt_nope", nil)
 		wantStatus(t, err, http.StatusNotFound)
 		_, err = c.MessageAttempt.ListByMsg(ctx, "acme", "msg_nope", nil)
 		wantStatus(t, err, http.StatusNotFound)
 	})
 	t.Run("resend, recover, replay", func(t *testing.T) {
-		if err := c.MessageAttempt.Resend(ctx, "acme", msg.Id, all.Id); err != nil {
+		if err := resend(c, ctx, "acme", msg.Id, all.Id); err != nil {
 			t.Fatalf("resend: %v", err)
 		}
-		wantStatus(t, c.MessageAttempt.Resend(ctx, "acme", msg.Id, "ep_nope"), http.StatusNotFound)
-		rec, err := c.Endpoint.Recover(ctx, "acme", all.Id, &svix.RecoverIn{Since: time.Now().Add(-time.Hour)})
+		wantStatus(t, resend(c, ctx, "acme", msg.Id, "ep_nope"), http.StatusNotFound)
+		rec, err := c.Endpoint.Recover(ctx, "acme", all.Id, svix.RecoverIn{Since: time.Now().Add(-time.Hour)}, nil)
 		if err != nil || rec.Task != "endpoint.recover" {
 			t.Fatalf("recover = %+v, %v", rec, err)
 		}
 		// An endpoint created after the messages has none of them until replayed.
-		late, err := c.Endpoint.Create(ctx, "acme", &svix.EndpointIn{Url: "https://example.com/late", Channels: []string{"eu"}})
+		late, err := c.Endpoint.Create(ctx, "acme", svix.EndpointIn{Url: "https://example.com/late", Channels: []string{"eu"}}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -696,19 +846,19 @@ func TestMessages(t *testing.T) {
 func TestIdempotency(t *testing.T) {
 	ts := startServer(t)
 	ctx := context.Background()
-	opts := &svix.PostOptions{IdempotencyKey: ptr("key-1")}
-	a1, err := ts.client.Application.CreateWithOptions(ctx, &svix.ApplicationIn{Name: "Once"}, opts)
+	opts := &svix.ApplicationCreateOptions{IdempotencyKey: ptr("key-1")}
+	a1, err := ts.client.Application.Create(ctx, svix.ApplicationIn{Name: "Once"}, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	a2, err := ts.client.Application.CreateWithOptions(ctx, &svix.ApplicationIn{Name: "Once"}, opts)
+	a2, err := ts.client.Application.Create(ctx, svix.ApplicationIn{Name: "Once"}, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if a1.Id != a2.Id {
 		t.Fatalf("same idempotency key created two apps: %s and %s", a1.Id, a2.Id)
 	}
-	a3, err := ts.client.Application.CreateWithOptions(ctx, &svix.ApplicationIn{Name: "Once"}, &svix.PostOptions{IdempotencyKey: ptr("key-2")})
+	a3, err := ts.client.Application.Create(ctx, svix.ApplicationIn{Name: "Once"}, &svix.ApplicationCreateOptions{IdempotencyKey: ptr("key-2")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -720,11 +870,11 @@ func TestIdempotency(t *testing.T) {
 		t.Fatalf("%d apps, %v; want 2", len(list.Data), err)
 	}
 	// The key is scoped by path: the same key on another path is another request.
-	m1, err := ts.client.Message.CreateWithOptions(ctx, a1.Id, &svix.MessageIn{EventType: "x", Payload: map[string]interface{}{}}, opts)
+	m1, err := ts.client.Message.Create(ctx, a1.Id, svix.MessageIn{EventType: "x", Payload: map[string]interface{}{}}, &svix.MessageCreateOptions{IdempotencyKey: opts.IdempotencyKey})
 	if err != nil {
 		t.Fatal(err)
 	}
-	m2, err := ts.client.Message.CreateWithOptions(ctx, a1.Id, &svix.MessageIn{EventType: "x", Payload: map[string]interface{}{}}, opts)
+	m2, err := ts.client.Message.Create(ctx, a1.Id, svix.MessageIn{EventType: "x", Payload: map[string]interface{}{}}, &svix.MessageCreateOptions{IdempotencyKey: opts.IdempotencyKey})
 	if err != nil || m1.Id != m2.Id || !strings.HasPrefix(m1.Id, "msg_") {
 		t.Fatalf("repeated message create = %v, %v, %v", m1.Id, m2.Id, err)
 	}
@@ -733,7 +883,7 @@ func TestIdempotency(t *testing.T) {
 func TestErrors(t *testing.T) {
 	ts := startServer(t)
 	ctx := context.Background()
-	if _, err := ts.client.Application.Create(ctx, &svix.ApplicationIn{Name: "Acme", Uid: ptr("acme")}); err != nil {
+	if _, err := ts.client.Application.Create(ctx, svix.ApplicationIn{Name: "Acme", Uid: ptr("acme")}, nil); err != nil {
 		t.Fatal(err)
 	}
 	t.Run("wrong token", func(t *testing.T) {
@@ -760,7 +910,7 @@ func TestErrors(t *testing.T) {
 		}
 		_, err = ts.client.Endpoint.Get(ctx, "acme", "ep_nope")
 		wantStatus(t, err, http.StatusNotFound)
-		_, err = ts.client.Message.Create(ctx, "nope", &svix.MessageIn{EventType: "a", Payload: map[string]interface{}{}})
+		_, err = ts.client.Message.Create(ctx, "nope", svix.MessageIn{EventType: "a", Payload: map[string]interface{}{}}, nil)
 		wantStatus(t, err, http.StatusNotFound)
 	})
 	tests := []struct {
@@ -897,14 +1047,14 @@ func TestIdempotencyExpires(t *testing.T) {
 		c.IdempotencyTTL = time.Hour
 	})
 	ctx := context.Background()
-	opts := &svix.PostOptions{IdempotencyKey: ptr("key-ttl")}
-	app, err := ts.client.Application.Create(ctx, &svix.ApplicationIn{Name: "Acme"})
+	opts := &svix.ApplicationCreateOptions{IdempotencyKey: ptr("key-ttl")}
+	app, err := ts.client.Application.Create(ctx, svix.ApplicationIn{Name: "Acme"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	send := func() string {
 		t.Helper()
-		m, err := ts.client.Message.CreateWithOptions(ctx, app.Id, &svix.MessageIn{EventType: "x", Payload: map[string]any{}}, opts)
+		m, err := ts.client.Message.Create(ctx, app.Id, svix.MessageIn{EventType: "x", Payload: map[string]any{}}, &svix.MessageCreateOptions{IdempotencyKey: opts.IdempotencyKey})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -928,3 +1078,6 @@ func TestIdempotencyExpires(t *testing.T) {
 		t.Fatalf("after the TTL and a purge the key still answered %s", first)
 	}
 }
+
+// nullable is v as an explicitly set SDK Nullable.
+func nullable[T any](v T) utils.Nullable[T] { return utils.NewNullable(v) }

@@ -32,7 +32,7 @@ func TestSSRFThroughAPI(t *testing.T) {
 	})
 	ctx := context.Background()
 	c := ts.client
-	app, err := c.Application.Create(ctx, &svix.ApplicationIn{Name: "Acme"})
+	app, err := c.Application.Create(ctx, svix.ApplicationIn{Name: "Acme"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,12 +48,12 @@ func TestSSRFThroughAPI(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ep, err := c.Endpoint.Create(ctx, app.Id, &svix.EndpointIn{Url: tt.url, Channels: []string{channel(tt.name)}})
+			ep, err := c.Endpoint.Create(ctx, app.Id, svix.EndpointIn{Url: tt.url, Channels: []string{channel(tt.name)}}, nil)
 			if err != nil {
 				t.Fatalf("the API refused %s: %v (the guard belongs at delivery)", tt.url, err)
 			}
-			msg, err := c.Message.Create(ctx, app.Id, &svix.MessageIn{EventType: "a.b", Channels: []string{channel(tt.name)},
-				Payload: map[string]interface{}{"to": tt.name}})
+			msg, err := c.Message.Create(ctx, app.Id, svix.MessageIn{EventType: "a.b", Channels: []string{channel(tt.name)},
+				Payload: map[string]interface{}{"to": tt.name}}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
