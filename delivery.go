@@ -96,6 +96,27 @@ type AttemptResult struct {
 	Attempts int
 }
 
+// KeyedAttempt returns r.Attempt with the keys it leaves empty (AppID, MsgID,
+// EndpointID) taken from r.Delivery: a copy when any is filled in, r.Attempt itself
+// otherwise, and nil without an attempt. The caller's attempt is never changed.
+func (r AttemptResult) KeyedAttempt() *Attempt {
+	a, d := r.Attempt, r.Delivery
+	if a == nil || d == nil || (a.AppID != "" && a.MsgID != "" && a.EndpointID != "") {
+		return a
+	}
+	c := *a
+	if c.AppID == "" {
+		c.AppID = d.AppID
+	}
+	if c.MsgID == "" {
+		c.MsgID = d.MsgID
+	}
+	if c.EndpointID == "" {
+		c.EndpointID = d.EndpointID
+	}
+	return &c
+}
+
 // DeliveryStore persists deliveries and hands them out to workers.
 type DeliveryStore interface {
 	// ClaimDeliveries leases up to limit deliveries that are due at now (status pending
@@ -104,10 +125,22 @@ type DeliveryStore interface {
 	// Message. Several nodes may call it at once; no delivery is handed out twice while
 	// its lease holds.
 	ClaimDeliveries(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]*Delivery, error)
-	// RecordAttempts inserts each result's attempt and, where the delivery still carries
-	// the same Lease, applies the new status, NextAttempt and Attempts. It also keeps
-	// the endpoint's FailingSince: cleared by a successful attempt, set to the attempt's
-	// time by a failed one when not already set. All results commit together.
+	// RecordAttempts records a batch of results; all of them commit together.
+	//
+	// Each result's attempt (r.KeyedAttempt: empty keys are those of its delivery) is
+	// inserted into the attempt log whatever happened to the claim, unless its message
+	// no longer exists (its application was deleted while the attempt was in flight):
+	// such an attempt is dropped, without failing the batch, as the rest of the
+	// application's log already was. An attempt whose ID is logged already is not
+	// inserted again, so recording a batch a second time (after an error that left
+	// unclear whether it committed) changes nothing twice.
+	//
+	// Where the delivery still carries the result's Lease, its status, NextAttempt and
+	// Attempts become the result's, and its Trigger becomes TriggerScheduled: any later
+	// attempt is a scheduled retry unless a resend or a recover makes it manual again.
+	//
+	// The endpoints' FailingSince are set as EndpointHealth says for the batch's
+	// attempts, in order.
 	RecordAttempts(ctx context.Context, results []AttemptResult) error
 	// PostponeDeliveries gives back claimed deliveries unattempted: where the Lease still
 	// matches, status returns to pending and NextAttempt becomes until.
@@ -120,8 +153,9 @@ type DeliveryStore interface {
 	// already has one; it returns how many it inserted.
 	CreateDeliveries(ctx context.Context, deliveries []*Delivery) (int, error)
 	// ResendDelivery makes the (message, endpoint) delivery due at now with a manual
-	// trigger and Attempts reset to 0, creating it if it does not exist.
-	ResendDelivery(ctx context.Context, appID, msgID, endpointID string, now time.Time) error
+	// trigger and Attempts reset to 0, creating it with ID id if it does not exist.
+	// The message and the endpoint must both belong to appID (else ENOTFOUND).
+	ResendDelivery(ctx context.Context, id, appID, msgID, endpointID string, now time.Time) error
 	// RecoverDeliveries makes due at now, with a manual trigger and Attempts reset to 0,
 	// every failed delivery of the endpoint whose message was accepted in
 	// [since, until); a zero until means no upper bound. It returns how many.

@@ -40,12 +40,35 @@ type Store interface {
 // Page asks a list method for one page of results. Lists are ordered by ID, which is
 // time-sortable, so Iterator is simply the last ID of the previous page.
 type Page struct {
-	// Limit is the maximum number of rows; the store may assume 1 <= Limit <= 250.
+	// Limit is the maximum number of rows; stores read it through Size.
 	Limit int
 	// Iterator is the exclusive starting ID ("" for the first page).
 	Iterator string
 	// Ascending orders by ID from oldest to newest; the default is newest first.
 	Ascending bool
+}
+
+// Page sizes.
+const (
+	// DefaultPageLimit is the size of a page that asks for none (Limit < 1).
+	DefaultPageLimit = 50
+	// MaxPageLimit is the largest page a store returns, whatever Limit asks. It is
+	// above the API's largest page (250) so that the API can ask for a row or two more
+	// than it shows (to learn whether a page is the last, and to leave out hookd's own
+	// operational application).
+	MaxPageLimit = 1000
+)
+
+// Size returns the number of rows a store returns at most for p: Limit clamped to
+// [1, MaxPageLimit], DefaultPageLimit when Limit is below 1.
+func (p Page) Size() int {
+	switch {
+	case p.Limit < 1:
+		return DefaultPageLimit
+	case p.Limit > MaxPageLimit:
+		return MaxPageLimit
+	}
+	return p.Limit
 }
 
 // Clock returns the current time. Logic takes a Clock instead of calling time.Now so

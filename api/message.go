@@ -287,7 +287,7 @@ func (s *Server) resend(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.store.ResendDelivery(r.Context(), a.ID, m.ID, e.ID, s.now()); err != nil {
+	if err := s.store.ResendDelivery(r.Context(), s.cfg.IDs.New(hookd.PrefixDelivery), a.ID, m.ID, e.ID, s.now()); err != nil {
 		return fmt.Errorf("resend: %w", err)
 	}
 	// The contract's EmptyResponse: the SDKs parse the body, and fail on an empty one.

@@ -228,7 +228,7 @@ func TestResendAndRecover(t *testing.T) {
 	ctx := context.Background()
 	t.Run("manual failure fails without a schedule", func(t *testing.T) {
 		e.advance(time.Second)
-		if err := e.store.ResendDelivery(ctx, e.app.ID, msgs[0].ID, ep.ID, e.clock.Now()); err != nil {
+		if err := e.store.ResendDelivery(ctx, hookd.IDGen{}.New(hookd.PrefixDelivery), e.app.ID, msgs[0].ID, ep.ID, e.clock.Now()); err != nil {
 			t.Fatal(err)
 		}
 		as := e.waitAttempts(msgs[0].ID, 2)
@@ -240,7 +240,7 @@ func TestResendAndRecover(t *testing.T) {
 	close(up)
 	t.Run("resend", func(t *testing.T) {
 		e.advance(time.Second)
-		if err := e.store.ResendDelivery(ctx, e.app.ID, msgs[0].ID, ep.ID, e.clock.Now()); err != nil {
+		if err := e.store.ResendDelivery(ctx, hookd.IDGen{}.New(hookd.PrefixDelivery), e.app.ID, msgs[0].ID, ep.ID, e.clock.Now()); err != nil {
 			t.Fatal(err)
 		}
 		as := e.waitAttempts(msgs[0].ID, 3)

@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -54,7 +53,8 @@ func (s *Store) ClaimDeliveries(ctx context.Context, now time.Time, lease time.D
 
 // RecordAttempts inserts the attempts, applies each result to its delivery where the
 // lease still matches, and keeps the endpoints' FailingSince, all in one transaction
-// of three statements plus one per endpoint whose health changed.
+// of three statements plus one per endpoint whose health changed (see
+// hookd.DeliveryStore.RecordAttempts for the rules).
 func (s *Store) RecordAttempts(ctx context.Context, results []hookd.AttemptResult) error {
 	if len(results) == 0 {
 		return nil
@@ -70,29 +70,15 @@ func (s *Store) RecordAttempts(ctx context.Context, results []hookd.AttemptResul
 		dStatus                                       []int16
 		dNext, dAt                                    []time.Time
 		dAttempts                                     []int32
+		attempts                                      []*hookd.Attempt
 	)
-	health := map[string]*endpointHealth{}
-	var counted []*hookd.Attempt
 	for _, r := range results {
-		if a, d := r.Attempt, r.Delivery; a != nil && d != nil {
-			// An attempt may leave the keys its delivery carries empty.
-			if a.AppID == "" {
-				a.AppID = d.AppID
-			}
-			if a.MsgID == "" {
-				a.MsgID = d.MsgID
-			}
-			if a.EndpointID == "" {
-				a.EndpointID = d.EndpointID
-			}
-		}
-		if a := r.Attempt; a != nil {
+		if a := r.KeyedAttempt(); a != nil {
 			aIDs, aApps, aMsgs, aEps = append(aIDs, a.ID), append(aApps, a.AppID), append(aMsgs, a.MsgID), append(aEps, a.EndpointID)
 			aURLs, aResp, aErrs = append(aURLs, a.URL), append(aResp, a.Response), append(aErrs, a.Error)
 			aStatus, aTrig, aCodes = append(aStatus, int16(a.Status)), append(aTrig, int16(a.Trigger)), append(aCodes, int32(a.ResponseStatusCode))
 			aDur, aTimes = append(aDur, int64(a.Duration)), append(aTimes, a.Timestamp)
-			health[a.EndpointID] = health[a.EndpointID].after(a)
-			counted = append(counted, a)
+			attempts = append(attempts, a)
 		}
 		if d := r.Delivery; d != nil {
 			at := r.NextAttempt
@@ -118,7 +104,6 @@ func (s *Store) RecordAttempts(ctx context.Context, results []hookd.AttemptResul
 			aIDs, aApps, aMsgs, aEps, aURLs, aStatus, aCodes, aResp, aDur, aTrig, aErrs, aTimes)
 	}
 	if len(dIDs) > 0 {
-		// Later attempts of a delivery are scheduled retries, whatever triggered this one.
 		b.Queue(`UPDATE deliveries d SET status = r.status, next_attempt = r.next_attempt,
 				attempts = r.attempts, trigger = $7, updated_at = r.at
 			FROM unnest($1::text[], $2::bigint[], $3::smallint[], $4::timestamptz[], $5::integer[], $6::timestamptz[])
@@ -126,57 +111,26 @@ func (s *Store) RecordAttempts(ctx context.Context, results []hookd.AttemptResul
 			WHERE d.id = r.id AND d.lease = r.lease`,
 			dIDs, dLeases, dStatus, dNext, dAttempts, dAt, hookd.TriggerScheduled)
 	}
-	// Endpoint rows in ID order, so that nodes recording at once cannot deadlock; each
-	// statement writes only when the value changes, so healthy endpoints are not
-	// locked at every success.
-	eps := make([]string, 0, len(health))
-	for id := range health {
-		eps = append(eps, id)
-	}
-	slices.Sort(eps)
-	for _, id := range eps {
-		h := health[id]
+	// EndpointHealth returns the endpoints in ID order, so that nodes recording at
+	// once cannot deadlock; each statement writes only when the value changes, so
+	// healthy endpoints are not locked at every success.
+	for _, h := range hookd.EndpointHealth(attempts) {
 		switch {
-		case h.healthy:
-			b.Queue(`UPDATE endpoints SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL`, id)
-		case h.reset:
-			b.Queue(`UPDATE endpoints SET failing_since = $2 WHERE id = $1 AND failing_since IS DISTINCT FROM $2`, id, h.since)
+		case h.Healthy:
+			b.Queue(`UPDATE endpoints SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL`, h.EndpointID)
+		case h.Reset:
+			b.Queue(`UPDATE endpoints SET failing_since = $2 WHERE id = $1 AND failing_since IS DISTINCT FROM $2`, h.EndpointID, h.Since)
 		default:
-			b.Queue(`UPDATE endpoints SET failing_since = $2 WHERE id = $1 AND failing_since IS NULL`, id, h.since)
+			b.Queue(`UPDATE endpoints SET failing_since = $2 WHERE id = $1 AND failing_since IS NULL`, h.EndpointID, h.Since)
 		}
 	}
 	// Last, so the transaction waits for nothing while it holds a counter row.
-	queueAttemptCounts(b, counted)
+	queueAttemptCounts(b, attempts)
 	// The statements of a batch run in one implicit transaction: one round trip.
 	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
 		return fmt.Errorf("record attempts: %w", err)
 	}
 	return nil
-}
-
-// endpointHealth is the net effect of a sequence of attempts on an endpoint's
-// FailingSince.
-type endpointHealth struct {
-	// healthy: the last attempt succeeded, FailingSince becomes NULL.
-	healthy bool
-	// reset: a success was followed by failures; FailingSince becomes since.
-	reset bool
-	// Otherwise only failures: FailingSince becomes since unless already set.
-	since time.Time
-}
-
-// after returns the health after one more attempt.
-func (h *endpointHealth) after(a *hookd.Attempt) *endpointHealth {
-	if a.Status == hookd.StatusSuccess {
-		return &endpointHealth{healthy: true}
-	}
-	switch {
-	case h == nil:
-		return &endpointHealth{since: a.Timestamp}
-	case h.healthy:
-		return &endpointHealth{reset: true, since: a.Timestamp}
-	}
-	return h
 }
 
 // PostponeDeliveries gives claimed deliveries back, due at until, where their lease
@@ -245,9 +199,9 @@ func (s *Store) CreateDeliveries(ctx context.Context, deliveries []*hookd.Delive
 }
 
 // ResendDelivery makes the (message, endpoint) delivery due at now with a manual
-// trigger, creating it if needed. It takes a new lease number, so a worker still
-// sending the delivery cannot overwrite the resend with its result.
-func (s *Store) ResendDelivery(ctx context.Context, appID, msgID, endpointID string, now time.Time) error {
+// trigger, creating it with ID id if needed. It takes a new lease number, so a worker
+// still sending the delivery cannot overwrite the resend with its result.
+func (s *Store) ResendDelivery(ctx context.Context, id, appID, msgID, endpointID string, now time.Time) error {
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var msgOK, epOK bool
 		err := tx.QueryRow(ctx, `SELECT
@@ -263,7 +217,6 @@ func (s *Store) ResendDelivery(ctx context.Context, appID, msgID, endpointID str
 		if !epOK {
 			return hookd.Errorf(hookd.ENOTFOUND, "endpoint not found")
 		}
-		id := hookd.IDGen{Now: func() time.Time { return now }}.New(hookd.PrefixDelivery)
 		_, err = tx.Exec(ctx, `INSERT INTO deliveries (id, app_id, msg_id, endpoint_id, status, attempts,
 				next_attempt, trigger, lease, created_at, updated_at)
 			VALUES ($1, $2, $3, $4, $5, 0, $6, $7, nextval('delivery_lease'), $6, $6)

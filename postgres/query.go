@@ -32,10 +32,7 @@ func (w *where) add(cond string, args ...any) {
 // page adds the iterator condition on col and returns the ORDER BY and LIMIT clause
 // for p.
 func (w *where) page(col string, p hookd.Page) string {
-	limit := p.Limit
-	if limit < 1 {
-		limit = 50
-	}
+	limit := p.Size()
 	dir, cmp := "DESC", "<"
 	if p.Ascending {
 		dir, cmp = "ASC", ">"

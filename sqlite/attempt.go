@@ -31,12 +31,19 @@ func scanAttempt(sc scanner) (*hookd.Attempt, error) {
 	return &a, nil
 }
 
-// insertAttemptsSQL[n] inserts n attempts in one statement.
+// insertAttemptsSQL[n] inserts n attempts in one statement, leaving out those already
+// logged and those whose message no longer exists (see
+// hookd.DeliveryStore.RecordAttempts); both are found by primary key or index
+// (attempts_msg), as IDs have no index of their own. VALUES names its columns
+// column1, column2, …: column1 is id, column3 msg_id.
 var insertAttemptsSQL = func() [maxRowsPerInsert + 1]string {
 	var out [maxRowsPerInsert + 1]string
 	row := `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	for n := 1; n <= maxRowsPerInsert; n++ {
-		out[n] = `INSERT INTO attempts (` + attemptColumns + `) VALUES ` + row + strings.Repeat(", "+row, n-1)
+		out[n] = `INSERT INTO attempts (` + attemptColumns + `) SELECT * FROM (VALUES ` + row +
+			strings.Repeat(", "+row, n-1) + `) AS v
+			WHERE EXISTS (SELECT 1 FROM messages m WHERE m.id = v.column3)
+				AND NOT EXISTS (SELECT 1 FROM attempts a WHERE a.msg_id = v.column3 AND a.id = v.column1)`
 	}
 	return out
 }()

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -126,13 +127,7 @@ func notFound(what string) error {
 // pageSQL returns the keyset condition (with a leading " AND ", or "") and the ORDER
 // BY/LIMIT tail for page over col, appending the iterator to args.
 func pageSQL(col string, page hookd.Page, args []any) (cond, tail string, _ []any) {
-	limit := page.Limit
-	if limit <= 0 {
-		limit = 50
-	}
-	if limit > 1000 {
-		limit = 1000
-	}
+	limit := page.Size()
 	dir, op := "DESC", "<"
 	if page.Ascending {
 		dir, op = "ASC", ">"
@@ -191,3 +186,18 @@ func wrap(what string, err error) error {
 	}
 	return fmt.Errorf("%s: %w", what, err)
 }
+
+// Statuses and triggers as SQL literals, so that queries name them. They are made from
+// hookd's constants, which are the Svix API's numbers and what the tables store.
+var (
+	statusPending    = sqlInt(hookd.StatusPending)
+	statusFail       = sqlInt(hookd.StatusFail)
+	statusSending    = sqlInt(hookd.StatusSending)
+	triggerScheduled = sqlInt(hookd.TriggerScheduled)
+	triggerManual    = sqlInt(hookd.TriggerManual)
+	// dueStatuses are those ClaimDeliveries hands out, written as the partial index
+	// deliveries_due is (0001_init.sql), so that the planner uses it.
+	dueStatuses = "(" + statusPending + ", " + statusSending + ")"
+)
+
+func sqlInt[T ~int](v T) string { return strconv.Itoa(int(v)) }

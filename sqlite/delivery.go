@@ -143,7 +143,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, now time.Time, lease time.D
 	err := s.write(ctx, func(tx *wtx) (bool, error) {
 		out = out[:0]
 		rows, err := tx.query(`SELECT d.rowid, `+deliveryColumnsD+` FROM deliveries d
-			WHERE d.status IN (1, 3) AND d.next_attempt <= ?
+			WHERE d.status IN `+dueStatuses+` AND d.next_attempt <= ?
 			ORDER BY d.next_attempt LIMIT ?`, ts(now), limit)
 		if err != nil {
 			return false, err
@@ -197,7 +197,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, now time.Time, lease time.D
 			return false, err
 		}
 		until := now.Add(lease)
-		rows, err = tx.query(`UPDATE deliveries SET status = 3, next_attempt = ?, lease = lease + 1,
+		rows, err = tx.query(`UPDATE deliveries SET status = `+statusSending+`, next_attempt = ?, lease = lease + 1,
 			updated_at = ? WHERE rowid IN (SELECT value FROM json_each(?)) RETURNING rowid, lease`,
 			ts(until), ts(now), string(list))
 		if err != nil {
@@ -259,18 +259,20 @@ func messagesByID(tx *wtx, ids []string) (map[string]*hookd.Message, error) {
 	return out, rows.Err()
 }
 
-// RecordAttempts inserts the attempts and applies each result where the lease holds.
+// RecordAttempts inserts the attempts and applies each result where the lease holds
+// (see hookd.DeliveryStore.RecordAttempts for the rules).
 func (s *Store) RecordAttempts(ctx context.Context, results []hookd.AttemptResult) error {
 	if len(results) == 0 {
 		return nil
 	}
-	err := s.write(ctx, func(tx *wtx) (bool, error) {
-		attempts := make([]*hookd.Attempt, 0, len(results))
-		for _, r := range results {
-			if r.Attempt != nil {
-				attempts = append(attempts, r.Attempt)
-			}
+	attempts := make([]*hookd.Attempt, 0, len(results))
+	for _, r := range results {
+		if a := r.KeyedAttempt(); a != nil {
+			attempts = append(attempts, a)
 		}
+	}
+	health := hookd.EndpointHealth(attempts)
+	err := s.write(ctx, func(tx *wtx) (bool, error) {
 		if err := insertAttempts(tx, attempts); err != nil {
 			return false, err
 		}
@@ -280,7 +282,7 @@ func (s *Store) RecordAttempts(ctx context.Context, results []hookd.AttemptResul
 		if err := addAttemptCounts(tx, attempts); err != nil {
 			return false, err
 		}
-		return false, updateFailingSince(tx, attempts)
+		return false, updateFailingSince(tx, health)
 	})
 	return wrap("record attempts", err)
 }
@@ -294,7 +296,7 @@ var applyResultsSQL = func() [maxRowsPerInsert + 1]string {
 		out[n] = `WITH r (msg_id, endpoint_id, lease, status, next_attempt, attempts, updated_at) AS (VALUES ` + row +
 			strings.Repeat(", "+row, n-1) + `)
 			UPDATE deliveries SET status = r.status, next_attempt = r.next_attempt, attempts = r.attempts,
-				updated_at = r.updated_at
+				trigger = ` + triggerScheduled + `, updated_at = r.updated_at
 			FROM r WHERE deliveries.msg_id = r.msg_id AND deliveries.endpoint_id = r.endpoint_id
 				AND deliveries.lease = r.lease`
 	}
@@ -324,42 +326,25 @@ func applyResults(tx *wtx, results []hookd.AttemptResult) error {
 	return nil
 }
 
-// updateFailingSince applies the attempts, in order, to their endpoints' failing_since:
-// a success clears it, a failure sets it unless already set. Per endpoint that comes
-// to at most one clear and one set, whatever the number of attempts.
-func updateFailingSince(tx *wtx, attempts []*hookd.Attempt) error {
-	type health struct {
-		cleared   bool  // a success came
-		failureAt int64 // first failure after the last success (0: none)
-	}
-	var order []string
-	byEndpoint := make(map[string]*health)
-	for _, a := range attempts {
-		h := byEndpoint[a.EndpointID]
-		if h == nil {
-			h = &health{}
-			byEndpoint[a.EndpointID] = h
-			order = append(order, a.EndpointID)
+// updateFailingSince writes the endpoints' health changes. Each statement writes only
+// when the value changes, so a healthy endpoint's row is not rewritten at every
+// success.
+func updateFailingSince(tx *wtx, health []hookd.HealthChange) error {
+	for _, h := range health {
+		var err error
+		switch {
+		case h.Healthy:
+			_, err = tx.exec(`UPDATE endpoints SET failing_since = NULL
+				WHERE id = ? AND failing_since IS NOT NULL`, h.EndpointID)
+		case h.Reset:
+			_, err = tx.exec(`UPDATE endpoints SET failing_since = ?1
+				WHERE id = ?2 AND failing_since IS NOT ?1`, ts(h.Since), h.EndpointID)
+		default:
+			_, err = tx.exec(`UPDATE endpoints SET failing_since = ?
+				WHERE id = ? AND failing_since IS NULL`, ts(h.Since), h.EndpointID)
 		}
-		if a.Status == hookd.StatusSuccess {
-			h.cleared, h.failureAt = true, 0
-		} else if h.failureAt == 0 {
-			h.failureAt = ts(a.Timestamp)
-		}
-	}
-	for _, id := range order {
-		h := byEndpoint[id]
-		if h.cleared {
-			if _, err := tx.exec(`UPDATE endpoints SET failing_since = NULL
-				WHERE id = ? AND failing_since IS NOT NULL`, id); err != nil {
-				return err
-			}
-		}
-		if h.failureAt != 0 {
-			if _, err := tx.exec(`UPDATE endpoints SET failing_since = ?
-				WHERE id = ? AND failing_since IS NULL`, h.failureAt, id); err != nil {
-				return err
-			}
+		if err != nil {
+			return err
 		}
 	}
 	return nil
@@ -373,7 +358,7 @@ func (s *Store) PostponeDeliveries(ctx context.Context, deliveries []*hookd.Deli
 	err := s.write(ctx, func(tx *wtx) (bool, error) {
 		n := int64(0)
 		for _, d := range deliveries {
-			k, err := tx.affected(`UPDATE deliveries SET status = 1, next_attempt = ?
+			k, err := tx.affected(`UPDATE deliveries SET status = `+statusPending+`, next_attempt = ?
 				WHERE msg_id = ? AND endpoint_id = ? AND lease = ?`, ts(until), d.MsgID, d.EndpointID, d.Lease)
 			if err != nil {
 				return false, err
@@ -388,7 +373,7 @@ func (s *Store) PostponeDeliveries(ctx context.Context, deliveries []*hookd.Deli
 // NextDue returns the earliest NextAttempt of any pending or sending delivery.
 func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
 	var v sql.NullInt64
-	if err := s.queryRow(ctx, `SELECT min(next_attempt) FROM deliveries WHERE status IN (1, 3)`).Scan(&v); err != nil {
+	if err := s.queryRow(ctx, `SELECT min(next_attempt) FROM deliveries WHERE status IN `+dueStatuses).Scan(&v); err != nil {
 		return time.Time{}, false, fmt.Errorf("next due: %w", err)
 	}
 	if !v.Valid {
@@ -436,10 +421,9 @@ func (tx *wtx) exists(query string, args ...any) (bool, error) {
 }
 
 // ResendDelivery makes the (message, endpoint) delivery due at now with a manual
-// trigger, creating it if needed. A new delivery's ID is made from now. An existing
-// delivery's lease is bumped so an attempt in flight cannot overwrite the resend.
-func (s *Store) ResendDelivery(ctx context.Context, appID, msgID, endpointID string, now time.Time) error {
-	id := hookd.IDGen{Now: func() time.Time { return now }}.New(hookd.PrefixDelivery)
+// trigger, creating it with ID id if needed. An existing delivery's lease is bumped
+// so an attempt in flight cannot overwrite the resend.
+func (s *Store) ResendDelivery(ctx context.Context, id, appID, msgID, endpointID string, now time.Time) error {
 	err := s.write(ctx, func(tx *wtx) (bool, error) {
 		ok, err := tx.exists(`SELECT count(*) FROM messages WHERE app_id = ? AND id = ?`, appID, msgID)
 		if err != nil {
@@ -455,9 +439,9 @@ func (s *Store) ResendDelivery(ctx context.Context, appID, msgID, endpointID str
 			return false, notFound("endpoint")
 		}
 		_, err = tx.exec(`INSERT INTO deliveries (`+deliveryColumns+`)
-			VALUES (?1, ?2, ?3, ?4, 1, 0, ?5, 1, 0, ?5, ?5)
-			ON CONFLICT (msg_id, endpoint_id) DO UPDATE SET status = 1, attempts = 0,
-				next_attempt = ?5, trigger = 1, lease = lease + 1, updated_at = ?5`,
+			VALUES (?1, ?2, ?3, ?4, `+statusPending+`, 0, ?5, `+triggerManual+`, 0, ?5, ?5)
+			ON CONFLICT (msg_id, endpoint_id) DO UPDATE SET status = `+statusPending+`, attempts = 0,
+				next_attempt = ?5, trigger = `+triggerManual+`, lease = lease + 1, updated_at = ?5`,
 			id, appID, msgID, endpointID, ts(now))
 		return err == nil, err
 	})
@@ -480,9 +464,9 @@ func (s *Store) RecoverDeliveries(ctx context.Context, appID, endpointID string,
 		if !until.IsZero() {
 			upper = ts(until)
 		}
-		n, err = tx.affected(`UPDATE deliveries SET status = 1, attempts = 0, next_attempt = ?1,
-			trigger = 1, lease = lease + 1, updated_at = ?1
-			WHERE app_id = ?2 AND endpoint_id = ?3 AND status = 2 AND msg_id IN (
+		n, err = tx.affected(`UPDATE deliveries SET status = `+statusPending+`, attempts = 0, next_attempt = ?1,
+			trigger = `+triggerManual+`, lease = lease + 1, updated_at = ?1
+			WHERE app_id = ?2 AND endpoint_id = ?3 AND status = `+statusFail+` AND msg_id IN (
 				SELECT id FROM messages WHERE app_id = ?2 AND timestamp >= ?4 AND timestamp < ?5)`,
 			ts(now), appID, endpointID, ts(since), upper)
 		return n > 0, err

@@ -386,7 +386,7 @@ var deliveryTests = []test{
 		must(t, f.s.RecordAttempts(f.ctx, []hookd.AttemptResult{r}))
 
 		now := f.now.Add(time.Hour)
-		must(t, f.s.ResendDelivery(f.ctx, a.ID, m.ID, e.ID, now))
+		must(t, f.s.ResendDelivery(f.ctx, f.id(hookd.PrefixDelivery), a.ID, m.ID, e.ID, now))
 		got := f.delivery(a.ID, m.ID, e.ID)
 		if got.ID != d.ID || got.Status != hookd.StatusPending || got.Attempts != 0 ||
 			got.Trigger != hookd.TriggerManual || !got.NextAttempt.Equal(now) {
@@ -403,7 +403,7 @@ var deliveryTests = []test{
 		m, _ := f.message(a.ID, []*hookd.Endpoint{e})
 		f.now = f.now.Add(time.Second)
 		d := f.claim(f.now, 1)[0]
-		must(t, f.s.ResendDelivery(f.ctx, a.ID, m.ID, e.ID, f.now))
+		must(t, f.s.ResendDelivery(f.ctx, f.id(hookd.PrefixDelivery), a.ID, m.ID, e.ID, f.now))
 		// The worker that held the claim before the resend cannot overwrite it.
 		must(t, f.s.RecordAttempts(f.ctx, []hookd.AttemptResult{f.result(d, hookd.StatusSuccess, 200)}))
 		got := f.delivery(a.ID, m.ID, e.ID)
@@ -417,7 +417,7 @@ var deliveryTests = []test{
 		m, _ := f.message(a.ID, []*hookd.Endpoint{e1})
 		e2 := f.endpoint(a.ID) // created after the message: no delivery yet
 		now := f.now.Add(time.Minute)
-		must(t, f.s.ResendDelivery(f.ctx, a.ID, m.ID, e2.ID, now))
+		must(t, f.s.ResendDelivery(f.ctx, f.id(hookd.PrefixDelivery), a.ID, m.ID, e2.ID, now))
 		got := f.delivery(a.ID, m.ID, e2.ID)
 		if got.ID == "" || got.AppID != a.ID || got.Status != hookd.StatusPending || got.Attempts != 0 ||
 			got.Trigger != hookd.TriggerManual || !got.NextAttempt.Equal(now) {
@@ -431,11 +431,11 @@ var deliveryTests = []test{
 		m, _ := f.message(a.ID, []*hookd.Endpoint{e})
 		mB, _ := f.message(b.ID, nil)
 		now := f.now
-		wantCode(t, f.s.ResendDelivery(f.ctx, a.ID, "msg_missing", e.ID, now), hookd.ENOTFOUND)
-		wantCode(t, f.s.ResendDelivery(f.ctx, a.ID, m.ID, "ep_missing", now), hookd.ENOTFOUND)
-		wantCode(t, f.s.ResendDelivery(f.ctx, b.ID, m.ID, eB.ID, now), hookd.ENOTFOUND)
-		wantCode(t, f.s.ResendDelivery(f.ctx, a.ID, m.ID, eB.ID, now), hookd.ENOTFOUND)
-		wantCode(t, f.s.ResendDelivery(f.ctx, a.ID, mB.ID, e.ID, now), hookd.ENOTFOUND)
+		wantCode(t, f.s.ResendDelivery(f.ctx, f.id(hookd.PrefixDelivery), a.ID, "msg_missing", e.ID, now), hookd.ENOTFOUND)
+		wantCode(t, f.s.ResendDelivery(f.ctx, f.id(hookd.PrefixDelivery), a.ID, m.ID, "ep_missing", now), hookd.ENOTFOUND)
+		wantCode(t, f.s.ResendDelivery(f.ctx, f.id(hookd.PrefixDelivery), b.ID, m.ID, eB.ID, now), hookd.ENOTFOUND)
+		wantCode(t, f.s.ResendDelivery(f.ctx, f.id(hookd.PrefixDelivery), a.ID, m.ID, eB.ID, now), hookd.ENOTFOUND)
+		wantCode(t, f.s.ResendDelivery(f.ctx, f.id(hookd.PrefixDelivery), a.ID, mB.ID, e.ID, now), hookd.ENOTFOUND)
 	}},
 	{"RecoverWindow", func(t *testing.T, f *fixture) {
 		a := f.app()

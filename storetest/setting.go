@@ -233,7 +233,7 @@ var storeTests = []test{
 			t.Fatalf("recovered %d, want 1", n)
 		}
 		waitWake(t, f.s.Wake())
-		must(t, f.s.ResendDelivery(f.ctx, a.ID, m.ID, e.ID, f.now))
+		must(t, f.s.ResendDelivery(f.ctx, f.id(hookd.PrefixDelivery), a.ID, m.ID, e.ID, f.now))
 		waitWake(t, f.s.Wake())
 	}},
 }

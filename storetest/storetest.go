@@ -30,6 +30,7 @@ func Run(t *testing.T, open func(t *testing.T) hookd.Store) {
 		{"Message", messageTests},
 		{"Delivery", deliveryTests},
 		{"Attempt", attemptTests},
+		{"Record", recordTests},
 		{"Idempotency", idempotencyTests},
 		{"Setting", settingTests},
 		{"Node", nodeTests},
