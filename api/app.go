@@ -2,7 +2,6 @@ package api
 
 import (
 	"net/http"
-	"slices"
 	"time"
 
 	"github.com/hookd/hookd"
@@ -110,15 +109,42 @@ func (s *Server) listApps(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	want := probe(p)
-	q := want
-	q.Limit++ // room for the operational application, which the list leaves out
-	apps, err := s.store.Apps(r.Context(), q)
+	withEndpoints, err := queryBool(r, "exclude_apps_with_no_endpoints", false)
 	if err != nil {
 		return err
 	}
-	apps = slices.DeleteFunc(apps, func(a *hookd.Application) bool { return a.UID == hookd.OperationalAppUID })
-	apps = apps[:min(len(apps), want.Limit)]
+	ctx := r.Context()
+	want := probe(p)
+	// The operational application is left out of the list, and with
+	// exclude_apps_with_no_endpoints so is every application without an endpoint: the
+	// store is read page by page until the answer's page is full or the store is done.
+	var apps []*hookd.Application
+	q := want
+	for len(apps) < want.Limit {
+		rows, err := s.store.Apps(ctx, q)
+		if err != nil {
+			return err
+		}
+		for _, a := range rows {
+			if a.UID == hookd.OperationalAppUID || len(apps) == want.Limit {
+				continue
+			}
+			if withEndpoints {
+				eps, err := s.store.Endpoints(ctx, a.ID, hookd.Page{Limit: 1})
+				if err != nil {
+					return err
+				}
+				if len(eps) == 0 {
+					continue
+				}
+			}
+			apps = append(apps, a)
+		}
+		if len(rows) < q.Limit {
+			break
+		}
+		q.Iterator = rows[len(rows)-1].ID
+	}
 	writeJSON(w, http.StatusOK, paginate(p, apps, func(a *hookd.Application) string { return a.ID }, appOut))
 	return nil
 }

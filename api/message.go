@@ -17,6 +17,8 @@ type messageIn struct {
 	Channels    []string        `json:"channels"`
 	Tags        []string        `json:"tags"`
 	Application *applicationIn  `json:"application"`
+	// DeliverAt schedules the first attempt of every delivery for later.
+	DeliverAt *time.Time `json:"deliverAt"`
 	// Accepted for compatibility; hookd's retention is server-wide.
 	PayloadRetentionPeriod *int64          `json:"payloadRetentionPeriod"`
 	PayloadRetentionHours  *int64          `json:"payloadRetentionHours"`
@@ -31,6 +33,9 @@ type messageOut struct {
 	Channels  []string        `json:"channels,omitempty"`
 	Tags      []string        `json:"tags,omitempty"`
 	Timestamp time.Time       `json:"timestamp"`
+	// DeliverAt is in the answer to the create that scheduled the message; it is not
+	// stored apart from the deliveries' next attempt times.
+	DeliverAt *time.Time `json:"deliverAt,omitempty"`
 }
 
 var emptyObject = json.RawMessage(`{}`)
@@ -79,6 +84,32 @@ func (s *Server) checkMessage(in *messageIn) error {
 	return checkNames("tags", in.Tags, 128)
 }
 
+// Bounds of deliverAt: a time a little in the past (a client's clock may be behind)
+// means now; later than maxDeliverAhead is refused. Svix asks for one minute to 24
+// hours ahead; hookd accepts all of that and more.
+const (
+	deliverAtSkew   = 5 * time.Minute
+	maxDeliverAhead = 30 * 24 * time.Hour
+)
+
+// deliverAt returns when the message's deliveries are first due: now, or the
+// message's deliverAt if that is later.
+func deliverAt(in *messageIn, now time.Time) (time.Time, error) {
+	if in.DeliverAt == nil {
+		return now, nil
+	}
+	at := in.DeliverAt.UTC().Truncate(time.Microsecond)
+	switch {
+	case at.Before(now.Add(-deliverAtSkew)):
+		return now, invalid("deliverAt", "deliverAt must not be in the past")
+	case at.After(now.Add(maxDeliverAhead)):
+		return now, invalid("deliverAt", "deliverAt must be at most 30 days ahead")
+	case at.Before(now):
+		return now, nil
+	}
+	return at, nil
+}
+
 // createMessage accepts a message: it stores the message together with one delivery per
 // matching endpoint in one transaction, and answers only after that commit.
 func (s *Server) createMessage(w http.ResponseWriter, r *http.Request) error {
@@ -99,6 +130,10 @@ func (s *Server) createMessage(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	now := s.now()
+	due, err := deliverAt(&in, now)
+	if err != nil {
+		return err
+	}
 	msg := &hookd.Message{
 		ID: s.cfg.IDs.New(hookd.PrefixMessage), AppID: a.ID, EventType: *in.EventType,
 		Payload: compactPayload(in.Payload), Channels: in.Channels, Tags: in.Tags, Timestamp: now,
@@ -109,11 +144,14 @@ func (s *Server) createMessage(w http.ResponseWriter, r *http.Request) error {
 	var dlvs []*hookd.Delivery
 	for _, e := range eps {
 		if e.Matches(msg.EventType, msg.Channels) {
-			dlvs = append(dlvs, s.newDelivery(msg, e, now, hookd.TriggerScheduled))
+			d := s.newDelivery(msg, e, now, hookd.TriggerScheduled)
+			d.NextAttempt = due
+			dlvs = append(dlvs, d)
 		}
 	}
 	var taken []*hookd.Delivery
-	if s.cfg.Dispatcher != nil {
+	if s.cfg.Dispatcher != nil && !due.After(now) {
+		// A scheduled message's deliveries wait in the store until they are due.
 		taken = s.cfg.Dispatcher.Take(msg, dlvs)
 	}
 	prev, err := s.store.CreateMessage(ctx, msg, dlvs)
@@ -130,7 +168,11 @@ func (s *Server) createMessage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusAccepted, msgOut(withContent)(msg))
+	out := msgOut(withContent)(msg)
+	if due.After(now) {
+		out.DeliverAt = &due
+	}
+	writeJSON(w, http.StatusAccepted, out)
 	return nil
 }
 

@@ -141,7 +141,7 @@ func TestApplications(t *testing.T) {
 	t.Run("get by id and uid", func(t *testing.T) {
 		for _, id := range []string{app.Id, "acme"} {
 			got, err := c.Application.Get(ctx, id)
-			if err != nil || got.Id != app.Id {
+			if err != nil || got.Id != app.Id || !got.CreatedAt.Equal(app.CreatedAt) || !got.UpdatedAt.Equal(app.UpdatedAt) {
 				t.Fatalf("get %s = %+v, %v", id, got, err)
 			}
 		}
@@ -192,6 +192,59 @@ func TestApplications(t *testing.T) {
 		wantStatus(t, err, http.StatusNotFound)
 		wantStatus(t, c.Application.Delete(ctx, tmp.Id), http.StatusNotFound)
 	})
+}
+
+// TestApplicationsWithEndpoints lists, page by page, only the applications that have
+// an endpoint (exclude_apps_with_no_endpoints).
+func TestApplicationsWithEndpoints(t *testing.T) {
+	ts := startServer(t)
+	ctx := context.Background()
+	c := ts.client
+	want := map[string]bool{}
+	for i := range 9 {
+		a, err := c.Application.Create(ctx, svix.ApplicationIn{Name: fmt.Sprintf("app %d", i)}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i%3 == 0 {
+			continue
+		}
+		if _, err := c.Endpoint.Create(ctx, a.Id, svix.EndpointIn{Url: "https://example.com/hook"}, nil); err != nil {
+			t.Fatal(err)
+		}
+		want[a.Id] = true
+	}
+	seen := map[string]bool{}
+	var iter *string
+	for page := 1; ; page++ {
+		if page > 10 {
+			t.Fatal("pagination does not end")
+		}
+		list, err := c.Application.List(ctx, &svix.ApplicationListOptions{ExcludeAppsWithNoEndpoints: ptr(true), Limit: ptr(uint64(4)), Iterator: iter})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range list.Data {
+			if !want[a.Id] || seen[a.Id] {
+				t.Fatalf("page %d lists %s: without endpoints, or twice", page, a.Id)
+			}
+			seen[a.Id] = true
+		}
+		if list.Done {
+			break
+		}
+		if len(list.Data) != 4 {
+			t.Fatalf("page %d has %d applications and is not the last", page, len(list.Data))
+		}
+		iter = list.Iterator
+	}
+	if len(seen) != len(want) {
+		t.Fatalf("listed %d applications with endpoints, want %d", len(seen), len(want))
+	}
+	all, err := c.Application.List(ctx, &svix.ApplicationListOptions{ExcludeAppsWithNoEndpoints: ptr(false)})
+	if err != nil || len(all.Data) != 9 {
+		t.Fatalf("without the filter: %d applications, %v; want 9", len(all.Data), err)
+	}
 }
 
 func TestApplicationPagination(t *testing.T) {
@@ -708,8 +761,8 @@ func TestMessages(t *testing.T) {
 	t.Run("get", func(t *testing.T) {
 		for _, id := range []string{msg.Id, "evt-1"} {
 			got, err := c.Message.Get(ctx, app.Id, id, nil)
-			if err != nil || got.Id != msg.Id || got.Payload["amount"] != 100.0 {
-				t.Fatalf("get %s = %+v, %v", id, got, err)
+			if err != nil || got.Id != msg.Id || got.Payload["amount"] != 100.0 || !got.Timestamp.Equal(msg.Timestamp) {
+				t.Fatalf("get %s = %+v, %v; want it as created (%+v)", id, got, err, msg)
 			}
 		}
 		_, err := c.Message.Get(ctx, app.Id, "msg_nope", nil)
@@ -893,9 +946,14 @@ func TestErrors(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusUnauthorized {
 			t.Fatalf("no token: status %d, want 401", resp.StatusCode)
+		}
+		// JSON, not HTML: <, > and & are not escaped.
+		if !strings.Contains(string(body), "Bearer <token>") {
+			t.Fatalf("no token: body %s, want the message with <token> as it is", body)
 		}
 	})
 	t.Run("unknown ids", func(t *testing.T) {
