@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"regexp"
 	"strings"
 	"time"
 
@@ -94,8 +95,8 @@ func (c Config) Validate() error {
 	if c.Addr == "" {
 		errs = append(errs, errors.New("addr: must not be empty (e.g. 127.0.0.1:8071)"))
 	}
-	if c.DB == "" {
-		errs = append(errs, errors.New("db: must not be empty (a SQLite file path or a postgres:// URL)"))
+	if err := ValidateDB(c.DB); err != nil {
+		errs = append(errs, err)
 	}
 	if c.AdminToken != "" && len(c.AdminToken) < 16 {
 		errs = append(errs, errors.New("admin-token: must be at least 16 characters"))
@@ -122,4 +123,25 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New("operational-webhook-secret: required with operational-webhook-url"))
 	}
 	return errors.Join(errs...)
+}
+
+// dsnKeyword matches the start of a libpq keyword/value connection string
+// ("host=db user=hookd …").
+var dsnKeyword = regexp.MustCompile(`^\s*[a-z_]+\s*=`)
+
+// ValidateDB checks a --db value: a postgres:// URL, or a SQLite file path. A value
+// that is clearly meant as something else, such as a keyword/value connection string
+// or another kind of URL, is refused rather than taken as the name of a new SQLite file.
+func ValidateDB(db string) error {
+	switch {
+	case db == "":
+		return errors.New("db: must not be empty (a SQLite file path or a postgres:// URL)")
+	case strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://"):
+		return nil
+	case dsnKeyword.MatchString(db):
+		return fmt.Errorf("db: %q looks like a keyword/value connection string; give PostgreSQL as a URL, postgres://USER@HOST:5432/DB", db)
+	case strings.Contains(db, "://"):
+		return fmt.Errorf("db: %q is a URL but not postgres://; give a postgres:// URL or a SQLite file path", db)
+	}
+	return nil
 }

@@ -58,9 +58,11 @@ The same binary holds the developer tools: sign and verify webhooks, and more.
 
 Every flag can also be set through an environment variable: HOOKD_ followed by the flag
 name in upper case with dashes as underscores (--admin-token is HOOKD_ADMIN_TOKEN).`,
+		Version:       version(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	root.SetVersionTemplate("hookd {{.Version}}\n")
 	for _, c := range commands {
 		root.AddCommand(c())
 	}
@@ -92,7 +94,12 @@ func bindEnv(cmd *cobra.Command) error {
 func run(ctx context.Context, args []string) int {
 	root := newRootCmd()
 	root.SetArgs(args)
-	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error { return bindEnv(cmd) }
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		if err := checkEnv(root, os.Environ()); err != nil {
+			return err
+		}
+		return bindEnv(cmd)
+	}
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return exitOK

@@ -2,13 +2,13 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/hookd/hookd/postgres"
+	"github.com/hookd/hookd/server"
 	"github.com/hookd/hookd/sqlite"
 )
 
@@ -27,8 +27,8 @@ advisory lock lets one process apply each migration.`,
   hookd migrate --db postgres://hookd@db.internal:5432/hookd`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if db == "" {
-				return withCode(exitUsage, errors.New("--db must not be empty (a SQLite file path or a postgres:// URL)"))
+			if err := server.ValidateDB(db); err != nil {
+				return withCode(exitUsage, err)
 			}
 			version, err := migrate(cmd.Context(), db)
 			if err != nil {

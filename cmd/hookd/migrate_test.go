@@ -44,6 +44,8 @@ func TestMigrateCmdErrors(t *testing.T) {
 		code int
 	}{
 		{"empty db", []string{"--db", ""}, exitUsage},
+		{"keyword/value connection string", []string{"--db", "host=127.0.0.1 user=postgres dbname=test"}, exitUsage},
+		{"another kind of URL", []string{"--db", "mysql://root@127.0.0.1/hookd"}, exitUsage},
 		{"unreachable postgres", []string{"--db", "postgres://nobody@127.0.0.1:1/x?connect_timeout=2"}, exitError},
 		{"sqlite in missing directory", []string{"--db", filepath.Join(t.TempDir(), "missing", "hookd.db")}, exitError},
 	}

@@ -1,0 +1,268 @@
+package main
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+)
+
+func init() { commands = append(commands, newEndpointCmd) }
+
+var endpointColumns = cols("ID", "id", "UID", "uid", "URL", "url", "EVENTS", "filterTypes", "CHANNELS", "channels", "DISABLED", "disabled", "CREATED", "createdAt")
+
+// endpointFields are the flags create and update share.
+type endpointFields struct {
+	url, uid, description, secret, profile string
+	events, channels, metadata             []string
+	disabled                               bool
+	rateLimit                              int32
+	timeout                                time.Duration
+}
+
+func (f *endpointFields) register(fs *pflag.FlagSet) {
+	fs.StringVar(&f.uid, "uid", "", "your own unique identifier within the application")
+	fs.StringVar(&f.description, "description", "", "description")
+	fs.StringSliceVar(&f.events, "events", nil, "only these event types (filterTypes; comma-separated or repeated)")
+	fs.StringSliceVar(&f.channels, "channels", nil, "only messages on these channels")
+	fs.StringArrayVar(&f.metadata, "metadata", nil, "KEY=VALUE metadata (repeatable)")
+	fs.BoolVar(&f.disabled, "disabled", false, "disable (or with =false enable) the endpoint")
+	fs.Int32Var(&f.rateLimit, "rate-limit", 0, "deliveries per second to the endpoint")
+	fs.StringVar(&f.secret, "secret", "", "signing secret (whsec_…); generated if not given")
+	fs.StringVar(&f.profile, "signature-profile", "", "signature profile (hookd extension): standard, github, stripe, …")
+	fs.DurationVar(&f.timeout, "timeout", 0, "request timeout (hookd extension), e.g. 5s")
+}
+
+func (f *endpointFields) body(fs *pflag.FlagSet) (map[string]any, error) {
+	b := map[string]any{}
+	set := func(flag, key string, v any) {
+		if fs.Changed(flag) {
+			b[key] = v
+		}
+	}
+	set("endpoint-url", "url", f.url)
+	set("uid", "uid", f.uid)
+	set("description", "description", f.description)
+	set("events", "filterTypes", f.events)
+	set("channels", "channels", f.channels)
+	set("disabled", "disabled", f.disabled)
+	set("rate-limit", "rateLimit", f.rateLimit)
+	set("secret", "secret", f.secret)
+	set("signature-profile", "signatureProfile", f.profile)
+	set("timeout", "timeoutMs", f.timeout.Milliseconds())
+	if fs.Changed("metadata") {
+		m, err := keyValues("metadata", f.metadata)
+		if err != nil {
+			return nil, withCode(exitUsage, err)
+		}
+		b["metadata"] = m
+	}
+	return b, nil
+}
+
+// endpointPath is the API path of one endpoint, after checking --app.
+func endpointPath(app, ep string) (string, error) {
+	if err := requireApp(app); err != nil {
+		return "", err
+	}
+	return appPath(app) + "/endpoint/" + pathEscape(ep), nil
+}
+
+func newEndpointCmd() *cobra.Command {
+	var (
+		app            string
+		create, update endpointFields
+		rotateKey      string
+		grace          time.Duration
+		since, until   string
+	)
+	appFlag := func(fs *pflag.FlagSet) { fs.StringVar(&app, "app", "", "application ID or uid (required)") }
+	withApp := func(more func(fs *pflag.FlagSet)) func(fs *pflag.FlagSet) {
+		return func(fs *pflag.FlagSet) {
+			appFlag(fs)
+			if more != nil {
+				more(fs)
+			}
+		}
+	}
+	fieldFlags := func(f *endpointFields) func(fs *pflag.FlagSet) {
+		return withApp(func(fs *pflag.FlagSet) {
+			f.register(fs)
+			// --url is the server's URL on every API command, so the endpoint's is
+			// --endpoint-url.
+			fs.StringVar(&f.url, "endpoint-url", "", "the endpoint's URL, where webhooks are sent")
+		})
+	}
+	// one runs a request on one endpoint and prints the answer.
+	one := func(method, suffix string, body func(r *apiRun) (any, error), print func(r *apiRun, data []byte) error) func(r *apiRun) error {
+		return func(r *apiRun) error {
+			p, err := endpointPath(app, r.args[0])
+			if err != nil {
+				return err
+			}
+			var b any
+			if body != nil {
+				if b, err = body(r); err != nil {
+					return err
+				}
+			}
+			data, err := r.c.do(r.cmd.Context(), method, p+suffix, nil, b)
+			if err != nil {
+				return err
+			}
+			if print == nil {
+				return r.printOne(data, endpointColumns)
+			}
+			return print(r, data)
+		}
+	}
+	return groupCmd("endpoint", "Manage an application's endpoints", `  hookd endpoint list --app acme
+  hookd endpoint create --app acme --endpoint-url https://example.com/webhooks --events invoice.paid`,
+		newAPICmd(apiSpec{
+			use: "list", short: "List an application's endpoints", list: true, flags: withApp(nil),
+			example: `  hookd endpoint list --app acme
+  hookd endpoint list --app acme --all --json`,
+			run: func(r *apiRun) error {
+				if err := requireApp(app); err != nil {
+					return err
+				}
+				return r.printList(appPath(app)+"/endpoint", nil, endpointColumns)
+			},
+		}),
+		newAPICmd(apiSpec{
+			use: "get ENDPOINT", short: "Show one endpoint (by ID or uid)", args: cobra.ExactArgs(1), flags: withApp(nil),
+			example: `  hookd endpoint get main --app acme --json`,
+			run:     one("GET", "", nil, nil),
+		}),
+		newAPICmd(apiSpec{
+			use: "create", short: "Create an endpoint", flags: fieldFlags(&create),
+			example: `  hookd endpoint create --app acme --endpoint-url https://example.com/webhooks \
+      --uid main --events invoice.paid,invoice.failed`,
+			run: func(r *apiRun) error {
+				if err := requireApp(app); err != nil {
+					return err
+				}
+				if !r.cmd.Flags().Changed("endpoint-url") {
+					return withCode(exitUsage, errRequired("endpoint-url"))
+				}
+				body, err := create.body(r.cmd.Flags())
+				if err != nil {
+					return err
+				}
+				data, err := r.c.do(r.cmd.Context(), "POST", appPath(app)+"/endpoint", nil, body)
+				if err != nil {
+					return err
+				}
+				return r.printOne(data, endpointColumns)
+			},
+		}),
+		newAPICmd(apiSpec{
+			use: "update ENDPOINT", short: "Change an endpoint's fields (only those given)", args: cobra.ExactArgs(1), flags: fieldFlags(&update),
+			example: `  hookd endpoint update main --app acme --disabled=false
+  hookd endpoint update main --app acme --events invoice.paid --rate-limit 10`,
+			run: one("PATCH", "", func(r *apiRun) (any, error) { return update.body(r.cmd.Flags()) }, nil),
+		}),
+		newAPICmd(apiSpec{
+			use: "delete ENDPOINT", short: "Delete an endpoint", args: cobra.ExactArgs(1), flags: withApp(nil),
+			example: `  hookd endpoint delete main --app acme`,
+			run: one("DELETE", "", nil, func(r *apiRun, data []byte) error {
+				return r.done(data, "deleted endpoint %s", r.args[0])
+			}),
+		}),
+		newAPICmd(apiSpec{
+			use: "secret ENDPOINT", short: "Print an endpoint's signing secret", args: cobra.ExactArgs(1), flags: withApp(nil),
+			example: `  hookd endpoint secret main --app acme
+  export WEBHOOK_SECRET=$(hookd endpoint secret main --app acme)`,
+			run: one("GET", "/secret", nil, printSecret),
+		}),
+		newAPICmd(apiSpec{
+			use: "rotate-secret ENDPOINT", short: "Give an endpoint a new signing secret", args: cobra.ExactArgs(1),
+			long: `rotate-secret gives the endpoint a new signing secret (generated, or --key). The old
+one keeps signing alongside it for the grace period (the server's --rotation-grace,
+24 h by default, or --grace), so receivers can switch without losing a webhook.`,
+			flags: withApp(func(fs *pflag.FlagSet) {
+				fs.StringVar(&rotateKey, "key", "", "the new secret (whsec_…); generated if not given")
+				fs.DurationVar(&grace, "grace", 0, "how long the old secret keeps signing (default: the server's)")
+			}),
+			example: `  hookd endpoint rotate-secret main --app acme
+  hookd endpoint rotate-secret main --app acme --grace 1h`,
+			run: one("POST", "/secret/rotate", func(r *apiRun) (any, error) {
+				b := map[string]any{}
+				if rotateKey != "" {
+					b["key"] = rotateKey
+				}
+				if r.cmd.Flags().Changed("grace") {
+					b["gracePeriodSeconds"] = int64(grace.Seconds())
+				}
+				return b, nil
+			}, func(r *apiRun, data []byte) error {
+				return r.done(data, "rotated the secret of endpoint %s (see it with 'hookd endpoint secret')", r.args[0])
+			}),
+		}),
+		newAPICmd(apiSpec{
+			use: "recover ENDPOINT", short: "Send again every failed delivery of an endpoint since a time", args: cobra.ExactArgs(1),
+			flags: withApp(func(fs *pflag.FlagSet) {
+				fs.StringVar(&since, "since", "", "recover failures since this time: RFC 3339 or a duration ago like 24h (required)")
+				fs.StringVar(&until, "until", "", "and until this time (default now)")
+			}),
+			example: `  hookd endpoint recover main --app acme --since 24h
+  hookd endpoint recover main --app acme --since 2026-01-19T00:00:00Z`,
+			run: one("POST", "/recover", func(r *apiRun) (any, error) {
+				if since == "" {
+					return nil, withCode(exitUsage, errRequired("since"))
+				}
+				b := map[string]any{}
+				s, err := parseSince("since", since)
+				if err != nil {
+					return nil, err
+				}
+				b["since"] = s
+				if until != "" {
+					u, err := parseSince("until", until)
+					if err != nil {
+						return nil, err
+					}
+					b["until"] = u
+				}
+				progress(r.cmd, "recovering the failed deliveries of endpoint %s since %s…", r.args[0], s.Format(time.RFC3339))
+				return b, nil
+			}, func(r *apiRun, data []byte) error {
+				return r.printOne(data, cols("TASK", "id", "STATUS", "status", "KIND", "task"))
+			}),
+		}),
+		newAPICmd(apiSpec{
+			use: "stats ENDPOINT", short: "Count an endpoint's deliveries by status", args: cobra.ExactArgs(1), flags: withApp(nil),
+			example: `  hookd endpoint stats main --app acme`,
+			run: one("GET", "/stats", nil, func(r *apiRun, data []byte) error {
+				return r.printOne(data, cols("SUCCESS", "success", "PENDING", "pending", "SENDING", "sending", "FAIL", "fail"))
+			}),
+		}),
+	)
+}
+
+func printSecret(r *apiRun, data []byte) error {
+	if r.json {
+		return writeJSON(r.cmd.OutOrStdout(), data)
+	}
+	var s struct {
+		Key string `json:"key"`
+	}
+	if err := jsonUnmarshal(data, &s); err != nil {
+		return err
+	}
+	fmt.Fprintln(r.cmd.OutOrStdout(), s.Key)
+	return nil
+}
+
+// parseSince reads a time as RFC 3339 or as a duration before now.
+func parseSince(flag, v string) (time.Time, error) {
+	if d, err := time.ParseDuration(v); err == nil {
+		return time.Now().Add(-d).UTC(), nil
+	}
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		return time.Time{}, withCode(exitUsage, fmt.Errorf("--%s: %q is neither RFC 3339 (2026-01-19T00:00:00Z) nor a duration (24h)", flag, v))
+	}
+	return t, nil
+}
