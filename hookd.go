@@ -24,6 +24,7 @@ type Store interface {
 	SettingStore
 	NodeStore
 	StatsStore
+	TokenStore
 
 	// Wake returns a channel that receives a value (best effort, coalesced) whenever
 	// any node commits new due work: a new message's deliveries, a resend, a recover.

@@ -26,8 +26,9 @@ type Config struct {
 	IDs hookd.IDGen
 	// Logger receives one line per request; nil discards.
 	Logger *slog.Logger
-	// AdminTokenHash is the hex SHA-256 of the admin bearer token (see HashToken).
-	AdminTokenHash string
+	// PublicURL is the server's own base URL as customers reach it (such as
+	// https://hooks.example.com); app portal links start with it.
+	PublicURL string
 	// MaxPayloadBytes limits message payloads; request bodies may exceed it by the
 	// size of the envelope around the payload.
 	MaxPayloadBytes int64
@@ -74,6 +75,7 @@ type Server struct {
 	keyLocks map[string]*keyLock
 
 	fanout *fanoutCache
+	tokens tokenCache
 
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
@@ -83,8 +85,12 @@ type Server struct {
 type route struct {
 	method  string
 	pattern string
-	public  bool // served without a token
-	handle  func(s *Server, w http.ResponseWriter, r *http.Request) error
+	// access is who may call the route; see Access.
+	access Access
+	// noReplay keeps the route's answers out of the idempotency store, because they
+	// carry a secret (a new token or key) that must not be stored.
+	noReplay bool
+	handle   func(s *Server, w http.ResponseWriter, r *http.Request) error
 }
 
 // maxEnvelopeBytes is what a request body may hold besides the payload.
@@ -124,14 +130,33 @@ func New(cfg Config) *Server {
 	if cfg.Registerer != nil {
 		cfg.Registerer.MustRegister(s.requests, s.latency)
 	}
-	s.routes = allRoutes()
-	for _, rt := range s.routes {
-		s.mux.Handle(rt.method+" "+rt.pattern, s.wrap(rt))
+	for _, rt := range allRoutes() {
+		s.add(rt)
 	}
-	s.mux.Handle("/", s.wrap(route{pattern: "unmatched", public: true, handle: func(*Server, http.ResponseWriter, *http.Request) error {
+	s.mux.Handle("/", s.wrap(route{pattern: "unmatched", access: Public, handle: func(*Server, http.ResponseWriter, *http.Request) error {
 		return hookd.Errorf(hookd.ENOTFOUND, "no such path")
 	}}))
 	return s
+}
+
+// add registers one route; a route that does not say who may call it is a bug.
+func (s *Server) add(rt route) {
+	if rt.access < Public || rt.access > AppToken {
+		panic("api: route " + rt.method + " " + rt.pattern + " declares no access")
+	}
+	s.routes = append(s.routes, rt)
+	s.mux.Handle(rt.method+" "+rt.pattern, s.wrap(rt))
+}
+
+// Handle serves h at method and pattern (such as "GET /metrics") behind the same
+// token check as the API's own routes, with the access it declares. The route is
+// listed by Routes. It must be called before the server serves requests.
+func (s *Server) Handle(method, pattern string, access Access, h http.Handler) {
+	s.add(route{method: method, pattern: pattern, access: access, noReplay: true,
+		handle: func(_ *Server, w http.ResponseWriter, r *http.Request) error {
+			h.ServeHTTP(w, r)
+			return nil
+		}})
 }
 
 // ServeHTTP implements http.Handler.
@@ -160,50 +185,57 @@ func allRoutes() []route {
 		et  = "/api/v1/event-type/{event_type_name}"
 	)
 	return []route{
-		{method: "GET", pattern: "/api/v1/health", public: true, handle: (*Server).health},
-		{method: "GET", pattern: "/openapi.json", public: true, handle: (*Server).openAPI},
+		{method: "GET", pattern: "/api/v1/health", access: Public, handle: (*Server).health},
+		{method: "GET", pattern: "/openapi.json", access: Public, handle: (*Server).openAPI},
 
-		{method: "GET", pattern: "/api/v1/app", handle: (*Server).listApps},
-		{method: "POST", pattern: "/api/v1/app", handle: (*Server).createApp},
-		{method: "GET", pattern: app, handle: (*Server).getApp},
-		{method: "PUT", pattern: app, handle: (*Server).updateApp},
-		{method: "PATCH", pattern: app, handle: (*Server).patchApp},
-		{method: "DELETE", pattern: app, handle: (*Server).deleteApp},
+		{method: "GET", pattern: "/api/v1/app", access: ServerRead, handle: (*Server).listApps},
+		{method: "POST", pattern: "/api/v1/app", access: ServerWrite, handle: (*Server).createApp},
+		{method: "GET", pattern: app, access: AppRead, handle: (*Server).getApp},
+		{method: "PUT", pattern: app, access: AppAdmin, handle: (*Server).updateApp},
+		{method: "PATCH", pattern: app, access: AppAdmin, handle: (*Server).patchApp},
+		{method: "DELETE", pattern: app, access: AppAdmin, handle: (*Server).deleteApp},
 
-		{method: "GET", pattern: app + "/endpoint", handle: (*Server).listEndpoints},
-		{method: "POST", pattern: app + "/endpoint", handle: (*Server).createEndpoint},
-		{method: "GET", pattern: ep, handle: (*Server).getEndpoint},
-		{method: "PUT", pattern: ep, handle: (*Server).updateEndpoint},
-		{method: "PATCH", pattern: ep, handle: (*Server).patchEndpoint},
-		{method: "DELETE", pattern: ep, handle: (*Server).deleteEndpoint},
-		{method: "GET", pattern: ep + "/headers", handle: (*Server).getEndpointHeaders},
-		{method: "PUT", pattern: ep + "/headers", handle: (*Server).updateEndpointHeaders},
-		{method: "PATCH", pattern: ep + "/headers", handle: (*Server).patchEndpointHeaders},
-		{method: "GET", pattern: ep + "/secret", handle: (*Server).getEndpointSecret},
-		{method: "POST", pattern: ep + "/secret/rotate", handle: (*Server).rotateEndpointSecret},
-		{method: "GET", pattern: ep + "/stats", handle: (*Server).endpointStats},
-		{method: "POST", pattern: ep + "/recover", handle: (*Server).recoverEndpoint},
-		{method: "POST", pattern: ep + "/replay-missing", handle: (*Server).replayMissing},
-		{method: "GET", pattern: ep + "/msg", handle: (*Server).listAttemptedMessages},
+		{method: "GET", pattern: app + "/endpoint", access: AppRead, handle: (*Server).listEndpoints},
+		{method: "POST", pattern: app + "/endpoint", access: AppManage, handle: (*Server).createEndpoint},
+		{method: "GET", pattern: ep, access: AppRead, handle: (*Server).getEndpoint},
+		{method: "PUT", pattern: ep, access: AppManage, handle: (*Server).updateEndpoint},
+		{method: "PATCH", pattern: ep, access: AppManage, handle: (*Server).patchEndpoint},
+		{method: "DELETE", pattern: ep, access: AppManage, handle: (*Server).deleteEndpoint},
+		{method: "GET", pattern: ep + "/headers", access: AppRead, handle: (*Server).getEndpointHeaders},
+		{method: "PUT", pattern: ep + "/headers", access: AppManage, handle: (*Server).updateEndpointHeaders},
+		{method: "PATCH", pattern: ep + "/headers", access: AppManage, handle: (*Server).patchEndpointHeaders},
+		{method: "GET", pattern: ep + "/secret", access: AppSecret, handle: (*Server).getEndpointSecret},
+		{method: "POST", pattern: ep + "/secret/rotate", access: AppRotate, handle: (*Server).rotateEndpointSecret},
+		{method: "GET", pattern: ep + "/stats", access: AppRead, handle: (*Server).endpointStats},
+		{method: "POST", pattern: ep + "/recover", access: AppAttempts, handle: (*Server).recoverEndpoint},
+		{method: "POST", pattern: ep + "/replay-missing", access: AppAttempts, handle: (*Server).replayMissing},
+		{method: "GET", pattern: ep + "/msg", access: AppRead, handle: (*Server).listAttemptedMessages},
 
-		{method: "GET", pattern: "/api/v1/event-type", handle: (*Server).listEventTypes},
-		{method: "POST", pattern: "/api/v1/event-type", handle: (*Server).createEventType},
-		{method: "GET", pattern: et, handle: (*Server).getEventType},
-		{method: "PUT", pattern: et, handle: (*Server).updateEventType},
-		{method: "PATCH", pattern: et, handle: (*Server).patchEventType},
-		{method: "DELETE", pattern: et, handle: (*Server).deleteEventType},
+		{method: "GET", pattern: "/api/v1/event-type", access: AnyRead, handle: (*Server).listEventTypes},
+		{method: "POST", pattern: "/api/v1/event-type", access: ServerWrite, handle: (*Server).createEventType},
+		{method: "GET", pattern: et, access: AnyRead, handle: (*Server).getEventType},
+		{method: "PUT", pattern: et, access: ServerWrite, handle: (*Server).updateEventType},
+		{method: "PATCH", pattern: et, access: ServerWrite, handle: (*Server).patchEventType},
+		{method: "DELETE", pattern: et, access: ServerWrite, handle: (*Server).deleteEventType},
 
-		{method: "GET", pattern: messagesPattern, handle: (*Server).listMessages},
-		{method: "POST", pattern: messagesPattern, handle: (*Server).createMessage},
-		{method: "GET", pattern: msg, handle: (*Server).getMessage},
-		{method: "DELETE", pattern: msg + "/content", handle: (*Server).expungeMessageContent},
-		{method: "GET", pattern: msg + "/endpoint", handle: (*Server).listDestinations},
-		{method: "GET", pattern: msg + "/endpoint/{endpoint_id}/attempt", handle: (*Server).listAttemptsForEndpoint},
-		{method: "POST", pattern: msg + "/endpoint/{endpoint_id}/resend", handle: (*Server).resend},
-		{method: "GET", pattern: msg + "/attempt/{attempt_id}", handle: (*Server).getAttempt},
-		{method: "DELETE", pattern: msg + "/attempt/{attempt_id}/content", handle: (*Server).expungeAttemptContent},
-		{method: "GET", pattern: app + "/attempt/msg/{msg_id}", handle: (*Server).listAttemptsByMessage},
-		{method: "GET", pattern: app + "/attempt/endpoint/{endpoint_id}", handle: (*Server).listAttemptsByEndpoint},
+		{method: "GET", pattern: messagesPattern, access: AppRead, handle: (*Server).listMessages},
+		{method: "POST", pattern: messagesPattern, access: AppAdmin, handle: (*Server).createMessage},
+		{method: "GET", pattern: msg, access: AppRead, handle: (*Server).getMessage},
+		{method: "DELETE", pattern: msg + "/content", access: AppAdmin, handle: (*Server).expungeMessageContent},
+		{method: "GET", pattern: msg + "/endpoint", access: AppRead, handle: (*Server).listDestinations},
+		{method: "GET", pattern: msg + "/endpoint/{endpoint_id}/attempt", access: AppRead, handle: (*Server).listAttemptsForEndpoint},
+		{method: "POST", pattern: msg + "/endpoint/{endpoint_id}/resend", access: AppAttempts, handle: (*Server).resend},
+		{method: "GET", pattern: msg + "/attempt/{attempt_id}", access: AppRead, handle: (*Server).getAttempt},
+		{method: "DELETE", pattern: msg + "/attempt/{attempt_id}/content", access: AppAdmin, handle: (*Server).expungeAttemptContent},
+		{method: "GET", pattern: app + "/attempt/msg/{msg_id}", access: AppRead, handle: (*Server).listAttemptsByMessage},
+		{method: "GET", pattern: app + "/attempt/endpoint/{endpoint_id}", access: AppRead, handle: (*Server).listAttemptsByEndpoint},
+
+		{method: "POST", pattern: "/api/v1/auth/app-portal-access/{app_id}", access: AppAdmin, noReplay: true, handle: (*Server).appPortalAccess},
+		{method: "POST", pattern: "/api/v1/auth/app/{app_id}/expire-all", access: AppAdmin, handle: (*Server).expireAppTokens},
+		{method: "POST", pattern: "/api/v1/auth/logout", access: AppToken, handle: (*Server).logout},
+		{method: "GET", pattern: "/api/v1/auth/api-key", access: ServerRead, handle: (*Server).listAPIKeys},
+		{method: "POST", pattern: "/api/v1/auth/api-key", access: ServerWrite, noReplay: true, handle: (*Server).createAPIKey},
+		{method: "POST", pattern: "/api/v1/auth/api-key/{key_id}/expire", access: ServerWrite, handle: (*Server).expireAPIKey},
 	}
 }
 
@@ -236,22 +268,19 @@ func (s *Server) wrap(rt route) http.Handler {
 }
 
 func (s *Server) serve(rt route, w http.ResponseWriter, r *http.Request) error {
-	var tokenHash string
-	if !rt.public {
-		h, err := s.authenticate(r)
-		if err != nil {
-			return err
-		}
-		tokenHash = h
+	tok, err := s.authorize(rt.access, r)
+	if err != nil {
+		return err
 	}
+	r = withToken(r, tok)
 	if changesFanout(r, rt) {
 		// Before, so that no message accepted from now on sees a stale cache entry, and
 		// after, so that no read made during the change is cached.
 		s.fanout.invalidate()
 		defer s.fanout.invalidate()
 	}
-	if r.Method == http.MethodPost && r.Header.Get("Idempotency-Key") != "" {
-		return s.idempotent(tokenHash, rt, w, r)
+	if r.Method == http.MethodPost && r.Header.Get("Idempotency-Key") != "" && !rt.noReplay {
+		return s.idempotent(tok.Hash, rt, w, r)
 	}
 	return rt.handle(s, w, r)
 }

@@ -187,7 +187,14 @@ func (s *Server) createApp(w http.ResponseWriter, r *http.Request) error {
 
 // app loads the application named by the path's app_id (an ID or a uid).
 func (s *Server) app(r *http.Request) (*hookd.Application, error) {
-	return s.store.App(r.Context(), r.PathValue("app_id"))
+	a, err := s.store.App(r.Context(), r.PathValue("app_id"))
+	if err != nil {
+		return nil, err
+	}
+	if err := checkAppScope(r, a); err != nil {
+		return nil, err
+	}
+	return a, nil
 }
 
 func (s *Server) getApp(w http.ResponseWriter, r *http.Request) error {

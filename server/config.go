@@ -25,10 +25,15 @@ type Config struct {
 	DBMaxConns int32
 	DBMinConns int32
 
-	// AdminToken, if set, is the admin bearer token. If empty, the server uses the
-	// token whose hash it stored earlier, or on first start creates one and reports it
-	// once through Server.NewAdminToken.
+	// AdminToken, if set, is an admin API key: added to the database's keys unless it
+	// is one already (never replacing another). If empty and the database has no key,
+	// the first start creates one and reports it once through Server.NewAdminToken.
 	AdminToken string
+	// PublicURL is the base URL customers reach this server at; app portal links
+	// start with it. Empty means the listen address.
+	PublicURL string
+	// PublicMetrics serves /metrics without a token; by default it needs an admin key.
+	PublicMetrics bool
 	// MaxPayloadBytes limits message payloads (and request bodies) in bytes.
 	MaxPayloadBytes int64
 
@@ -100,6 +105,9 @@ func (c Config) Validate() error {
 	}
 	if c.AdminToken != "" && len(c.AdminToken) < 16 {
 		errs = append(errs, errors.New("admin-token: must be at least 16 characters"))
+	}
+	if c.PublicURL != "" && !strings.HasPrefix(c.PublicURL, "http://") && !strings.HasPrefix(c.PublicURL, "https://") {
+		errs = append(errs, errors.New("public-url: must start with http:// or https://"))
 	}
 	if c.MaxPayloadBytes < 1024 {
 		errs = append(errs, fmt.Errorf("max-payload-bytes: %d is below the 1024-byte minimum", c.MaxPayloadBytes))

@@ -138,7 +138,9 @@ func TestHandoffWithoutClaim(t *testing.T) {
 // takenMetric reads hookd_deliveries_taken_total{via=via} from /metrics.
 func takenMetric(t *testing.T, base, via string) float64 {
 	t.Helper()
-	resp, err := http.Get(base + "/metrics")
+	req, _ := http.NewRequest("GET", base+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

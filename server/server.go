@@ -2,8 +2,6 @@ package server
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -19,13 +17,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
-
-// AdminTokenSetting is the setting that holds the hex SHA-256 of the admin token.
-const AdminTokenSetting = "admin_token_sha256"
-
-// adminTokenPrefix starts generated admin tokens, so they are recognisable in a
-// secret scanner.
-const adminTokenPrefix = "hkd_"
 
 // shutdownTimeout bounds how long Close waits for requests in flight.
 const shutdownTimeout = 10 * time.Second
@@ -73,12 +64,18 @@ func (s *Server) Open(ctx context.Context) (err error) {
 			_ = s.Close()
 		}
 	}()
-	if s.store, err = openStore(ctx, s.cfg); err != nil {
+	if s.store, err = OpenStore(ctx, s.cfg); err != nil {
 		return err
 	}
-	tokenHash, err := s.ensureAdminToken(ctx)
-	if err != nil {
+	if err := s.ensureAdminKeys(ctx); err != nil {
 		return err
+	}
+	if s.ln, err = net.Listen("tcp", s.cfg.Addr); err != nil {
+		return fmt.Errorf("addr: listen on %s: %w", s.cfg.Addr, err)
+	}
+	publicURL := s.cfg.PublicURL
+	if publicURL == "" {
+		publicURL = s.URL()
 	}
 	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s.api = api.New(api.Config{
@@ -86,7 +83,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 		Now:                  s.now,
 		IDs:                  hookd.IDGen{Now: s.now},
 		Logger:               s.log,
-		AdminTokenHash:       tokenHash,
+		PublicURL:            publicURL,
 		MaxPayloadBytes:      s.cfg.MaxPayloadBytes,
 		DefaultRetrySchedule: s.cfg.RetrySchedule,
 		RotationGrace:        s.cfg.RotationGrace,
@@ -94,9 +91,6 @@ func (s *Server) Open(ctx context.Context) (err error) {
 		Registerer:           s.registry,
 		Dispatcher:           localDispatcher{s},
 	})
-	if s.ln, err = net.Listen("tcp", s.cfg.Addr); err != nil {
-		return fmt.Errorf("addr: listen on %s: %w", s.cfg.Addr, err)
-	}
 	s.http = &http.Server{
 		Handler:           s.handler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -114,8 +108,9 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	return nil
 }
 
-// openStore opens SQLite by path or PostgreSQL by URL.
-func openStore(ctx context.Context, cfg Config) (hookd.Store, error) {
+// OpenStore opens cfg.DB: SQLite by path or PostgreSQL by URL, with the schema
+// migrated. Commands that work on the database without serving use it.
+func OpenStore(ctx context.Context, cfg Config) (hookd.Store, error) {
 	if cfg.IsPostgres() {
 		st, err := postgres.Open(ctx, cfg.DB, postgres.Options{MaxConns: cfg.DBMaxConns, MinConns: cfg.DBMinConns})
 		if err != nil {
@@ -130,48 +125,14 @@ func openStore(ctx context.Context, cfg Config) (hookd.Store, error) {
 	return st, nil
 }
 
-// ensureAdminToken returns the hash of the admin token: the configured token's (which
-// is also stored), else the stored one, else that of a new token made now and reported
-// once by NewAdminToken.
-func (s *Server) ensureAdminToken(ctx context.Context) (string, error) {
-	if s.cfg.AdminToken != "" {
-		h := api.HashToken(s.cfg.AdminToken)
-		if err := s.store.PutSetting(ctx, AdminTokenSetting, h); err != nil {
-			return "", fmt.Errorf("store admin token hash: %w", err)
-		}
-		return h, nil
-	}
-	h, err := s.store.Setting(ctx, AdminTokenSetting)
-	if err == nil && h != "" {
-		return h, nil
-	}
-	if err != nil && !hookd.IsNotFound(err) {
-		return "", fmt.Errorf("read admin token hash: %w", err)
-	}
-	var b [24]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return "", fmt.Errorf("generate admin token: %w", err)
-	}
-	token := adminTokenPrefix + base64.RawURLEncoding.EncodeToString(b[:])
-	h = api.HashToken(token)
-	stored, err := s.store.PutSettingIfAbsent(ctx, AdminTokenSetting, h)
-	if err != nil {
-		return "", fmt.Errorf("store admin token hash: %w", err)
-	}
-	if stored == h {
-		s.newToken = token
-	}
-	return stored, nil
-}
-
-// handler serves the API and the operational endpoints.
+// handler serves the API and the operational endpoints, each behind the API's token
+// check with the access it declares.
 func (s *Server) handler() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+	s.api.Handle("GET", "/healthz", api.Public, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))
-	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+	}))
+	s.api.Handle("GET", "/readyz", api.Public, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 		defer cancel()
@@ -182,16 +143,13 @@ func (s *Server) handler() http.Handler {
 			return
 		}
 		_, _ = w.Write([]byte("ok\n"))
-	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
-	mux.Handle("/", s.api)
-	return mux
+	}))
+	s.api.Handle("GET", "/metrics", s.metricsAccess(), promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
+	return s.api
 }
 
-// NewAdminToken returns the admin token generated by this Open, or "" when the token
-// was configured or had been generated by an earlier start. It is the only time the
-// token exists in plain text: only its hash is stored.
-func (s *Server) NewAdminToken() string { return s.newToken }
+// Routes returns every route the server serves, as "METHOD /path/{param}".
+func (s *Server) Routes() []string { return s.api.Routes() }
 
 // URL returns the base URL the server listens on, such as http://127.0.0.1:8071.
 func (s *Server) URL() string {

@@ -1048,7 +1048,9 @@ func TestOperationalEndpoints(t *testing.T) {
 		t.Run(tt.path, func(t *testing.T) {
 			// /metrics lists the API counters once a request was counted.
 			_, _ = http.Get(ts.url + "/api/v1/health")
-			resp, err := http.Get(ts.url + tt.path)
+			req, _ := http.NewRequest("GET", ts.url+tt.path, nil)
+			req.Header.Set("Authorization", "Bearer "+adminToken)
+			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
 				t.Fatal(err)
 			}

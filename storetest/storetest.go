@@ -35,6 +35,7 @@ func Run(t *testing.T, open func(t *testing.T) hookd.Store) {
 		{"Setting", settingTests},
 		{"Node", nodeTests},
 		{"Stats", statsTests},
+		{"Token", tokenTests},
 		{"Store", storeTests},
 	}
 	for _, g := range groups {

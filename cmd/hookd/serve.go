@@ -42,10 +42,11 @@ workers, and the operational endpoints /healthz, /readyz, /metrics and /openapi.
 The store is a SQLite file (--db, default ./hookd.db, created if missing) or, with a
 postgres:// URL, a PostgreSQL database that several serve processes may share.
 
-Every API request needs "Authorization: Bearer <admin token>". Set the token with
---admin-token (or HOOKD_ADMIN_TOKEN). Without one, the first start generates a token,
-stores only its hash and prints the token once on stderr; later starts on the same
-database keep using it.
+Every API request needs "Authorization: Bearer <token>": an admin API key, or an
+application-scoped token from POST /api/v1/auth/app-portal-access/{app_id}. On a
+database without keys, the first start generates one, stores only its hash and prints
+it once on stderr. --admin-token (or HOOKD_ADMIN_TOKEN) adds a key of your own; it
+never replaces the keys the database has. Manage keys with "hookd token".
 
 Once listening, serve prints "hookd: listening on http://HOST:PORT" on stderr. It
 shuts down gracefully on SIGINT or SIGTERM and exits 0. An invalid flag exits 2.
@@ -77,7 +78,9 @@ HOOKD_MAX_PAYLOAD_BYTES).`,
 	fl.StringVar(&cfg.DB, "db", cfg.DB, "SQLite file path, or a postgres:// URL")
 	fl.Int32Var(&cfg.DBMaxConns, "db-max-conns", cfg.DBMaxConns, "PostgreSQL: maximum pool connections")
 	fl.Int32Var(&cfg.DBMinConns, "db-min-conns", cfg.DBMinConns, "PostgreSQL: minimum pool connections")
-	fl.StringVar(&cfg.AdminToken, "admin-token", "", "admin bearer token (at least 16 characters); generated on first start if unset")
+	fl.StringVar(&cfg.AdminToken, "admin-token", "", "an admin API key (at least 16 characters), added to the database's keys if new; a key is generated on first start if unset")
+	fl.StringVar(&cfg.PublicURL, "public-url", "", "base URL customers reach hookd at, for app portal links (default: the listen address)")
+	fl.BoolVar(&cfg.PublicMetrics, "public-metrics", false, "serve /metrics without a token (by default it needs an admin API key)")
 	fl.Int64Var(&cfg.MaxPayloadBytes, "max-payload-bytes", cfg.MaxPayloadBytes, "largest accepted message payload in bytes")
 	fl.StringVar(&f.retrySchedule, "retry-schedule", f.retrySchedule, "default retry schedule: default, short, exponential, none, exponential:BASE,MAX,N or delays like 5s,5m,30m,2h")
 	fl.DurationVar(&cfg.RequestTimeout, "request-timeout", cfg.RequestTimeout, "timeout of one delivery request")
@@ -153,8 +156,8 @@ func runServe(cmd *cobra.Command, cfg server.Config) error {
 		return withCode(exitError, err)
 	}
 	if tok := srv.NewAdminToken(); tok != "" {
-		fmt.Fprintf(out, "hookd: generated admin token (only its hash is stored; it will not be shown again):\n\n    %s\n\n", tok)
-		fmt.Fprintln(out, "hookd: use it as \"Authorization: Bearer <token>\", or set your own with --admin-token / HOOKD_ADMIN_TOKEN")
+		fmt.Fprintf(out, "hookd: generated admin API key \"default\" (only its hash is stored; it will not be shown again):\n\n    %s\n\n", tok)
+		fmt.Fprintln(out, "hookd: use it as \"Authorization: Bearer <key>\"; make more with \"hookd token create\"")
 	}
 	store := "SQLite " + cfg.DB
 	if cfg.IsPostgres() {
