@@ -144,15 +144,15 @@ func newScopeFixture(t *testing.T) *scopeFixture {
 	f := &scopeFixture{ts: ts, params: map[string]string{}}
 	c := ts.client
 	mkApp := func(name string) (*svix.ApplicationOut, *svix.EndpointOut, *svix.MessageOut) {
-		a, err := c.Application.Create(ctx, &svix.ApplicationIn{Name: name})
+		a, err := c.Application.Create(ctx, svix.ApplicationIn{Name: name}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		e, err := c.Endpoint.Create(ctx, a.Id, &svix.EndpointIn{Url: recv.URL + "/" + name})
+		e, err := c.Endpoint.Create(ctx, a.Id, svix.EndpointIn{Url: recv.URL + "/" + name}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		m, err := c.Message.Create(ctx, a.Id, &svix.MessageIn{EventType: "scope.test", Payload: map[string]any{"app": name}})
+		m, err := c.Message.Create(ctx, a.Id, svix.MessageIn{EventType: "scope.test", Payload: map[string]any{"app": name}}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -160,7 +160,7 @@ func newScopeFixture(t *testing.T) *scopeFixture {
 	}
 	a, e, m := mkApp("A")
 	b, _, _ := mkApp("B")
-	if _, err := c.EventType.Create(ctx, &svix.EventTypeIn{Name: "scope.test", Description: "x"}); err != nil {
+	if _, err := c.EventType.Create(ctx, svix.EventTypeIn{Name: "scope.test", Description: "x"}, nil); err != nil {
 		t.Fatal(err)
 	}
 	at := waitAttempt(t, c, a.Id, m.Id)
@@ -344,33 +344,50 @@ func TestRouteScopes(t *testing.T) {
 func TestAppTokenReachesOnlyItsApp(t *testing.T) {
 	ctx := context.Background()
 	ts := startServer(t)
-	a, err := ts.client.Application.Create(ctx, &svix.ApplicationIn{Name: "A"})
+	a, err := ts.client.Application.Create(ctx, svix.ApplicationIn{Name: "A"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := ts.client.Application.Create(ctx, &svix.ApplicationIn{Name: "B"})
+	b, err := ts.client.Application.Create(ctx, svix.ApplicationIn{Name: "B"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	access, err := ts.client.Authentication.AppPortalAccess(ctx, a.Id, &svix.AppPortalAccessIn{FeatureFlags: []string{"beta"}})
+	access, err := ts.client.Authentication.AppPortalAccess(ctx, a.Id, svix.AppPortalAccessIn{FeatureFlags: []string{"beta"}, SessionId: ptr("user_1")}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	portal := newClient(t, ts.url, access.Token)
-	if _, err := portal.Endpoint.Create(ctx, a.Id, &svix.EndpointIn{Url: "https://example.com/a"}); err != nil {
+	if _, err := portal.Endpoint.Create(ctx, a.Id, svix.EndpointIn{Url: "https://example.com/a"}, nil); err != nil {
 		t.Fatalf("own application: %v", err)
 	}
 	_, err = portal.Endpoint.List(ctx, b.Id, nil)
 	wantStatus(t, err, 403)
 	_, err = portal.Application.List(ctx, nil)
 	wantStatus(t, err, 403)
-	if err := portal.Authentication.Logout(ctx); err != nil {
+	if err := ts.client.Authentication.ExpireAll(ctx, a.Id, svix.ApplicationTokenExpireIn{SessionIds: []string{"other"}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := portal.Endpoint.List(ctx, a.Id, nil); err != nil {
+		t.Fatalf("expire-all of another session ended this token: %v", err)
+	}
+	if err := ts.client.Authentication.ExpireAll(ctx, a.Id, svix.ApplicationTokenExpireIn{SessionIds: []string{"user_1"}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	_, err = portal.Endpoint.List(ctx, a.Id, nil)
+	wantStatus(t, err, 401)
+	// Logout ends the token it is called with.
+	access, err = ts.client.Authentication.AppPortalAccess(ctx, a.Id, svix.AppPortalAccessIn{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	portal = newClient(t, ts.url, access.Token)
+	if err := portal.Authentication.Logout(ctx, nil); err != nil {
 		t.Fatal(err)
 	}
 	_, err = portal.Endpoint.List(ctx, a.Id, nil)
 	wantStatus(t, err, 401)
 	// A token for an application that does not exist yet creates it, as Svix does.
-	access, err = ts.client.Authentication.AppPortalAccess(ctx, "new-customer", &svix.AppPortalAccessIn{Application: &svix.ApplicationIn{Name: "New"}})
+	access, err = ts.client.Authentication.AppPortalAccess(ctx, "new-customer", svix.AppPortalAccessIn{Application: &svix.ApplicationIn{Name: "New"}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
