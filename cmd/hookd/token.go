@@ -27,6 +27,9 @@ key is stored: create prints the key once.
 
 Read-only keys may use GET routes (never endpoint secrets). The same operations are
 served at /api/v1/auth/api-key.`,
+		Example: `  hookd token create --name ci
+  hookd token list
+  hookd token expire ci`,
 		Args: cobra.NoArgs,
 	}
 	cmd.AddCommand(newTokenCreateCmd(), newTokenListCmd(), newTokenExpireCmd())
@@ -107,9 +110,10 @@ func newTokenCreateCmd() *cobra.Command {
 func newTokenListCmd() *cobra.Command {
 	var db string
 	cmd := &cobra.Command{
-		Use:   "list",
-		Short: "List the admin API keys (never the keys themselves)",
-		Args:  cobra.NoArgs,
+		Use:     "list",
+		Short:   "List the admin API keys (never the keys themselves)",
+		Example: `  hookd token list --db ./hookd.db`,
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return withStore(cmd.Context(), db, func(st hookd.Store) error {
 				keys, err := allKeys(cmd.Context(), st)
