@@ -53,14 +53,8 @@ type Config struct {
 }
 
 // Dispatcher is the part of the local delivery dispatcher that takes new deliveries
-// directly (see delivery.Dispatcher.Take): Take marks those it has room for as leased
-// to it before they are stored; Deliver starts them once stored, Abandon forgets them
-// if the store refused them.
-type Dispatcher interface {
-	Take(msg *hookd.Message, ds []*hookd.Delivery) []*hookd.Delivery
-	Deliver(taken []*hookd.Delivery)
-	Abandon(taken []*hookd.Delivery)
-}
+// directly (see delivery.Dispatcher.Take and hookd.Acceptor).
+type Dispatcher = hookd.Handoff
 
 // Server is the REST API as an http.Handler.
 type Server struct {
@@ -76,6 +70,7 @@ type Server struct {
 
 	fanout *fanoutCache
 	tokens tokenCache
+	accept hookd.Acceptor
 
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
@@ -117,7 +112,8 @@ func New(cfg Config) *Server {
 		cfg.FanoutCacheTTL = defaultFanoutTTL
 	}
 	s := &Server{cfg: cfg, store: cfg.Store, log: cfg.Logger, mux: http.NewServeMux(),
-		keyLocks: map[string]*keyLock{}, fanout: newFanoutCache(cfg.FanoutCacheTTL)}
+		keyLocks: map[string]*keyLock{}, fanout: newFanoutCache(cfg.FanoutCacheTTL),
+		accept: hookd.Acceptor{Store: cfg.Store, Handoff: cfg.Dispatcher, IDs: cfg.IDs}}
 	s.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "hookd_api_requests_total",
 		Help: "API requests by route and status code.",

@@ -344,11 +344,11 @@ func (s *Server) replayMissing(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
+		// No hand-off: CreateDeliveries skips the messages the endpoint has already,
+		// and a delivery taken before the write would be sent whether stored or not.
 		var dlvs []*hookd.Delivery
 		for _, m := range msgs {
-			if e.Matches(m.EventType, m.Channels) {
-				dlvs = append(dlvs, s.newDelivery(m, e, now, hookd.TriggerManual))
-			}
+			dlvs = append(dlvs, hookd.FanOut(m, []*hookd.Endpoint{e}, now, hookd.TriggerManual, s.cfg.IDs)...)
 		}
 		if len(dlvs) > 0 {
 			if _, err := s.store.CreateDeliveries(ctx, dlvs); err != nil {

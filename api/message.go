@@ -124,7 +124,6 @@ func (s *Server) createMessage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	ctx := r.Context()
 	a, eps, err := s.fanoutTargets(r, in.Application)
 	if err != nil {
 		return err
@@ -141,31 +140,7 @@ func (s *Server) createMessage(w http.ResponseWriter, r *http.Request) error {
 	if in.EventID != nil {
 		msg.EventID = *in.EventID
 	}
-	var dlvs []*hookd.Delivery
-	for _, e := range eps {
-		if e.Matches(msg.EventType, msg.Channels) {
-			d := s.newDelivery(msg, e, now, hookd.TriggerScheduled)
-			d.NextAttempt = due
-			dlvs = append(dlvs, d)
-		}
-	}
-	var taken []*hookd.Delivery
-	if s.cfg.Dispatcher != nil && !due.After(now) {
-		// A scheduled message's deliveries wait in the store until they are due.
-		taken = s.cfg.Dispatcher.Take(msg, dlvs)
-	}
-	prev, err := s.store.CreateMessage(ctx, msg, dlvs)
-	if s.cfg.Dispatcher != nil {
-		if err != nil {
-			s.cfg.Dispatcher.Abandon(taken)
-		} else {
-			s.cfg.Dispatcher.Deliver(taken)
-		}
-	}
-	if hookd.IsConflict(err) && prev != nil {
-		return hookd.Errorf(hookd.ECONFLICT, "a message with eventId %q already exists in this application (%s)", prev.EventID, prev.ID)
-	}
-	if err != nil {
+	if _, err := s.accept.Accept(r.Context(), msg, eps, due); err != nil {
 		return err
 	}
 	out := msgOut(withContent)(msg)
@@ -243,14 +218,6 @@ func prefixField(err error, parent string) error {
 		return err
 	}
 	return invalid(parent+"."+e.Field, e.Message)
-}
-
-// newDelivery returns a delivery of msg to e, due at now.
-func (s *Server) newDelivery(msg *hookd.Message, e *hookd.Endpoint, now time.Time, trigger hookd.Trigger) *hookd.Delivery {
-	return &hookd.Delivery{
-		ID: s.cfg.IDs.New(hookd.PrefixDelivery), AppID: msg.AppID, MsgID: msg.ID, EndpointID: e.ID,
-		Status: hookd.StatusPending, NextAttempt: now, Trigger: trigger, CreatedAt: now, UpdatedAt: now,
-	}
 }
 
 func (s *Server) listMessages(w http.ResponseWriter, r *http.Request) error {

@@ -109,17 +109,14 @@ func (d *Dispatcher) Emit(ctx context.Context, eventType string, data any) error
 	if err != nil {
 		return fmt.Errorf("encode %s event: %w", eventType, err)
 	}
-	now := d.cfg.Now()
 	msg := &hookd.Message{
 		ID: d.cfg.IDs.New(hookd.PrefixMessage), AppID: ops.appID, EventType: eventType,
-		Payload: payload, Timestamp: now,
+		Payload: payload, Timestamp: d.cfg.Now(),
 	}
-	dl := &hookd.Delivery{
-		ID: d.cfg.IDs.New(hookd.PrefixDelivery), AppID: ops.appID, MsgID: msg.ID,
-		EndpointID: ops.endpointID, Status: hookd.StatusPending, NextAttempt: now,
-		Trigger: hookd.TriggerScheduled, CreatedAt: now, UpdatedAt: now,
-	}
-	if _, err := d.store.CreateMessage(ctx, msg, []*hookd.Delivery{dl}); err != nil {
+	// The endpoint as operational set it up (enabled, no filters): it gets every event.
+	ep := &hookd.Endpoint{ID: ops.endpointID, AppID: ops.appID}
+	accept := hookd.Acceptor{Store: d.store, Handoff: d, IDs: d.cfg.IDs}
+	if _, err := accept.Accept(ctx, msg, []*hookd.Endpoint{ep}, msg.Timestamp); err != nil {
 		return fmt.Errorf("store %s event: %w", eventType, err)
 	}
 	return nil
