@@ -54,7 +54,9 @@ Svix-compatible REST API, fans them out to your customers' endpoints, signs ever
 request (Standard Webhooks by default), retries on a schedule, disables dead endpoints
 and logs every attempt.
 
-The same binary holds the developer tools: sign and verify webhooks, and more.
+The same binary is the API's command-line client (app, endpoint, event-type, message,
+attempt, trigger; connection profiles with login) and holds the developer tools: a
+local inbox (listen), replay of captured requests, sign and verify.
 
 Every flag can also be set through an environment variable: HOOKD_ followed by the flag
 name in upper case with dashes as underscores (--admin-token is HOOKD_ADMIN_TOKEN).`,
