@@ -18,8 +18,11 @@ type Application struct {
 	// RetrySchedule overrides the server's retry schedule for this application's
 	// messages ("" inherits). See ParseRetrySchedule.
 	RetrySchedule string
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
+	// RequireHTTPS refuses http:// endpoint URLs for this application: at create and
+	// update, and at delivery time for endpoints written before it was set.
+	RequireHTTPS bool
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
 }
 
 // OperationalAppUID is the UID of the application hookd keeps for itself: it carries

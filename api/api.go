@@ -8,6 +8,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"sync"
 	"time"
@@ -47,6 +48,11 @@ type Config struct {
 	// node takes at most this long to affect fan-out; this node's own API changes take
 	// effect at once. Zero means one second; negative disables the cache.
 	FanoutCacheTTL time.Duration
+	// RequireHTTPS refuses http:// endpoint URLs in every application.
+	RequireHTTPS bool
+	// EgressIPs are the addresses (or networks) deliveries come from, published for
+	// receivers to allowlist by GET /api/v1/egress-ips.
+	EgressIPs []netip.Prefix
 	// Dispatcher, if set, is this node's delivery dispatcher: a new message's
 	// deliveries go to it as soon as they are stored, without waiting to be claimed.
 	Dispatcher Dispatcher
@@ -183,6 +189,7 @@ func allRoutes() []route {
 	return []route{
 		{method: "GET", pattern: "/api/v1/health", access: Public, handle: (*Server).health},
 		{method: "GET", pattern: "/openapi.json", access: Public, handle: (*Server).openAPI},
+		{method: "GET", pattern: "/api/v1/egress-ips", access: AnyRead, handle: (*Server).egressIPs},
 
 		{method: "GET", pattern: "/api/v1/app", access: ServerRead, handle: (*Server).listApps},
 		{method: "POST", pattern: "/api/v1/app", access: ServerWrite, handle: (*Server).createApp},

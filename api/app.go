@@ -14,8 +14,9 @@ type applicationIn struct {
 	RateLimit    *int32            `json:"rateLimit"`
 	ThrottleRate *int32            `json:"throttleRate"` // older spelling of rateLimit
 	Metadata     map[string]string `json:"metadata"`
-	// RetrySchedule is a hookd extension.
+	// RetrySchedule and RequireHTTPS are hookd extensions.
 	RetrySchedule *string `json:"retrySchedule"`
+	RequireHTTPS  *bool   `json:"requireHttps"`
 }
 
 // applicationPatch is the body of PATCH /app/{app_id}.
@@ -26,10 +27,11 @@ type applicationPatch struct {
 	ThrottleRate  optional[int32]             `json:"throttleRate"`
 	Metadata      optional[map[string]string] `json:"metadata"`
 	RetrySchedule optional[string]            `json:"retrySchedule"`
+	RequireHTTPS  optional[bool]              `json:"requireHttps"`
 }
 
 // applicationOut is an application as the API shows it: the rate limit under both its
-// Svix names (see endpointOut), hookd's retrySchedule extension always.
+// Svix names (see endpointOut), hookd's retrySchedule and requireHttps extensions always.
 type applicationOut struct {
 	ID            string            `json:"id"`
 	UID           string            `json:"uid,omitempty"`
@@ -38,6 +40,7 @@ type applicationOut struct {
 	RateLimit     *int32            `json:"rateLimit,omitempty"`
 	Metadata      map[string]string `json:"metadata"`
 	RetrySchedule *string           `json:"retrySchedule"` // null: the server's
+	RequireHTTPS  bool              `json:"requireHttps"`
 	CreatedAt     time.Time         `json:"createdAt"`
 	UpdatedAt     time.Time         `json:"updatedAt"`
 }
@@ -45,7 +48,7 @@ type applicationOut struct {
 func appOut(a *hookd.Application) applicationOut {
 	out := applicationOut{
 		ID: a.ID, UID: a.UID, Name: a.Name, Metadata: a.Metadata,
-		CreatedAt: a.CreatedAt.UTC(), UpdatedAt: a.UpdatedAt.UTC(),
+		RequireHTTPS: a.RequireHTTPS, CreatedAt: a.CreatedAt.UTC(), UpdatedAt: a.UpdatedAt.UTC(),
 	}
 	if a.RetrySchedule != "" {
 		out.RetrySchedule = &a.RetrySchedule
@@ -100,6 +103,9 @@ func (in *applicationIn) apply(a *hookd.Application) error {
 			return err
 		}
 		a.RetrySchedule = *in.RetrySchedule
+	}
+	if in.RequireHTTPS != nil { // left out (as the Svix SDKs do): kept
+		a.RequireHTTPS = *in.RequireHTTPS
 	}
 	return nil
 }
@@ -288,6 +294,9 @@ func (s *Server) patchApp(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		a.RetrySchedule = in.RetrySchedule.Value
+	}
+	if in.RequireHTTPS.Set {
+		a.RequireHTTPS = in.RequireHTTPS.Value
 	}
 	a.UpdatedAt = s.now()
 	if err := s.store.UpdateApp(r.Context(), a); err != nil {

@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/hookd/hookd"
@@ -283,12 +284,33 @@ func (s *Server) createEndpoint(w http.ResponseWriter, r *http.Request) error {
 	if err := s.setNewSecret(e, p, in.Secret); err != nil {
 		return err
 	}
+	if err := s.checkHTTPS(r, a, e.URL); err != nil {
+		return err
+	}
 	if err := s.store.CreateEndpoint(r.Context(), e); err != nil {
 		return err
 	}
 	s.emitEndpoint(r, "endpoint.created", a, e)
 	writeJSON(w, http.StatusCreated, epOut(e))
 	return nil
+}
+
+// checkHTTPS refuses an http:// URL for application a when the server or a requires
+// HTTPS, naming the field, and logs why.
+func (s *Server) checkHTTPS(r *http.Request, a *hookd.Application, url string) error {
+	var why string
+	switch {
+	case !strings.HasPrefix(strings.ToLower(url), "http:"):
+		return nil
+	case s.cfg.RequireHTTPS:
+		why = "the server requires HTTPS endpoint URLs (--require-https)"
+	case a.RequireHTTPS:
+		why = "the application requires HTTPS endpoint URLs (requireHttps)"
+	default:
+		return nil
+	}
+	s.log.Warn("endpoint URL refused", "app", a.ID, "path", r.URL.Path, "field", "url", "reason", why)
+	return invalid("url", "url must be an https:// URL: "+why)
 }
 
 // setNewSecret gives a new endpoint the client's secret or a fresh one.
@@ -353,6 +375,9 @@ func (s *Server) updateEndpoint(w http.ResponseWriter, r *http.Request) error {
 	if in.Secret != nil && *in.Secret != "" {
 		return invalid("secret", "the secret cannot be changed by an update: rotate it with POST …/secret/rotate")
 	}
+	if err := s.checkHTTPS(r, a, e.URL); err != nil {
+		return err
+	}
 	e.UpdatedAt = s.now()
 	if err := s.store.UpdateEndpoint(r.Context(), e); err != nil {
 		return err
@@ -376,6 +401,9 @@ func (s *Server) upsertEndpoint(w http.ResponseWriter, r *http.Request, a *hookd
 	if err := s.setNewSecret(e, p, in.Secret); err != nil {
 		return err
 	}
+	if err := s.checkHTTPS(r, a, e.URL); err != nil {
+		return err
+	}
 	if err := s.store.CreateEndpoint(r.Context(), e); err != nil {
 		return err
 	}
@@ -395,6 +423,11 @@ func (s *Server) patchEndpoint(w http.ResponseWriter, r *http.Request) error {
 	}
 	if err := s.applyEndpointPatch(&in, e); err != nil {
 		return err
+	}
+	if in.URL.Set {
+		if err := s.checkHTTPS(r, a, e.URL); err != nil {
+			return err
+		}
 	}
 	e.UpdatedAt = s.now()
 	if err := s.store.UpdateEndpoint(r.Context(), e); err != nil {

@@ -30,18 +30,16 @@ type client struct {
 // maxResponseHeaderBytes bounds a response's header block (fasthttp's read buffer).
 const maxResponseHeaderBytes = 64 << 10
 
-// newClient returns a client that dials through g. It never follows redirects (Do
+// newClient returns a client that dials through g and cfg.Egress. It never follows redirects (Do
 // does not), never retries a request on its own except once on a kept-alive
 // connection the receiver had already closed, and verifies TLS certificates against
 // roots (nil: the system's).
 func newClient(cfg Config, g Guard) *client {
 	c := &client{conns: make(map[*trackedConn]struct{})}
-	dialer := g.dialer()
+	dialer := newDialer(g, cfg.Egress)
 	c.fc = &fasthttp.Client{
 		DialTimeout: func(addr string, timeout time.Duration) (net.Conn, error) {
-			d := *dialer
-			d.Timeout = min(d.Timeout, timeout)
-			conn, err := d.Dial("tcp", addr)
+			conn, err := dialer.dial(addr, timeout)
 			if err != nil {
 				return nil, err
 			}

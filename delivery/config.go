@@ -109,6 +109,11 @@ type Config struct {
 	AllowPrivate bool
 	// AllowCIDRs are networks the SSRF guard lets through.
 	AllowCIDRs []netip.Prefix
+	// Egress is the proxy and the local addresses every request leaves through.
+	Egress Egress
+	// RequireHTTPS refuses to send to http:// endpoint URLs (the operator's
+	// operational webhook excepted, which Validate checks instead).
+	RequireHTTPS bool
 
 	// DisableAfter disables an endpoint that has failed continuously this long.
 	DisableAfter time.Duration
@@ -241,12 +246,19 @@ func (c Config) Validate() error {
 	if c.Lease > 0 && c.RequestTimeout > 0 && c.Lease <= c.RequestTimeout {
 		bad("Lease", "%s must be longer than RequestTimeout (%s)", c.Lease, c.RequestTimeout)
 	}
+	if p := c.Egress.Proxy; p != nil {
+		if _, err := ParseProxy(p.String()); err != nil {
+			bad("Egress.Proxy", "%v", err)
+		}
+	}
 	if c.OperationalWebhookURL != "" && c.OperationalWebhookSecret == "" {
 		bad("OperationalWebhookSecret", "is required with OperationalWebhookURL")
 	}
 	if c.OperationalWebhookURL != "" {
-		if _, err := parseURL(c.OperationalWebhookURL); err != nil {
+		if u, err := parseURL(c.OperationalWebhookURL); err != nil {
 			bad("OperationalWebhookURL", "%v", err)
+		} else if c.RequireHTTPS && u.Scheme != "https" {
+			bad("OperationalWebhookURL", "must be an https:// URL with RequireHTTPS")
 		}
 	}
 	return errors.Join(errs...)

@@ -29,6 +29,8 @@ type endpointInfo struct {
 	auth    string // Basic authorization from the URL's user information, if any
 	timeout time.Duration
 	trusted bool // the operator's operational endpoint: not subject to the SSRF guard
+	// insecure says why the endpoint's http:// URL may not be sent to, "" if it may.
+	insecure string
 
 	signer  *webhook.Signer
 	signErr error
@@ -61,6 +63,9 @@ func (d *Dispatcher) endpoint(ctx context.Context, appID, endpointID string) (*e
 		if ops := d.opsTarget(); ops != nil && ops.appID == appID {
 			info.trusted = true
 		}
+		if info.url != nil && info.url.Scheme != "https" && !info.trusted {
+			info.insecure = d.httpsRequired(ctx, appID, now)
+		}
 		for {
 			m := d.maxTimeout.Load()
 			if int64(info.timeout) <= m || d.maxTimeout.CompareAndSwap(m, int64(info.timeout)) {
@@ -88,6 +93,18 @@ func (d *Dispatcher) endpoint(ctx context.Context, appID, endpointID string) (*e
 		info = &fresh
 	}
 	return info, nil
+}
+
+// httpsRequired says what requires HTTPS of appID's endpoints, "" if nothing does.
+func (d *Dispatcher) httpsRequired(ctx context.Context, appID string, now time.Time) string {
+	if d.cfg.RequireHTTPS {
+		return "the server requires HTTPS (--require-https)"
+	}
+	app, err := d.apps.get(appID, now, func() (*hookd.Application, error) { return d.store.App(ctx, appID) })
+	if err == nil && app.RequireHTTPS {
+		return "the application requires HTTPS (requireHttps)"
+	}
+	return ""
 }
 
 // newSigner returns the signer for a profile name and keys.
@@ -135,6 +152,11 @@ func (d *Dispatcher) send(ctx context.Context, info *endpointInfo, dl *hookd.Del
 	}
 	if info.urlErr != nil {
 		r.err = info.urlErr.Error()
+		return r
+	}
+	if info.insecure != "" {
+		r.err = "refused: the endpoint URL is http:// but " + info.insecure
+		d.log.Warn("delivery refused", "app", dl.AppID, "endpoint", dl.EndpointID, "msg", dl.MsgID, "reason", r.err)
 		return r
 	}
 	var body []byte

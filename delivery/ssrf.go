@@ -3,11 +3,9 @@ package delivery
 import (
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
 	"net/url"
 	"syscall"
-	"time"
 )
 
 // RefusedError is returned when the SSRF guard refuses to connect to an address.
@@ -141,11 +139,6 @@ func (g Guard) Control(network, address string, _ syscall.RawConn) error {
 		return fmt.Errorf("refused by SSRF guard: cannot parse address %q", address)
 	}
 	return g.Check(ap.Addr())
-}
-
-// dialer returns a dialer that enforces g.
-func (g Guard) dialer() *net.Dialer {
-	return &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second, Control: g.Control}
 }
 
 // parseURL parses s, an endpoint's URL, which must be an absolute http or https URL.

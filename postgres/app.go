@@ -10,7 +10,7 @@ import (
 	"github.com/hookd/hookd"
 )
 
-const appColumns = `id, coalesce(uid, ''), name, rate_limit, metadata, retry_schedule, created_at, updated_at`
+const appColumns = `id, coalesce(uid, ''), name, rate_limit, metadata, retry_schedule, require_https, created_at, updated_at`
 
 // CreateApp inserts app; a UID already used is ECONFLICT.
 func (s *Store) CreateApp(ctx context.Context, app *hookd.Application) error {
@@ -18,9 +18,10 @@ func (s *Store) CreateApp(ctx context.Context, app *hookd.Application) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.pool.Exec(ctx, `INSERT INTO apps (id, uid, name, rate_limit, metadata, retry_schedule, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-		app.ID, nullString(app.UID), app.Name, app.RateLimit, meta, app.RetrySchedule, app.CreatedAt, app.UpdatedAt)
+	_, err = s.pool.Exec(ctx, `INSERT INTO apps (id, uid, name, rate_limit, metadata, retry_schedule, require_https,
+		created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		app.ID, nullString(app.UID), app.Name, app.RateLimit, meta, app.RetrySchedule, app.RequireHTTPS,
+		app.CreatedAt, app.UpdatedAt)
 	return storeErr(err, "create application", "an application with this uid already exists")
 }
 
@@ -42,8 +43,9 @@ func (s *Store) UpdateApp(ctx context.Context, app *hookd.Application) error {
 		return err
 	}
 	tag, err := s.pool.Exec(ctx, `UPDATE apps SET uid = $2, name = $3, rate_limit = $4, metadata = $5,
-		retry_schedule = $6, updated_at = $7 WHERE id = $1`,
-		app.ID, nullString(app.UID), app.Name, app.RateLimit, meta, app.RetrySchedule, app.UpdatedAt)
+		retry_schedule = $6, updated_at = $7, require_https = $8 WHERE id = $1`,
+		app.ID, nullString(app.UID), app.Name, app.RateLimit, meta, app.RetrySchedule, app.UpdatedAt,
+		app.RequireHTTPS)
 	if err != nil {
 		return storeErr(err, "update application", "an application with this uid already exists")
 	}
@@ -84,7 +86,7 @@ func (s *Store) Apps(ctx context.Context, page hookd.Page) ([]*hookd.Application
 func scanApp(row pgx.Row) (*hookd.Application, error) {
 	var a hookd.Application
 	var meta []byte
-	if err := row.Scan(&a.ID, &a.UID, &a.Name, &a.RateLimit, &meta, &a.RetrySchedule, &a.CreatedAt, &a.UpdatedAt); err != nil {
+	if err := row.Scan(&a.ID, &a.UID, &a.Name, &a.RateLimit, &meta, &a.RetrySchedule, &a.RequireHTTPS, &a.CreatedAt, &a.UpdatedAt); err != nil {
 		return nil, err
 	}
 	if err := unmarshalJSON(meta, &a.Metadata); err != nil {

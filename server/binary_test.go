@@ -50,6 +50,9 @@ func TestServeBinaryBadFlag(t *testing.T) {
 		{"log format", []string{"--log-format", "xml"}, "log-format"},
 		{"address without port", []string{"--addr", "localhost"}, "addr"},
 		{"address with a bad port", []string{"--addr", "127.0.0.1:99999"}, "addr"},
+		{"proxy scheme", []string{"--proxy", "ftp://proxy:21"}, "proxy"},
+		{"source address", []string{"--source-addr", "127.0.0.2,nowhere"}, "source-addr"},
+		{"egress IPs", []string{"--egress-ips", "203.0.113.0/33"}, "egress-ips"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

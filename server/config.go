@@ -8,11 +8,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"regexp"
 	"strings"
 	"time"
 
 	"github.com/hookd/hookd"
+	"github.com/hookd/hookd/delivery"
 )
 
 // Config is everything a hookd server needs. Start from DefaultConfig.
@@ -52,6 +54,17 @@ type Config struct {
 	AllowPrivate bool
 	// AllowCIDRs lets deliveries reach these networks even with the SSRF guard on.
 	AllowCIDRs []*net.IPNet
+	// Proxy, if set, carries every delivery: http://host:port asks it with CONNECT,
+	// socks5://host:port with SOCKS5 (user:password@ for either). The SSRF guard still
+	// applies: hookd resolves and checks each target and asks the proxy for its IP.
+	Proxy string
+	// SourceAddrs are local addresses deliveries are sent from, in turn.
+	SourceAddrs []netip.Addr
+	// EgressIPs are the addresses or networks deliveries come from, published by
+	// GET /api/v1/egress-ips so customers can allowlist them.
+	EgressIPs []netip.Prefix
+	// RequireHTTPS refuses http:// endpoint URLs, at the API and at delivery time.
+	RequireHTTPS bool
 	// DisableAfter disables an endpoint that has failed continuously this long.
 	DisableAfter time.Duration
 	// RotationGrace is how long a rotated-out secret keeps signing by default.
@@ -129,6 +142,19 @@ func (c Config) Validate() error {
 	}
 	if c.OperationalWebhookURL != "" && c.OperationalWebhookSecret == "" {
 		errs = append(errs, errors.New("operational-webhook-secret: required with operational-webhook-url"))
+	}
+	if c.RequireHTTPS && c.OperationalWebhookURL != "" && !strings.HasPrefix(c.OperationalWebhookURL, "https://") {
+		errs = append(errs, errors.New("operational-webhook-url: must be an https:// URL with --require-https"))
+	}
+	if c.Proxy != "" {
+		if _, err := delivery.ParseProxy(c.Proxy); err != nil {
+			errs = append(errs, fmt.Errorf("proxy: %w", err))
+		}
+	}
+	for _, a := range c.SourceAddrs {
+		if !a.IsValid() || a.IsUnspecified() || a.IsMulticast() {
+			errs = append(errs, fmt.Errorf("source-addr: %s is not a unicast address", a))
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/netip"
 	"sync/atomic"
 
@@ -19,7 +20,7 @@ type deliveryState struct {
 
 // startDelivery starts the delivery workers. They run until stopDelivery, not until
 // ctx is done: ctx only bounds the start.
-func (s *Server) startDelivery(ctx context.Context) error {
+func (s *Server) startDelivery(ctx context.Context) (err error) {
 	cidrs := make([]netip.Prefix, 0, len(s.cfg.AllowCIDRs))
 	for _, n := range s.cfg.AllowCIDRs {
 		ones, _ := n.Mask.Size()
@@ -31,6 +32,21 @@ func (s *Server) startDelivery(ctx context.Context) error {
 			a = a.Unmap()
 		}
 		cidrs = append(cidrs, netip.PrefixFrom(a, ones).Masked())
+	}
+	var eg delivery.Egress
+	if s.cfg.Proxy != "" {
+		if eg.Proxy, err = delivery.ParseProxy(s.cfg.Proxy); err != nil {
+			return fmt.Errorf("proxy: %w", err)
+		}
+	}
+	for _, a := range s.cfg.SourceAddrs {
+		// Binding fails at dial time otherwise, on every delivery.
+		ln, err := net.Listen("tcp", net.JoinHostPort(a.String(), "0"))
+		if err != nil {
+			return fmt.Errorf("source-addr: %s is not an address of this host: %w", a, err)
+		}
+		ln.Close()
+		eg.SourceAddrs = append(eg.SourceAddrs, a)
 	}
 	d, err := delivery.New(delivery.Config{
 		Store:                    s.store,
@@ -44,6 +60,8 @@ func (s *Server) startDelivery(ctx context.Context) error {
 		SvixHeaders:              s.cfg.SvixHeaders,
 		AllowPrivate:             s.cfg.AllowPrivate,
 		AllowCIDRs:               cidrs,
+		Egress:                   eg,
+		RequireHTTPS:             s.cfg.RequireHTTPS,
 		DisableAfter:             s.cfg.DisableAfter,
 		OperationalWebhookURL:    s.cfg.OperationalWebhookURL,
 		OperationalWebhookSecret: s.cfg.OperationalWebhookSecret,

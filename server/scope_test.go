@@ -37,6 +37,7 @@ var routeAccess = map[string]want{
 	"GET /metrics":                serverRead,
 	"GET /api/v1/health":          public,
 	"GET /openapi.json":           public,
+	"GET /api/v1/egress-ips":      anyRead,
 	"GET /api/v1/app":             serverRead,
 	"POST /api/v1/app":            serverWrite,
 	"GET /api/v1/app/{app_id}":    appRead,

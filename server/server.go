@@ -90,6 +90,8 @@ func (s *Server) Open(ctx context.Context) (err error) {
 		EmitFunc:             s.emitOperational,
 		Registerer:           s.registry,
 		Dispatcher:           localDispatcher{s},
+		RequireHTTPS:         s.cfg.RequireHTTPS,
+		EgressIPs:            s.cfg.EgressIPs,
 	})
 	s.http = &http.Server{
 		Handler:           s.handler(),

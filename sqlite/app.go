@@ -9,7 +9,7 @@ import (
 	"github.com/hookd/hookd"
 )
 
-const appColumns = `id, uid, name, rate_limit, metadata, retry_schedule, created_at, updated_at`
+const appColumns = `id, uid, name, rate_limit, metadata, retry_schedule, require_https, created_at, updated_at`
 
 func scanApp(sc scanner) (*hookd.Application, error) {
 	var (
@@ -17,10 +17,12 @@ func scanApp(sc scanner) (*hookd.Application, error) {
 		uid              sql.NullString
 		meta             string
 		created, updated int64
+		https            int
 	)
-	if err := sc.Scan(&a.ID, &uid, &a.Name, &a.RateLimit, &meta, &a.RetrySchedule, &created, &updated); err != nil {
+	if err := sc.Scan(&a.ID, &uid, &a.Name, &a.RateLimit, &meta, &a.RetrySchedule, &https, &created, &updated); err != nil {
 		return nil, err
 	}
+	a.RequireHTTPS = https != 0
 	a.UID = fromOptional(uid)
 	var err error
 	if a.Metadata, err = parseMap(meta); err != nil {
@@ -33,9 +35,9 @@ func scanApp(sc scanner) (*hookd.Application, error) {
 // CreateApp inserts app.
 func (s *Store) CreateApp(ctx context.Context, app *hookd.Application) error {
 	err := s.write(ctx, func(tx *wtx) (bool, error) {
-		_, err := tx.exec(`INSERT INTO applications (`+appColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		_, err := tx.exec(`INSERT INTO applications (`+appColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			app.ID, optional(app.UID), app.Name, app.RateLimit, strMap(app.Metadata), app.RetrySchedule,
-			ts(app.CreatedAt), ts(app.UpdatedAt))
+			app.RequireHTTPS, ts(app.CreatedAt), ts(app.UpdatedAt))
 		return false, err
 	})
 	if isUnique(err) {
@@ -64,9 +66,9 @@ func (s *Store) App(ctx context.Context, idOrUID string) (*hookd.Application, er
 func (s *Store) UpdateApp(ctx context.Context, app *hookd.Application) error {
 	err := s.write(ctx, func(tx *wtx) (bool, error) {
 		n, err := tx.affected(`UPDATE applications SET uid = ?, name = ?, rate_limit = ?, metadata = ?,
-			retry_schedule = ?, updated_at = ? WHERE id = ?`,
+			retry_schedule = ?, require_https = ?, updated_at = ? WHERE id = ?`,
 			optional(app.UID), app.Name, app.RateLimit, strMap(app.Metadata), app.RetrySchedule,
-			ts(app.UpdatedAt), app.ID)
+			app.RequireHTTPS, ts(app.UpdatedAt), app.ID)
 		if err == nil && n == 0 {
 			err = notFound("application")
 		}

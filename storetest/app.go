@@ -14,6 +14,7 @@ var appTests = []test{
 			a.UID, a.Name, a.RateLimit = "customer-1", "Customer 1", 5
 			a.Metadata = map[string]string{"plan": "pro"}
 			a.RetrySchedule = "short"
+			a.RequireHTTPS = true
 		})
 		for _, key := range []string{want.ID, want.UID} {
 			got, err := f.s.App(f.ctx, key)
@@ -66,6 +67,7 @@ var appTests = []test{
 		upd.UID, upd.Name, upd.RateLimit = "", "renamed", 0
 		upd.Metadata = map[string]string{"b": "2"}
 		upd.RetrySchedule = "5s,1m"
+		upd.RequireHTTPS = !a.RequireHTTPS
 		upd.UpdatedAt = a.UpdatedAt.Add(time.Hour)
 		must(t, f.s.UpdateApp(f.ctx, &upd))
 		got, err := f.s.App(f.ctx, a.ID)

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"net/netip"
 	"os"
 	"runtime/debug"
 	"strconv"
@@ -25,6 +26,8 @@ func init() { commands = append(commands, newServeCmd) }
 type serveFlags struct {
 	retrySchedule string
 	allowCIDRs    []string
+	sourceAddrs   []string
+	egressIPs     []string
 	logFormat     string
 	logLevel      string
 	pprofAddr     string
@@ -89,6 +92,10 @@ HOOKD_MAX_PAYLOAD_BYTES).`,
 	fl.BoolVar(&cfg.SvixHeaders, "svix-headers", false, "sign with svix-id/svix-timestamp/svix-signature header names")
 	fl.BoolVar(&cfg.AllowPrivate, "allow-private", false, "let deliveries reach loopback and private addresses (development only)")
 	fl.StringSliceVar(&f.allowCIDRs, "allow-cidr", nil, "networks deliveries may reach despite the SSRF guard (repeatable or comma-separated)")
+	fl.StringVar(&cfg.Proxy, "proxy", "", "send every delivery through this proxy: http://HOST:PORT (CONNECT) or socks5://HOST:PORT, optionally with USER:PASS@")
+	fl.StringSliceVar(&f.sourceAddrs, "source-addr", nil, "send deliveries from this local address (repeatable; used in turn)")
+	fl.StringSliceVar(&f.egressIPs, "egress-ips", nil, "addresses or CIDRs deliveries come from, published at GET /api/v1/egress-ips for receivers to allowlist")
+	fl.BoolVar(&cfg.RequireHTTPS, "require-https", false, "refuse http:// endpoint URLs, at the API (422) and at delivery time")
 	fl.DurationVar(&cfg.DisableAfter, "disable-after", cfg.DisableAfter, "disable an endpoint failing continuously this long")
 	fl.DurationVar(&cfg.RotationGrace, "rotation-grace", cfg.RotationGrace, "how long a rotated-out endpoint secret keeps signing")
 	fl.DurationVar(&cfg.IdempotencyTTL, "idempotency-ttl", cfg.IdempotencyTTL, "how long the answer to a request with an Idempotency-Key is kept and replayed")
@@ -123,6 +130,27 @@ func (f *serveFlags) apply(cfg *server.Config, logOut io.Writer) error {
 			return fmt.Errorf("allow-cidr: %q is not a CIDR like 10.0.0.0/8", c)
 		}
 		cfg.AllowCIDRs = append(cfg.AllowCIDRs, n)
+	}
+	cfg.SourceAddrs = nil
+	for _, s := range f.sourceAddrs {
+		a, err := netip.ParseAddr(strings.TrimSpace(s))
+		if err != nil {
+			return fmt.Errorf("source-addr: %q is not an IP address", s)
+		}
+		cfg.SourceAddrs = append(cfg.SourceAddrs, a)
+	}
+	cfg.EgressIPs = nil
+	for _, s := range f.egressIPs {
+		s = strings.TrimSpace(s)
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			a, aerr := netip.ParseAddr(s)
+			if aerr != nil {
+				return fmt.Errorf("egress-ips: %q is not an IP address or a CIDR", s)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		cfg.EgressIPs = append(cfg.EgressIPs, p.Masked())
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
