@@ -2,7 +2,9 @@ package hookd
 
 import (
 	"context"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Attempt is one HTTP request hookd made (or refused to make) to an endpoint.
@@ -50,4 +52,15 @@ type AttemptStore interface {
 	AttemptsByEndpoint(ctx context.Context, appID, endpointID string, filter AttemptFilter, page Page) ([]*Attempt, error)
 	// ExpungeAttemptContent clears the stored response body of one attempt.
 	ExpungeAttemptContent(ctx context.Context, appID, msgID, attemptID string) error
+}
+
+// StorableText returns s as any store can keep it as text: bytes that are not UTF-8
+// and NUL characters (which PostgreSQL's text type cannot hold) become U+FFFD. Text
+// that comes from outside hookd, such as a receiver's response body or an error
+// describing its answer, passes through it before it is stored.
+func StorableText(s string) string {
+	if strings.IndexByte(s, 0) < 0 && utf8.ValidString(s) {
+		return s
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
 }

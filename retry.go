@@ -95,6 +95,9 @@ func ParseRetrySchedule(s string) (RetrySchedule, error) {
 	return RetrySchedule{Name: s, Delays: delays}, nil
 }
 
+// MaxRetryDelay is the longest delay a retry schedule may hold.
+const MaxRetryDelay = 365 * 24 * time.Hour
+
 func parseDelay(s string) (time.Duration, error) {
 	s = strings.TrimSpace(s)
 	if days, ok := strings.CutSuffix(s, "d"); ok {
@@ -102,9 +105,17 @@ func parseDelay(s string) (time.Duration, error) {
 		if err != nil {
 			return 0, err
 		}
+		// Checked before converting: a large n would overflow the duration.
+		if n > int(MaxRetryDelay/(24*time.Hour)) {
+			return 0, fmt.Errorf("delay %q is longer than %d days", s, int(MaxRetryDelay/(24*time.Hour)))
+		}
 		return time.Duration(n) * 24 * time.Hour, nil
 	}
-	return time.ParseDuration(s)
+	d, err := time.ParseDuration(s)
+	if err == nil && d > MaxRetryDelay {
+		return 0, fmt.Errorf("delay %q is longer than %s", s, MaxRetryDelay)
+	}
+	return d, err
 }
 
 // Retries returns how many retries the schedule allows after the first attempt.

@@ -276,6 +276,9 @@ func (s *Server) serve(rt route, w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	r = withToken(r, tok)
+	if err := checkRequestText(r); err != nil {
+		return err
+	}
 	if changesFanout(r, rt) {
 		// Before, so that no message accepted from now on sees a stale cache entry, and
 		// after, so that no read made during the change is cached.

@@ -59,7 +59,9 @@ func attemptFilter(r *http.Request) (hookd.AttemptFilter, error) {
 			f.StatusCodeClass = n
 		}
 	}
-	f.EventTypes = queryList(r, "event_types")
+	if f.EventTypes, err = queryList(r, "event_types"); err != nil {
+		return f, err
+	}
 	f.Channel = r.URL.Query().Get("channel")
 	f.EndpointID = r.URL.Query().Get("endpoint_id")
 	if f.Before, err = queryTime(r, "before"); err != nil {
@@ -299,7 +301,9 @@ func (s *Server) listAttemptedMessages(w http.ResponseWriter, r *http.Request) e
 	if f.Status, err = queryStatus(r); err != nil {
 		return err
 	}
-	f.EventTypes = queryList(r, "event_types")
+	if f.EventTypes, err = queryList(r, "event_types"); err != nil {
+		return err
+	}
 	f.Channel = r.URL.Query().Get("channel")
 	if f.Before, err = queryTime(r, "before"); err != nil {
 		return err

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -158,11 +159,11 @@ func setChannels(e *hookd.Endpoint, channels []string) error {
 }
 
 func setTimeout(e *hookd.Endpoint, ms int64) error {
-	d := time.Duration(ms) * time.Millisecond
-	if ms < 0 || d > maxTimeout {
-		return invalid("timeoutMs", "timeoutMs must be between 0 (server default) and 300000")
+	// Checked before converting: a large ms would overflow the duration.
+	if ms < 0 || ms > maxTimeout.Milliseconds() {
+		return invalid("timeoutMs", fmt.Sprintf("timeoutMs must be between 0 (server default) and %d", maxTimeout.Milliseconds()))
 	}
-	e.Timeout = d
+	e.Timeout = time.Duration(ms) * time.Millisecond
 	return nil
 }
 

@@ -63,7 +63,7 @@ func decode(r *http.Request, dst any) error {
 	fast.DisallowUnknownFields()
 	if err := fast.Decode(dst); err == nil && fast.InputOffset() == int64(len(body)) &&
 		exactKeys(body, jsonFields(reflect.TypeOf(dst).Elem())) {
-		return nil
+		return checkDecodedText(body, dst)
 	}
 	// dst may be partly filled: the slow path decodes into it again from scratch.
 	reflect.ValueOf(dst).Elem().SetZero()
@@ -95,7 +95,7 @@ func decode(r *http.Request, dst any) error {
 		}
 		return invalid("body", "invalid request body: "+err.Error())
 	}
-	return nil
+	return checkDecodedText(body, dst)
 }
 
 // exactKeys reports whether every top-level key of body, a valid JSON object, is in
@@ -354,8 +354,13 @@ func queryBool(r *http.Request, name string, def bool) (bool, error) {
 	return b, nil
 }
 
-// queryList reads a repeated (or comma-separated) query parameter.
-func queryList(r *http.Request, name string) []string {
+// maxQueryList is the most values a list filter may hold: far more than a filter
+// needs, and few enough for any store's query.
+const maxQueryList = 1000
+
+// queryList reads a repeated (or comma-separated) query parameter of at most
+// maxQueryList values.
+func queryList(r *http.Request, name string) ([]string, error) {
 	var out []string
 	for _, v := range r.URL.Query()[name] {
 		for _, p := range strings.Split(v, ",") {
@@ -363,8 +368,11 @@ func queryList(r *http.Request, name string) []string {
 				out = append(out, p)
 			}
 		}
+		if len(out) > maxQueryList {
+			return nil, invalidQuery(name, fmt.Sprintf("%s may hold at most %d values", name, maxQueryList))
+		}
 	}
-	return out
+	return out, nil
 }
 
 // queryStatus reads a MessageStatus from the query.

@@ -229,7 +229,10 @@ func (s *Server) listMessages(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	filter := hookd.MessageFilter{EventTypes: queryList(r, "event_types"), Channel: r.URL.Query().Get("channel"), Tag: r.URL.Query().Get("tag")}
+	filter := hookd.MessageFilter{Channel: r.URL.Query().Get("channel"), Tag: r.URL.Query().Get("tag")}
+	if filter.EventTypes, err = queryList(r, "event_types"); err != nil {
+		return err
+	}
 	if filter.Before, err = queryTime(r, "before"); err != nil {
 		return err
 	}

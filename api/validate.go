@@ -25,6 +25,10 @@ func checkName(field, v string, max int) error {
 	if !idPattern.MatchString(v) {
 		return invalid(field, field+" may contain only letters, digits, '-', '_' and '.'")
 	}
+	if v == "." || v == ".." {
+		// A path segment of its own: URL cleaning would make it name the parent.
+		return invalid(field, fmt.Sprintf("%s must not be %q", field, v))
+	}
 	return nil
 }
 

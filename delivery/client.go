@@ -6,7 +6,7 @@ import (
 	"io"
 	"net"
 	"sync"
-	"syscall"
+	"sync/atomic"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -63,17 +63,18 @@ func newClient(cfg Config, g Guard) *client {
 	return c
 }
 
-// retryStale retries a request once when the connection was closed by the receiver
-// before the first byte of an answer: typically a kept-alive connection the receiver
-// timed out while it sat idle in the pool (net/http retries these too).
+// retryStale retries a request once when it provably never reached the receiver: its
+// kept-alive connection had been closed by the receiver (typically after sitting idle
+// in the pool) before the request was written, which trackedConn checks before the
+// first write of each reuse. Any other failure may have come after the receiver read
+// the request, so it is left to the retry schedule, never repeated here.
 func retryStale(_ *fasthttp.Request, attempts int, err error) (resetTimeout, retry bool) {
-	if attempts > 1 {
-		return false, false
-	}
-	stale := errors.Is(err, fasthttp.ErrConnectionClosed) || errors.Is(err, io.EOF) ||
-		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
-	return false, stale
+	return false, attempts <= 1 && errors.Is(err, errStaleConn)
 }
+
+// errStaleConn fails the write of a request on a kept-alive connection the receiver
+// had already closed; nothing of the request was sent.
+var errStaleConn = errors.New("kept-alive connection closed by the receiver before the request was sent")
 
 // track records conn as open until it is closed; after closeAll it refuses it.
 func (c *client) track(conn net.Conn) (net.Conn, error) {
@@ -104,11 +105,29 @@ func (c *client) closeAll() {
 	}
 }
 
-// trackedConn is a connection the client keeps in its set while it is open.
+// trackedConn is a connection the client keeps in its set while it is open. It also
+// notices reuse: the first write after a read starts a new request on a kept-alive
+// connection, and is refused with errStaleConn when the receiver has closed it.
 type trackedConn struct {
 	net.Conn
-	c    *client
-	once sync.Once
+	c      *client
+	once   sync.Once
+	reused atomic.Bool // read from since the last write
+}
+
+func (tc *trackedConn) Read(b []byte) (int, error) {
+	n, err := tc.Conn.Read(b)
+	if n > 0 {
+		tc.reused.Store(true)
+	}
+	return n, err
+}
+
+func (tc *trackedConn) Write(b []byte) (int, error) {
+	if tc.reused.Swap(false) && closedByPeer(tc.Conn) {
+		return 0, errStaleConn
+	}
+	return tc.Conn.Write(b)
 }
 
 func (tc *trackedConn) Close() error {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/delivery"
+	"github.com/hookd/hookd/hookdtest"
 )
 
 func TestHTTPS(t *testing.T) {
@@ -118,5 +119,34 @@ func TestShutdownCancelsRequests(t *testing.T) {
 	}
 	if d := e.delivery(msg.ID, ep.ID); d.Status != hookd.StatusPending {
 		t.Fatalf("delivery status %v, want pending for a retry", d.Status)
+	}
+}
+
+// TestResetAfterRequestIsNotRepeated checks that a receiver that resets the
+// connection after reading a request gets that request once, on a fresh connection
+// and on a kept-alive one: a request that may have reached the receiver is never sent
+// again by the client, only by the retry schedule.
+func TestResetAfterRequestIsNotRepeated(t *testing.T) {
+	for _, answered := range []int{0, 1} {
+		t.Run(map[int]string{0: "fresh connection", 1: "kept-alive connection"}[answered], func(t *testing.T) {
+			e := newEnv(t)
+			rr := hookdtest.NewResetReceiver(t, answered)
+			ep := e.endpoint(rr.URL)
+			for i := range answered {
+				msg := e.send("a", nil, `{}`)
+				e.waitDelivery(msg.ID, ep.ID, hookd.StatusSuccess)
+				if got := rr.Requests(); got != i+1 {
+					t.Fatalf("after %d answered deliveries the receiver read %d requests", i+1, got)
+				}
+			}
+			msg := e.send("a", nil, `{}`)
+			as := e.waitAttempts(msg.ID, 1)
+			if as[0].Status != hookd.StatusFail {
+				t.Fatalf("attempt %+v, want a failure", as[0])
+			}
+			if got, want := rr.Requests(), answered+1; got != want {
+				t.Fatalf("the receiver read %d requests, want %d: the reset request was sent again", got, want)
+			}
+		})
 	}
 }

@@ -79,6 +79,10 @@ type Dispatcher struct {
 
 	nodeID string       // this dispatcher's name in the store's node list
 	nodes  atomic.Int64 // live nodes sharing the store, this one included
+
+	dueMu    sync.Mutex
+	dueTimer *time.Timer // nudges the claimer when the earliest retry set here falls due
+	dueNext  time.Time   // when dueTimer fires; zero when it is not set
 }
 
 // item is what a lane hands the recorder: an attempt to record, or a delivery to give
@@ -200,6 +204,11 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	grace.Stop()
 	close(d.results)
 	<-recorded
+	d.dueMu.Lock()
+	if d.dueTimer != nil {
+		d.dueTimer.Stop()
+	}
+	d.dueMu.Unlock()
 	return nil
 }
 
@@ -394,6 +403,25 @@ func (d *Dispatcher) saturatedDelay(back []*hookd.Delivery) time.Duration {
 	return min(delay, maxSaturatedDelay)
 }
 
+// dueAt makes the claimer look for work at t, a time this node just set a delivery
+// due at (a retry, a Retry-After, a postponement), so that short delays are kept on
+// time instead of waiting for the claimer's next poll.
+func (d *Dispatcher) dueAt(t time.Time) {
+	now := d.cfg.Now()
+	d.dueMu.Lock()
+	defer d.dueMu.Unlock()
+	if !d.dueNext.IsZero() && d.dueNext.After(now) && !t.Before(d.dueNext) {
+		return // the timer fires earlier anyway
+	}
+	d.dueNext = t
+	wait := max(t.Sub(now), 0)
+	if d.dueTimer == nil {
+		d.dueTimer = time.AfterFunc(wait, d.Nudge)
+		return
+	}
+	d.dueTimer.Reset(wait)
+}
+
 // postpone gives deliveries back to the store, due at until.
 func (d *Dispatcher) postpone(ds []*hookd.Delivery, until time.Time) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -401,6 +429,8 @@ func (d *Dispatcher) postpone(ds []*hookd.Delivery, until time.Time) {
 	if err := d.store.PostponeDeliveries(ctx, ds, until); err != nil {
 		// Their leases expire by themselves: nothing is lost, only delayed.
 		d.log.Error("give back deliveries", "count", len(ds), "err", err)
+	} else {
+		d.dueAt(until)
 	}
 	d.met.deliveries.WithLabelValues("postponed").Add(float64(len(ds)))
 }

@@ -20,7 +20,7 @@ func (d *Dispatcher) decide(dl *hookd.Delivery, info *endpointInfo, r response) 
 		Response:           r.body,
 		Duration:           r.duration,
 		Trigger:            dl.Trigger,
-		Error:              r.err,
+		Error:              hookd.StorableText(r.err),
 		Timestamp:          r.start,
 	}
 	res := &hookd.AttemptResult{Delivery: dl, Attempt: att, Attempts: dl.Attempts + 1}
@@ -68,6 +68,28 @@ func (d *Dispatcher) schedule(dl *hookd.Delivery, info *endpointInfo) hookd.Retr
 		}
 	}
 	return hookd.ResolveRetrySchedule(d.cfg.RetrySchedule, appS, typeS, epS)
+}
+
+// recordOne records one result. If the store refuses it, the result is recorded
+// again without the text that came from the receiver, so that an answer the store
+// cannot keep never makes the delivery be sent again and again: its state (success,
+// retry, failure) is what must not be lost. What still fails (the store is down) is
+// retried when the lease expires.
+func (d *Dispatcher) recordOne(ctx context.Context, res *hookd.AttemptResult) error {
+	err := d.store.RecordAttempts(ctx, []hookd.AttemptResult{*res})
+	if err == nil || ctx.Err() != nil || res.Attempt == nil {
+		return err
+	}
+	bare := *res.Attempt
+	bare.Response = ""
+	bare.Error = hookd.StorableText("the attempt's response could not be stored: " + err.Error())
+	plain := *res
+	plain.Attempt = &bare
+	if err2 := d.store.RecordAttempts(ctx, []hookd.AttemptResult{plain}); err2 != nil {
+		return err2
+	}
+	*res = plain
+	return nil
 }
 
 // recordLoop records what the lanes hand over, in batches, until d.results closes.
@@ -130,7 +152,7 @@ func (d *Dispatcher) flush(batch []item) {
 			// fails is retried when its lease expires.
 			d.log.Error("record attempts; retrying one by one", "count", len(results), "err", err)
 			for i := range results {
-				if err := d.store.RecordAttempts(ctx, results[i:i+1]); err != nil {
+				if err := d.recordOne(ctx, &results[i]); err != nil {
 					d.log.Error("record attempt", "delivery", results[i].Delivery.ID, "err", err)
 					continue
 				}
@@ -149,6 +171,9 @@ func (d *Dispatcher) flush(batch []item) {
 			continue
 		}
 		if recorded[i] {
+			if it.res.Status == hookd.StatusPending {
+				d.dueAt(it.res.NextAttempt)
+			}
 			d.met.observe(it.res)
 			d.after(ctx, it)
 		}

@@ -200,7 +200,7 @@ func (d *Dispatcher) send(ctx context.Context, info *endpointInfo, dl *hookd.Del
 	buf, err := readBody(resp, d.cfg.MaxResponseBytes)
 	r.duration = d.cfg.Now().Sub(start)
 	r.code = resp.StatusCode()
-	r.body = strings.ToValidUTF8(string(buf), string(utf8.RuneError))
+	r.body = clipText(hookd.StorableText(string(buf)), d.cfg.MaxResponseBytes)
 	if err != nil && (r.code < 200 || r.code > 299) {
 		// A failure either way; say why the body is cut short.
 		r.err = "reading response: " + describe(err, info.timeout)
@@ -210,6 +210,18 @@ func (d *Dispatcher) send(ctx context.Context, info *endpointInfo, dl *hookd.Del
 	}
 	r.abort = strings.EqualFold(strings.TrimSpace(string(resp.Header.Peek(abortHeader))), "true")
 	return r
+}
+
+// clipText cuts s, valid UTF-8, to at most n bytes on a character boundary: replacing
+// invalid bytes may have made it longer than the bytes read.
+func clipText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 // Retry-After values are clamped to this range: a receiver may slow hookd down but
