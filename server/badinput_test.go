@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -9,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/hookd/hookd/server"
-	svix "github.com/svix/svix-webhooks/go"
 )
 
 // eachStore runs f against a server on SQLite and, with HOOKD_TEST_POSTGRES, one on
@@ -27,13 +25,9 @@ func eachStore(t *testing.T, f func(t *testing.T, ts *testServer), edit ...func(
 // as sent.
 func TestBadInputAnswers4xx(t *testing.T) {
 	eachStore(t, func(t *testing.T, ts *testServer) {
-		ctx := context.Background()
-		if _, err := ts.client.Application.Create(ctx, &svix.ApplicationIn{Name: "Acme", Uid: ptr("acme")}); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := ts.client.Endpoint.Create(ctx, "acme", &svix.EndpointIn{Url: "https://example.com/h", Uid: ptr("ep1")}); err != nil {
-			t.Fatal(err)
-		}
+		api := &faultAPI{t: t, ts: ts}
+		api.id("POST", "/api/v1/app", `{"name":"Acme","uid":"acme"}`)
+		api.id("POST", "/api/v1/app/acme/endpoint", `{"url":"https://example.com/h","uid":"ep1"}`)
 		many := strings.TrimSuffix(strings.Repeat("a,", 33000), ",")
 		cases := []struct {
 			name, method, path, body string

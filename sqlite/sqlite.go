@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
+	"os"
 	"runtime"
 	"sort"
 	"strconv"
@@ -63,6 +64,11 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		rstmts: make(map[string]*sql.Stmt),
 	}
 	memory := path == ":memory:"
+	if !memory {
+		if err := createPrivate(path); err != nil {
+			return nil, err
+		}
+	}
 	w, err := sql.Open("sqlite", dsn(path, false))
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
@@ -293,4 +299,18 @@ func (r *row) Scan(dest ...any) error {
 		return r.err
 	}
 	return r.row.Scan(dest...)
+}
+
+// createPrivate creates the database file readable by its owner only, unless it
+// exists. SQLite gives the -wal and -shm files it creates the database file's
+// permissions, so they are private too.
+func createPrivate(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("create sqlite %s: %w", path, err)
+	}
+	return f.Close()
 }

@@ -2,10 +2,12 @@ package sqlite_test
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -207,5 +209,31 @@ func TestReopenKeepsData(t *testing.T) {
 	}
 	if v, err := s.Setting(t.Context(), "k"); err != nil || v != "v" {
 		t.Errorf("Setting after reopen = %q, %v", v, err)
+	}
+}
+
+// TestFilesArePrivate checks that the database file and the -wal and -shm files
+// SQLite creates beside it are readable by their owner only.
+func TestFilesArePrivate(t *testing.T) {
+	old := syscall.Umask(0o022) // the usual umask, which leaves files world-readable
+	t.Cleanup(func() { syscall.Umask(old) })
+	path := filepath.Join(t.TempDir(), "hookd.db")
+	s, err := sqlite.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	app := &hookd.Application{ID: "app_private", Name: "p", CreatedAt: time.Now(), UpdatedAt: time.Now()}
+	if err := s.CreateApp(context.Background(), app); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{path, path + "-wal", path + "-shm"} {
+		fi, err := os.Stat(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if mode := fi.Mode().Perm(); mode != 0o600 {
+			t.Errorf("%s has mode %o, want 600", filepath.Base(name), mode)
+		}
 	}
 }

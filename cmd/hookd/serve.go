@@ -31,6 +31,9 @@ type serveFlags struct {
 	logFormat     string
 	logLevel      string
 	pprofAddr     string
+	// Files holding secrets, so they need not be on the command line.
+	adminTokenFile string
+	opsSecretFile  string
 }
 
 func newServeCmd() *cobra.Command {
@@ -49,7 +52,10 @@ Every API request needs "Authorization: Bearer <token>": an admin API key, or an
 application-scoped token from POST /api/v1/auth/app-portal-access/{app_id}. On a
 database without keys, the first start generates one, stores only its hash and prints
 it once on stderr. --admin-token (or HOOKD_ADMIN_TOKEN) adds a key of your own; it
-never replaces the keys the database has. Manage keys with "hookd token".
+never replaces the keys the database has. --admin-token-file and
+--operational-webhook-secret-file read those secrets from a file instead, so they
+appear neither in the process list nor in the environment. A new SQLite database is
+created readable by its owner only. Manage keys with "hookd token".
 
 Once listening, serve prints "hookd: listening on http://HOST:PORT" on stderr. It
 shuts down gracefully on SIGINT or SIGTERM and exits 0. An invalid flag exits 2.
@@ -101,6 +107,8 @@ HOOKD_MAX_PAYLOAD_BYTES).`,
 	fl.DurationVar(&cfg.IdempotencyTTL, "idempotency-ttl", cfg.IdempotencyTTL, "how long the answer to a request with an Idempotency-Key is kept and replayed")
 	fl.StringVar(&cfg.OperationalWebhookURL, "operational-webhook-url", "", "URL that receives operational events (endpoint.disabled, …)")
 	fl.StringVar(&cfg.OperationalWebhookSecret, "operational-webhook-secret", "", "whsec_ secret signing the operational events")
+	fl.StringVar(&f.adminTokenFile, "admin-token-file", "", "file holding the --admin-token, so it is not on the command line")
+	fl.StringVar(&f.opsSecretFile, "operational-webhook-secret-file", "", "file holding the --operational-webhook-secret, so it is not on the command line")
 	fl.StringVar(&f.logFormat, "log-format", f.logFormat, "log format: text or json")
 	fl.StringVar(&f.logLevel, "log-level", f.logLevel, "log level: debug, info, warn or error")
 	fl.StringVar(&f.pprofAddr, "pprof-addr", "", "serve Go's /debug/pprof profiles on this address (e.g. 127.0.0.1:6060; keep it private)")
@@ -117,6 +125,12 @@ func (f *serveFlags) apply(cfg *server.Config, logOut io.Writer) error {
 	}
 	if n, err := strconv.Atoi(port); err == nil && (n < 0 || n > 65535) {
 		return fmt.Errorf("addr: %q: port %d is not from 0 to 65535", cfg.Addr, n)
+	}
+	if err := readSecretFile("admin-token", f.adminTokenFile, &cfg.AdminToken); err != nil {
+		return err
+	}
+	if err := readSecretFile("operational-webhook-secret", f.opsSecretFile, &cfg.OperationalWebhookSecret); err != nil {
+		return err
 	}
 	rs, err := hookd.ParseRetrySchedule(f.retrySchedule)
 	if err != nil {
@@ -168,6 +182,28 @@ func (f *serveFlags) apply(cfg *server.Config, logOut io.Writer) error {
 	return nil
 }
 
+// readSecretFile sets *secret, the value of flag, from the file at path (if path is
+// set), without its trailing line break. Giving both the value and the file is an
+// error: one would silently win.
+func readSecretFile(flag, path string, secret *string) error {
+	if path == "" {
+		return nil
+	}
+	if *secret != "" {
+		return fmt.Errorf("%s-file: give either --%s or --%s-file, not both", flag, flag, flag)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("%s-file: %w", flag, err)
+	}
+	v := strings.TrimRight(string(b), "\r\n")
+	if v == "" || strings.ContainsAny(v, "\r\n") {
+		return fmt.Errorf("%s-file: %s must hold the secret on one line", flag, path)
+	}
+	*secret = v
+	return nil
+}
+
 // serveGCPercent is serve's garbage collector target unless GOGC is set: the
 // server's live heap is small (bounded queues), so collecting less often trades a few
 // tens of megabytes for noticeably less CPU per delivery.
@@ -209,7 +245,6 @@ func servePprof(addr string, out io.Writer) error {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
