@@ -131,11 +131,22 @@ func (s *Server) authenticate(r *http.Request) (*hookd.Token, error) {
 	if err != nil {
 		return nil, err
 	}
+	return s.Authenticate(r.Context(), token)
+}
+
+// Authenticate returns the stored token a bearer credential is, checked as every API
+// request checks it: unknown, expired and revoked credentials are EUNAUTHORIZED. The
+// dashboard and the portal check their sessions' credentials with it.
+func (s *Server) Authenticate(ctx context.Context, token string) (*hookd.Token, error) {
+	if len(token) > hookd.MaxTokenLength {
+		return nil, hookd.Errorf(hookd.EUNAUTHORIZED, "invalid token")
+	}
 	hash := hookd.HashToken(token)
 	now := s.now()
 	t := s.tokens.get(hash, now)
 	if t == nil {
-		t, err = s.store.TokenByHash(r.Context(), hash)
+		var err error
+		t, err = s.store.TokenByHash(ctx, hash)
 		if hookd.IsNotFound(err) {
 			return nil, hookd.Errorf(hookd.EUNAUTHORIZED, "invalid token")
 		}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/delivery"
+	"github.com/hookd/hookd/ui"
 )
 
 // Config is everything a hookd server needs. Start from DefaultConfig.
@@ -78,6 +79,15 @@ type Config struct {
 	// kept and replayed; after it (give or take the purge interval) the key is new.
 	IdempotencyTTL time.Duration
 
+	// PortalFrameAncestors are the origins that may embed the customer portal in a
+	// frame; empty forbids framing.
+	PortalFrameAncestors []string
+	// PortalBrandName, PortalBrandLogo (an https URL or an absolute path) and
+	// PortalBrandColor (#rgb or #rrggbb) present the portal as the operator's own.
+	PortalBrandName  string
+	PortalBrandLogo  string
+	PortalBrandColor string
+
 	// Now is the clock; nil means time.Now.
 	Now hookd.Clock
 	// Logger receives the server's logs; nil discards them.
@@ -139,6 +149,12 @@ func (c Config) Validate() error {
 	}
 	if c.IdempotencyTTL < time.Minute {
 		errs = append(errs, errors.New("idempotency-ttl: must be at least 1m"))
+	}
+	if err := (ui.Brand{Name: c.PortalBrandName, LogoURL: c.PortalBrandLogo, Color: c.PortalBrandColor}).Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := ui.ValidateFrameAncestors(c.PortalFrameAncestors); err != nil {
+		errs = append(errs, err)
 	}
 	if c.OperationalWebhookURL != "" && c.OperationalWebhookSecret == "" {
 		errs = append(errs, errors.New("operational-webhook-secret: required with operational-webhook-url"))

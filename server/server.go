@@ -28,6 +28,7 @@ type Server struct {
 	now      hookd.Clock
 	store    hookd.Store
 	api      *api.Server
+	ui       http.Handler
 	registry *prometheus.Registry
 	ln       net.Listener
 	http     *http.Server
@@ -93,6 +94,9 @@ func (s *Server) Open(ctx context.Context) (err error) {
 		RequireHTTPS:         s.cfg.RequireHTTPS,
 		EgressIPs:            s.cfg.EgressIPs,
 	})
+	if s.ui, err = s.newUI(ctx); err != nil {
+		return err
+	}
 	s.http = &http.Server{
 		Handler:           s.handler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -127,8 +131,9 @@ func OpenStore(ctx context.Context, cfg Config) (hookd.Store, error) {
 	return st, nil
 }
 
-// handler serves the API and the operational endpoints, each behind the API's token
-// check with the access it declares.
+// handler serves the API and the operational endpoints, each behind the API\'s token
+// check with the access it declares, and beside them the dashboard and the portal,
+// whose pages check their own sessions (see package ui).
 func (s *Server) handler() http.Handler {
 	s.api.Handle("GET", "/healthz", api.Public, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -147,7 +152,14 @@ func (s *Server) handler() http.Handler {
 		_, _ = w.Write([]byte("ok\n"))
 	}))
 	s.api.Handle("GET", "/metrics", s.metricsAccess(), promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
-	return s.api
+	mux := http.NewServeMux()
+	mux.Handle("/ui", s.ui)
+	mux.Handle("/ui/", s.ui)
+	mux.Handle("/portal", s.ui)
+	mux.Handle("/portal/", s.ui)
+	mux.HandleFunc("GET /{$}", redirectToUI)
+	mux.Handle("/", s.api)
+	return mux
 }
 
 // Routes returns every route the server serves, as "METHOD /path/{param}".

@@ -57,7 +57,10 @@ never replaces the keys the database has. --admin-token-file and
 appear neither in the process list nor in the environment. A new SQLite database is
 created readable by its owner only. Manage keys with "hookd token".
 
-Once listening, serve prints "hookd: listening on http://HOST:PORT" on stderr. It
+Once listening, serve prints "hookd: listening on http://HOST:PORT" and the address of
+the operator dashboard ("hookd: dashboard at http://HOST:PORT/ui/") on stderr; GET /
+redirects a browser there. The customer portal is served at /portal (see
+--portal-frame-ancestors and the --portal-brand-* flags). It
 shuts down gracefully on SIGINT or SIGTERM and exits 0. An invalid flag exits 2.
 
 Every flag can be set through HOOKD_<FLAG> (--max-payload-bytes is
@@ -111,6 +114,10 @@ HOOKD_MAX_PAYLOAD_BYTES).`,
 	fl.StringVar(&f.opsSecretFile, "operational-webhook-secret-file", "", "file holding the --operational-webhook-secret, so it is not on the command line")
 	fl.StringVar(&f.logFormat, "log-format", f.logFormat, "log format: text or json")
 	fl.StringVar(&f.logLevel, "log-level", f.logLevel, "log level: debug, info, warn or error")
+	fl.StringSliceVar(&cfg.PortalFrameAncestors, "portal-frame-ancestors", nil, "origins that may embed the customer portal in an iframe, e.g. https://app.example.com (repeatable or comma-separated)")
+	fl.StringVar(&cfg.PortalBrandName, "portal-brand-name", "", "your name, shown in the customer portal's header and title")
+	fl.StringVar(&cfg.PortalBrandLogo, "portal-brand-logo", "", "logo of the customer portal: an https:// URL or an absolute path")
+	fl.StringVar(&cfg.PortalBrandColor, "portal-brand-color", "", "accent colour of the customer portal, #rgb or #rrggbb")
 	fl.StringVar(&f.pprofAddr, "pprof-addr", "", "serve Go's /debug/pprof profiles on this address (e.g. 127.0.0.1:6060; keep it private)")
 	return cmd
 }
@@ -228,6 +235,7 @@ func runServe(cmd *cobra.Command, cfg server.Config) error {
 		store = "PostgreSQL"
 	}
 	fmt.Fprintf(out, "hookd: listening on %s (store: %s)\n", srv.URL(), store)
+	fmt.Fprintf(out, "hookd: dashboard at %s (sign in with an admin API key)\n", srv.DashboardURL())
 	<-ctx.Done()
 	fmt.Fprintln(out, "hookd: shutting down")
 	if err := srv.Close(); err != nil {
