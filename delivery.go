@@ -174,6 +174,7 @@ type DeliveryFilter struct {
 	Status     *Status
 	EventTypes []string
 	Channel    string
+	Tag        string
 	Before     time.Time
 	After      time.Time
 }

@@ -25,6 +25,7 @@ type Store interface {
 	NodeStore
 	StatsStore
 	TokenStore
+	TaskStore
 
 	// Wake returns a channel that receives a value (best effort, coalesced) whenever
 	// any node commits new due work: a new message's deliveries, a resend, a recover.

@@ -53,6 +53,9 @@ type Config struct {
 	// EgressIPs are the addresses (or networks) deliveries come from, published for
 	// receivers to allowlist by GET /api/v1/egress-ips.
 	EgressIPs []netip.Prefix
+	// Tasks, if set, starts background tasks (recover, replay, bulk replay); without
+	// it, those operations answer 503.
+	Tasks Tasks
 	// Dispatcher, if set, is this node's delivery dispatcher: a new message's
 	// deliveries go to it as soon as they are stored, without waiting to be claimed.
 	Dispatcher Dispatcher
@@ -212,6 +215,7 @@ func allRoutes() []route {
 		{method: "GET", pattern: ep + "/stats", access: AppRead, handle: (*Server).endpointStats},
 		{method: "POST", pattern: ep + "/recover", access: AppAttempts, handle: (*Server).recoverEndpoint},
 		{method: "POST", pattern: ep + "/replay-missing", access: AppAttempts, handle: (*Server).replayMissing},
+		{method: "POST", pattern: ep + "/bulk-replay", access: AppAttempts, handle: (*Server).bulkReplay},
 		{method: "GET", pattern: ep + "/msg", access: AppRead, handle: (*Server).listAttemptedMessages},
 
 		{method: "GET", pattern: "/api/v1/event-type", access: AnyRead, handle: (*Server).listEventTypes},
@@ -239,6 +243,9 @@ func allRoutes() []route {
 		{method: "GET", pattern: "/api/v1/auth/api-key", access: ServerRead, handle: (*Server).listAPIKeys},
 		{method: "POST", pattern: "/api/v1/auth/api-key", access: ServerWrite, noReplay: true, handle: (*Server).createAPIKey},
 		{method: "POST", pattern: "/api/v1/auth/api-key/{key_id}/expire", access: ServerWrite, handle: (*Server).expireAPIKey},
+
+		{method: "GET", pattern: "/api/v1/background-task", access: ServerRead, handle: (*Server).listTasks},
+		{method: "GET", pattern: "/api/v1/background-task/{task_id}", access: ServerRead, handle: (*Server).getTask},
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/hookd/hookd"
+	"github.com/hookd/hookd/task"
 )
 
 // Headers hookd sets itself, which an endpoint's custom headers may not replace.
@@ -286,15 +287,8 @@ func (in *recoverIn) check() error {
 	return nil
 }
 
-// backgroundTaskOut is Svix's RecoverOut / ReplayOut. hookd does the work before
-// answering, so the task is always finished.
-type backgroundTaskOut struct {
-	ID     string `json:"id"`
-	Status string `json:"status"`
-	Task   string `json:"task"`
-}
-
-// recoverEndpoint makes every failed delivery of the endpoint since a time due again.
+// recoverEndpoint starts a task that makes every failed delivery of the endpoint
+// since a time due again.
 func (s *Server) recoverEndpoint(w http.ResponseWriter, r *http.Request) error {
 	var in recoverIn
 	if err := decode(r, &in); err != nil {
@@ -303,23 +297,11 @@ func (s *Server) recoverEndpoint(w http.ResponseWriter, r *http.Request) error {
 	if err := in.check(); err != nil {
 		return err
 	}
-	a, e, err := s.endpoint(r)
-	if err != nil {
-		return err
-	}
-	var until time.Time
-	if in.Until != nil {
-		until = *in.Until
-	}
-	if _, err := s.store.RecoverDeliveries(r.Context(), a.ID, e.ID, *in.Since, until, s.now()); err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusAccepted, backgroundTaskOut{ID: s.cfg.IDs.New(hookd.PrefixTask), Status: "finished", Task: "endpoint.recover"})
-	return nil
+	return s.startTask(w, r, hookd.TaskRecover, task.Params{Since: *in.Since, Until: in.Until})
 }
 
-// replayMissing sends the endpoint every message since a time that it matches but
-// never received (for example while it was disabled).
+// replayMissing starts a task that sends the endpoint every message since a time that
+// it matches but never received (for example while it was disabled).
 func (s *Server) replayMissing(w http.ResponseWriter, r *http.Request) error {
 	var in recoverIn
 	if err := decode(r, &in); err != nil {
@@ -328,38 +310,54 @@ func (s *Server) replayMissing(w http.ResponseWriter, r *http.Request) error {
 	if err := in.check(); err != nil {
 		return err
 	}
-	a, e, err := s.endpoint(r)
-	if err != nil {
+	return s.startTask(w, r, hookd.TaskReplay, task.Params{Since: *in.Since, Until: in.Until})
+}
+
+// bulkReplayIn is Svix's BulkReplayIn.
+type bulkReplayIn struct {
+	Since           *time.Time    `json:"since"`
+	Until           *time.Time    `json:"until"`
+	EventTypes      []string      `json:"eventTypes"`
+	Channel         *string       `json:"channel"`
+	Tag             *string       `json:"tag"`
+	Status          *hookd.Status `json:"status"`
+	StatusCodeClass *int          `json:"statusCodeClass"`
+}
+
+// bulkReplay starts a task that resends to the endpoint every message of a time
+// window that was sent to it, narrowed by event types, channel, tag, the delivery's
+// status or the status code class of its attempts.
+func (s *Server) bulkReplay(w http.ResponseWriter, r *http.Request) error {
+	var in bulkReplayIn
+	if err := decode(r, &in); err != nil {
 		return err
 	}
-	ctx := r.Context()
-	filter := hookd.MessageFilter{After: in.Since.Add(-time.Nanosecond)}
-	if in.Until != nil {
-		filter.Before = *in.Until
+	rin := recoverIn{Since: in.Since, Until: in.Until}
+	if err := rin.check(); err != nil {
+		return err
 	}
-	now := s.now()
-	p := hookd.Page{Limit: maxLimit, Ascending: true}
-	for {
-		msgs, err := s.store.Messages(ctx, a.ID, filter, p)
-		if err != nil {
+	p := task.Params{Since: *in.Since, Until: in.Until, Status: in.Status, StatusCodeClass: in.StatusCodeClass}
+	if err := checkNames("eventTypes", in.EventTypes, 256); err != nil {
+		return err
+	}
+	p.EventTypes = in.EventTypes
+	if in.Channel != nil {
+		if err := checkName("channel", *in.Channel, 128); err != nil {
 			return err
 		}
-		// No hand-off: CreateDeliveries skips the messages the endpoint has already,
-		// and a delivery taken before the write would be sent whether stored or not.
-		var dlvs []*hookd.Delivery
-		for _, m := range msgs {
-			dlvs = append(dlvs, hookd.FanOut(m, []*hookd.Endpoint{e}, now, hookd.TriggerManual, s.cfg.IDs)...)
-		}
-		if len(dlvs) > 0 {
-			if _, err := s.store.CreateDeliveries(ctx, dlvs); err != nil {
-				return err
-			}
-		}
-		if len(msgs) < p.Limit {
-			break
-		}
-		p.Iterator = msgs[len(msgs)-1].ID
+		p.Channel = *in.Channel
 	}
-	writeJSON(w, http.StatusAccepted, backgroundTaskOut{ID: s.cfg.IDs.New(hookd.PrefixTask), Status: "finished", Task: "endpoint.replay"})
-	return nil
+	if in.Tag != nil {
+		if *in.Tag == "" || len(*in.Tag) > 128 {
+			return invalid("tag", "tag must be 1 to 128 characters")
+		}
+		p.Tag = *in.Tag
+	}
+	if in.Status != nil && (*in.Status < hookd.StatusSuccess || *in.Status > hookd.StatusSending) {
+		return invalid("status", "status must be 0 (success), 1 (pending), 2 (fail) or 3 (sending)")
+	}
+	if c := in.StatusCodeClass; c != nil && (*c < 0 || *c > 500 || *c%100 != 0) {
+		return invalid("statusCodeClass", "statusCodeClass must be 0, 100, 200, 300, 400 or 500")
+	}
+	return s.startTask(w, r, hookd.TaskBulkReplay, p)
 }

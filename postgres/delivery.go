@@ -309,7 +309,7 @@ func (s *Store) EndpointDeliveries(ctx context.Context, appID, endpointID string
 	if filter.Status != nil {
 		w.add("d.status = ?", *filter.Status)
 	}
-	messageFilter(&w, hookd.MessageFilter{EventTypes: filter.EventTypes, Channel: filter.Channel,
+	messageFilter(&w, hookd.MessageFilter{EventTypes: filter.EventTypes, Channel: filter.Channel, Tag: filter.Tag,
 		Before: filter.Before, After: filter.After})
 	order := w.page("d.msg_id", page)
 	rows, err := s.pool.Query(ctx, `SELECT `+deliveryColumns+`, `+messageColumns+`

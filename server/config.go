@@ -78,6 +78,10 @@ type Config struct {
 	// IdempotencyTTL is how long the answer to a request with an Idempotency-Key is
 	// kept and replayed; after it (give or take the purge interval) the key is new.
 	IdempotencyTTL time.Duration
+	// TaskLease is how long a node holds a background task without saving progress;
+	// a task whose node died resumes on another (or after a restart) that much later.
+	// Zero means task.DefaultLease.
+	TaskLease time.Duration
 
 	// PortalFrameAncestors are the origins that may embed the customer portal in a
 	// frame; empty forbids framing.

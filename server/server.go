@@ -39,6 +39,8 @@ type Server struct {
 	dlv deliveryState
 	// ret is the purge loop's state; see retention.go.
 	ret retention
+	// tasks is the background task runner; see task.go.
+	tasks taskState
 }
 
 // New returns a server for cfg; Open starts it.
@@ -93,6 +95,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 		Dispatcher:           localDispatcher{s},
 		RequireHTTPS:         s.cfg.RequireHTTPS,
 		EgressIPs:            s.cfg.EgressIPs,
+		Tasks:                s.newTasks(),
 	})
 	if s.ui, err = s.newUI(ctx); err != nil {
 		return err
@@ -111,6 +114,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 		return fmt.Errorf("start delivery: %w", err)
 	}
 	s.startRetention()
+	s.startTasks()
 	return nil
 }
 
@@ -202,6 +206,7 @@ func (s *Server) Close() error {
 		}
 		s.http = nil
 	}
+	s.stopTasks()
 	s.stopDelivery()
 	s.stopRetention()
 	errs = append(errs, s.closeAll())

@@ -500,7 +500,7 @@ func (s *Store) EndpointDeliveries(ctx context.Context, appID, endpointID string
 		b.WriteString(` AND d.status = ?`)
 		args = append(args, int(*filter.Status))
 	}
-	args = messageFilterSQL(&b, args, filter.EventTypes, filter.Channel, "",
+	args = messageFilterSQL(&b, args, filter.EventTypes, filter.Channel, filter.Tag,
 		boundTS(filter.Before), boundTS(filter.After))
 	cond, tail, args := pageSQL("d.msg_id", page, args)
 	b.WriteString(cond + tail)

@@ -518,6 +518,7 @@ var deliveryTests = []test{
 		mk := func(eventType string, channels []string, at time.Time) *hookd.Message {
 			m, _ := f.message(a.ID, []*hookd.Endpoint{e, other}, func(m *hookd.Message) {
 				m.EventType, m.Channels, m.Timestamp = eventType, channels, at
+				m.Tags = channels
 			})
 			return m
 		}
@@ -557,6 +558,7 @@ var deliveryTests = []test{
 			{"status fail", hookd.DeliveryFilter{Status: statusPtr(hookd.StatusFail)}, nil},
 			{"event type", hookd.DeliveryFilter{EventTypes: []string{"invoice.paid"}}, []string{m1.ID, m3.ID}},
 			{"channel", hookd.DeliveryFilter{Channel: "us"}, []string{m3.ID}},
+			{"tag", hookd.DeliveryFilter{Tag: "eu"}, []string{m1.ID}},
 			{"before is exclusive", hookd.DeliveryFilter{Before: t0.Add(2 * time.Hour)}, []string{m1.ID}},
 			{"after is exclusive", hookd.DeliveryFilter{After: t0.Add(2 * time.Hour)}, []string{m3.ID}},
 			{"combined", hookd.DeliveryFilter{Status: statusPtr(hookd.StatusPending), EventTypes: []string{"invoice.paid"}, After: t0.Add(90 * time.Minute)}, []string{m3.ID}},

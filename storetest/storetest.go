@@ -36,6 +36,7 @@ func Run(t *testing.T, open func(t *testing.T) hookd.Store) {
 		{"Node", nodeTests},
 		{"Stats", statsTests},
 		{"Token", tokenTests},
+		{"Task", taskTests},
 		{"Store", storeTests},
 	}
 	for _, g := range groups {
