@@ -353,8 +353,8 @@ func (s *Server) bulkReplay(w http.ResponseWriter, r *http.Request) error {
 		}
 		p.Tag = *in.Tag
 	}
-	if in.Status != nil && (*in.Status < hookd.StatusSuccess || *in.Status > hookd.StatusSending) {
-		return invalid("status", "status must be 0 (success), 1 (pending), 2 (fail) or 3 (sending)")
+	if in.Status != nil && (*in.Status < hookd.StatusSuccess || *in.Status > 4) {
+		return invalid("status", "status must be 0 (success), 1 (pending), 2 (fail), 3 (sending) or 4 (canceled)")
 	}
 	if c := in.StatusCodeClass; c != nil && (*c < 0 || *c > 500 || *c%100 != 0) {
 		return invalid("statusCodeClass", "statusCodeClass must be 0, 100, 200, 300, 400 or 500")

@@ -15,20 +15,18 @@ type Tasks interface {
 	Create(ctx context.Context, kind hookd.TaskKind, appID, endpointID string, p task.Params) (*hookd.Task, error)
 }
 
-// taskStartOut is Svix's RecoverOut / ReplayOut: the task just created. Its
-// updatedAt waits for the end-to-end tests' move to a Go SDK that accepts it (v1.44.0
-// refuses unknown fields).
+// taskStartOut is Svix's RecoverOut / ReplayOut: the task just created.
 type taskStartOut struct {
-	ID     string `json:"id"`
-	Status string `json:"status"`
-	Task   string `json:"task"`
+	ID        string    `json:"id"`
+	Status    string    `json:"status"`
+	Task      string    `json:"task"`
+	UpdatedAt time.Time `json:"updatedAt"`
 }
 
 // taskOut is Svix's BackgroundTaskOut; data is the task's task.Progress.
 type taskOut struct {
 	taskStartOut
-	UpdatedAt time.Time `json:"updatedAt"`
-	Data      rawObject `json:"data"`
+	Data rawObject `json:"data"`
 }
 
 // rawObject is a JSON object stored as text, written as is.
@@ -43,7 +41,7 @@ func (o rawObject) MarshalJSON() ([]byte, error) {
 }
 
 func tOut(t *hookd.Task) taskOut {
-	return taskOut{taskStartOut: taskStartOut{ID: t.ID, Status: string(t.Status), Task: string(t.Kind)}, UpdatedAt: t.UpdatedAt, Data: rawObject(t.Data)}
+	return taskOut{taskStartOut: taskStartOut{ID: t.ID, Status: string(t.Status), Task: string(t.Kind), UpdatedAt: t.UpdatedAt}, Data: rawObject(t.Data)}
 }
 
 // startTask creates a task for the endpoint of the request and answers 202 with it.

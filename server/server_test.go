@@ -872,12 +872,12 @@ func TestMessages(t *testing.T) {
 		if err != nil || len(lateMsgs.Data) != 0 {
 			t.Fatalf("before replay the new endpoint has %d messages, %v; want 0", len(lateMsgs.Data), err)
 		}
-		// The SDK's ReplayMissing drops its body (v1.44.0 discards req.ReplayIn's
-		// result), so the request goes out raw.
-		since := time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)
-		code, body := ts.raw(t, "POST", "/api/v1/app/acme/endpoint/"+late.Id+"/replay-missing", `{"since":"`+since+`"}`)
-		if code != http.StatusAccepted || !strings.Contains(string(body), `"task":"endpoint.replay"`) {
-			t.Fatalf("replay: %d %s", code, body)
+		rep, err := c.Endpoint.ReplayMissing(ctx, "acme", late.Id, svix.ReplayIn{Since: time.Now().Add(-time.Hour)}, nil)
+		if err != nil || rep.Task != "endpoint.replay" || rep.Status != "running" {
+			t.Fatalf("replay = %+v, %v", rep, err)
+		}
+		if done := waitTaskSDK(t, c, rep.Id); done.Status != "finished" || done.Data["messagesSent"] != 5.0 {
+			t.Fatalf("replay task = %+v, want finished with 5 messages sent", done)
 		}
 		lateMsgs, err = c.MessageAttempt.ListAttemptedMessages(ctx, "acme", late.Id, nil)
 		if err != nil || len(lateMsgs.Data) != 5 {

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/hookd/hookd/server"
+	svix "github.com/svix/svix-webhooks/go"
+	"github.com/svix/svix-webhooks/go/models"
 )
 
 // taskOut is a background task as the API answers it.
@@ -21,9 +23,9 @@ type taskOut struct {
 	Task      string    `json:"task"`
 	UpdatedAt time.Time `json:"updatedAt"`
 	Data      struct {
-		Processed int    `json:"processed"`
-		Queued    int    `json:"queued"`
-		Error     string `json:"error"`
+		Processed    int    `json:"processed"`
+		MessagesSent int    `json:"messagesSent"`
+		Error        string `json:"error"`
 	} `json:"data"`
 }
 
@@ -78,6 +80,29 @@ func (c *counter) waitCounts(t *testing.T, want map[string]int) {
 	}
 }
 
+// waitTaskSDK reads the task through the SDK until it is no longer running.
+func waitTaskSDK(t *testing.T, c *svix.Svix, id string) *svix.BackgroundTaskOut {
+	t.Helper()
+	for range 1000 {
+		tk, err := c.BackgroundTask.Get(t.Context(), id)
+		if err != nil {
+			t.Fatalf("get task %s: %v", id, err)
+		}
+		if tk.Status != models.BACKGROUNDTASKSTATUS_RUNNING {
+			return tk
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("task %s still running after 10 s", id)
+	return nil
+}
+
+// sent returns the messagesSent of a task's data.
+func sent(tk *svix.BackgroundTaskOut) int {
+	n, _ := tk.Data["messagesSent"].(float64)
+	return int(n)
+}
+
 // decodeJSON decodes body into v or fails the test.
 func decodeJSON(t *testing.T, body []byte, v any) {
 	t.Helper()
@@ -92,7 +117,7 @@ func (ts *testServer) startTask(t *testing.T, path, body, kind string) taskOut {
 	code, b := ts.raw(t, "POST", path, body)
 	var out taskOut
 	decodeJSON(t, b, &out)
-	if code != http.StatusAccepted || !strings.HasPrefix(out.ID, "qtask_") || out.Task != kind || out.Status != "running" {
+	if code != http.StatusAccepted || !strings.HasPrefix(out.ID, "qtask_") || out.Task != kind || out.Status != "running" || out.UpdatedAt.IsZero() {
 		t.Fatalf("POST %s = %d %s, want 202 with a %s task", path, code, b, kind)
 	}
 	return out
@@ -130,59 +155,72 @@ func (ts *testServer) sendRaw(t *testing.T, app, body string) string {
 }
 
 // TestBulkReplay resends a time window of an endpoint's messages, narrowed by the
-// contract's filters, as a background task that the API lists and reads back.
+// contract's filters, as a background task that the SDK reads back.
 func TestBulkReplay(t *testing.T) {
 	ts := startServer(t)
+	c, ctx := ts.client, t.Context()
 	rc := newCounter(t)
-	if code, b := ts.raw(t, "POST", "/api/v1/app", `{"name":"Acme","uid":"acme"}`); code != http.StatusCreated {
-		t.Fatalf("create app: %d %s", code, b)
+	if _, err := c.Application.Create(ctx, svix.ApplicationIn{Name: "Acme", Uid: ptr("acme")}, nil); err != nil {
+		t.Fatal(err)
 	}
-	code, b := ts.raw(t, "POST", "/api/v1/app/acme/endpoint", `{"url":"`+rc.URL+`","uid":"ep"}`)
-	if code != http.StatusCreated {
-		t.Fatalf("create endpoint: %d %s", code, b)
+	if _, err := c.Endpoint.Create(ctx, "acme", svix.EndpointIn{Url: rc.URL, Uid: ptr("ep")}, nil); err != nil {
+		t.Fatal(err)
 	}
 	start := time.Now().Add(-time.Second).UTC()
 	var ids []string
 	types := []string{"a.one", "a.two", "a.one", "a.three", "a.one"}
 	for i, et := range types {
-		body := fmt.Sprintf(`{"eventType":%q,"payload":{"i":%d},"channels":["ch%d"],"tags":["t%d"]}`, et, i, i%2, i%3)
-		ids = append(ids, ts.sendRaw(t, "acme", body))
+		m, err := c.Message.Create(ctx, "acme", svix.MessageIn{EventType: et, Payload: map[string]any{"i": i},
+			Channels: []string{fmt.Sprintf("ch%d", i%2)}, Tags: []string{fmt.Sprintf("t%d", i%3)}}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, m.Id)
 	}
 	want := map[string]int{}
 	for _, id := range ids {
 		want[id] = 1
 	}
 	rc.waitCounts(t, want)
-	since := start.Format(time.RFC3339Nano)
-	path := "/api/v1/app/acme/endpoint/ep/bulk-replay"
+	replay := func(t *testing.T, in svix.BulkReplayIn) *svix.BackgroundTaskOut {
+		t.Helper()
+		out, err := c.Endpoint.BulkReplay(ctx, "acme", "ep", in, nil)
+		if err != nil || !strings.HasPrefix(out.Id, "qtask_") || out.Task != models.BACKGROUNDTASKTYPE_ENDPOINT_BULK_REPLAY ||
+			out.Status != models.BACKGROUNDTASKSTATUS_RUNNING || out.UpdatedAt.IsZero() {
+			t.Fatalf("bulk replay = %+v, %v; want a running endpoint.bulk-replay task", out, err)
+		}
+		done := waitTaskSDK(t, c, out.Id)
+		if done.Status != models.BACKGROUNDTASKSTATUS_FINISHED || done.Id != out.Id || done.Task != out.Task || done.UpdatedAt.Before(out.UpdatedAt) {
+			t.Fatalf("task = %+v, want %s finished", done, out.Id)
+		}
+		return done
+	}
 
 	t.Run("event types", func(t *testing.T) {
-		tk := ts.startTask(t, path, `{"since":"`+since+`","eventTypes":["a.one"]}`, "endpoint.bulk-replay")
-		done := ts.waitTask(t, tk.ID)
-		if done.Status != "finished" || done.Data.Processed != 3 || done.Data.Queued != 3 || done.UpdatedAt.IsZero() {
-			t.Fatalf("task = %+v, want finished with 3 processed and queued", done)
+		done := replay(t, svix.BulkReplayIn{Since: start, EventTypes: []string{"a.one"}})
+		if sent(done) != 3 || done.Data["processed"] != 3.0 {
+			t.Fatalf("task data = %v, want 3 processed and sent", done.Data)
 		}
 		want[ids[0]], want[ids[2]], want[ids[4]] = 2, 2, 2
 		rc.waitCounts(t, want)
 	})
 	t.Run("channel and tag", func(t *testing.T) {
-		tk := ts.startTask(t, path, `{"since":"`+since+`","channel":"ch1","tag":"t0"}`, "endpoint.bulk-replay")
 		// Only message 3 is on ch1 with tag t0.
-		if done := ts.waitTask(t, tk.ID); done.Status != "finished" || done.Data.Queued != 1 {
-			t.Fatalf("task = %+v, want finished with 1 queued", done)
+		if done := replay(t, svix.BulkReplayIn{Since: start, Channel: ptr("ch1"), Tag: ptr("t0")}); sent(done) != 1 {
+			t.Fatalf("task data = %v, want 1 sent", done.Data)
 		}
 		want[ids[3]] = 2
 		rc.waitCounts(t, want)
 	})
 	t.Run("status code class", func(t *testing.T) {
 		// Every attempt so far got a 200: the 5xx class finds nothing, the 2xx class all.
-		tk := ts.startTask(t, path, `{"since":"`+since+`","statusCodeClass":500}`, "endpoint.bulk-replay")
-		if done := ts.waitTask(t, tk.ID); done.Status != "finished" || done.Data.Queued != 0 {
-			t.Fatalf("5xx task = %+v, want finished with nothing queued", done)
+		if done := replay(t, svix.BulkReplayIn{Since: start, StatusCodeClass: ptr(models.STATUSCODECLASS_CODE5XX)}); sent(done) != 0 {
+			t.Fatalf("5xx task data = %v, want nothing sent", done.Data)
 		}
-		tk = ts.startTask(t, path, `{"since":"`+since+`","until":"`+time.Now().Add(time.Minute).UTC().Format(time.RFC3339)+`","statusCodeClass":200,"status":0}`, "endpoint.bulk-replay")
-		if done := ts.waitTask(t, tk.ID); done.Status != "finished" || done.Data.Queued != 5 {
-			t.Fatalf("2xx task = %+v, want finished with 5 queued", done)
+		until := time.Now().Add(time.Minute)
+		if done := replay(t, svix.BulkReplayIn{Since: start, Until: &until, StatusCodeClass: ptr(models.STATUSCODECLASS_CODE2XX),
+			Status: ptr(models.MESSAGESTATUS_SUCCESS)}); sent(done) != 5 {
+			t.Fatalf("2xx task data = %v, want 5 sent", done.Data)
 		}
 		for _, id := range ids {
 			want[id]++
@@ -190,13 +228,13 @@ func TestBulkReplay(t *testing.T) {
 		rc.waitCounts(t, want)
 	})
 	t.Run("window", func(t *testing.T) {
-		later := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
-		tk := ts.startTask(t, path, `{"since":"`+later+`"}`, "endpoint.bulk-replay")
-		if done := ts.waitTask(t, tk.ID); done.Status != "finished" || done.Data.Processed != 0 {
-			t.Fatalf("task = %+v, want finished with nothing processed", done)
+		if done := replay(t, svix.BulkReplayIn{Since: time.Now().Add(time.Hour)}); done.Data["processed"] != 0.0 {
+			t.Fatalf("task data = %v, want nothing processed", done.Data)
 		}
 	})
 	t.Run("bad input", func(t *testing.T) {
+		since := start.Format(time.RFC3339Nano)
+		path := "/api/v1/app/acme/endpoint/ep/bulk-replay"
 		for _, tt := range []struct {
 			path, body string
 			code       int
@@ -218,63 +256,73 @@ func TestBulkReplay(t *testing.T) {
 	})
 }
 
-// TestBackgroundTasks lists and reads the tasks that recover, replay-missing and
-// bulk replay start.
+// TestBackgroundTasks lists and reads, through the SDK, the tasks that recover,
+// replay-missing and bulk replay start.
 func TestBackgroundTasks(t *testing.T) {
 	ts := startServer(t)
+	c, ctx := ts.client, t.Context()
 	rc := newCounter(t)
-	ts.raw(t, "POST", "/api/v1/app", `{"name":"Acme","uid":"acme"}`)
-	if code, b := ts.raw(t, "POST", "/api/v1/app/acme/endpoint", `{"url":"`+rc.URL+`","uid":"ep"}`); code != http.StatusCreated {
-		t.Fatalf("create endpoint: %d %s", code, b)
+	if _, err := c.Application.Create(ctx, svix.ApplicationIn{Name: "Acme", Uid: ptr("acme")}, nil); err != nil {
+		t.Fatal(err)
 	}
-	id := ts.sendRaw(t, "acme", `{"eventType":"a.b","payload":{}}`)
-	rc.waitCounts(t, map[string]int{id: 1})
-	since := `{"since":"` + time.Now().Add(-time.Hour).UTC().Format(time.RFC3339) + `"}`
-	rec := ts.startTask(t, "/api/v1/app/acme/endpoint/ep/recover", since, "endpoint.recover")
-	rep := ts.startTask(t, "/api/v1/app/acme/endpoint/ep/replay-missing", since, "endpoint.replay")
-	bulk := ts.startTask(t, "/api/v1/app/acme/endpoint/ep/bulk-replay", since, "endpoint.bulk-replay")
-	for _, tk := range []taskOut{rec, rep, bulk} {
-		done := ts.waitTask(t, tk.ID)
-		if done.Status != "finished" || done.Task != tk.Task {
-			t.Fatalf("task = %+v, want a finished %s", done, tk.Task)
+	if _, err := c.Endpoint.Create(ctx, "acme", svix.EndpointIn{Url: rc.URL, Uid: ptr("ep")}, nil); err != nil {
+		t.Fatal(err)
+	}
+	m, err := c.Message.Create(ctx, "acme", svix.MessageIn{EventType: "a.b", Payload: map[string]any{}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc.waitCounts(t, map[string]int{m.Id: 1})
+	since := time.Now().Add(-time.Hour)
+	rec, err := c.Endpoint.Recover(ctx, "acme", "ep", svix.RecoverIn{Since: since}, nil)
+	if err != nil || rec.Task != models.BACKGROUNDTASKTYPE_ENDPOINT_RECOVER || rec.Status != models.BACKGROUNDTASKSTATUS_RUNNING {
+		t.Fatalf("recover = %+v, %v", rec, err)
+	}
+	rep, err := c.Endpoint.ReplayMissing(ctx, "acme", "ep", svix.ReplayIn{Since: since}, nil)
+	if err != nil || rep.Task != models.BACKGROUNDTASKTYPE_ENDPOINT_REPLAY {
+		t.Fatalf("replay-missing = %+v, %v", rep, err)
+	}
+	bulk, err := c.Endpoint.BulkReplay(ctx, "acme", "ep", svix.BulkReplayIn{Since: since}, nil)
+	if err != nil || bulk.Task != models.BACKGROUNDTASKTYPE_ENDPOINT_BULK_REPLAY {
+		t.Fatalf("bulk replay = %+v, %v", bulk, err)
+	}
+	for _, id := range []string{rec.Id, rep.Id, bulk.Id} {
+		if done := waitTaskSDK(t, c, id); done.Status != models.BACKGROUNDTASKSTATUS_FINISHED {
+			t.Fatalf("task = %+v, want finished", done)
 		}
 	}
 	// Nothing failed and nothing was missing; the bulk replay resent the message.
-	rc.waitCounts(t, map[string]int{id: 2})
+	rc.waitCounts(t, map[string]int{m.Id: 2})
 
-	list := func(query string) []string {
+	list := func(o *svix.BackgroundTaskListOptions) []string {
 		t.Helper()
-		code, b := ts.raw(t, "GET", "/api/v1/background-task"+query, "")
-		if code != http.StatusOK {
-			t.Fatalf("list %s: %d %s", query, code, b)
+		out, err := c.BackgroundTask.List(ctx, o)
+		if err != nil {
+			t.Fatalf("list %+v: %v", o, err)
 		}
-		var out struct {
-			Data []taskOut
-			Done bool
-		}
-		decodeJSON(t, b, &out)
 		var ids []string
 		for _, tk := range out.Data {
-			ids = append(ids, tk.ID)
+			ids = append(ids, tk.Id)
 		}
 		return ids
 	}
-	if got := list("?order=ascending"); strings.Join(got, ",") != strings.Join([]string{rec.ID, rep.ID, bulk.ID}, ",") {
+	join := func(ids ...string) string { return strings.Join(ids, ",") }
+	if got := list(&svix.BackgroundTaskListOptions{Order: ptr(models.ORDERING_ASCENDING)}); join(got...) != join(rec.Id, rep.Id, bulk.Id) {
 		t.Errorf("list ascending = %v", got)
 	}
-	if got := list(""); strings.Join(got, ",") != strings.Join([]string{bulk.ID, rep.ID, rec.ID}, ",") {
+	if got := list(nil); join(got...) != join(bulk.Id, rep.Id, rec.Id) {
 		t.Errorf("list = %v, want newest first", got)
 	}
-	if got := list("?task=endpoint.recover"); len(got) != 1 || got[0] != rec.ID {
+	if got := list(&svix.BackgroundTaskListOptions{Task: ptr(models.BACKGROUNDTASKTYPE_ENDPOINT_RECOVER)}); join(got...) != rec.Id {
 		t.Errorf("list task=endpoint.recover = %v", got)
 	}
-	if got := list("?status=finished&limit=1"); len(got) != 1 || got[0] != bulk.ID {
+	if got := list(&svix.BackgroundTaskListOptions{Status: ptr(models.BACKGROUNDTASKSTATUS_FINISHED), Limit: ptr(uint64(1))}); join(got...) != bulk.Id {
 		t.Errorf("list status=finished limit=1 = %v", got)
 	}
-	if got := list("?status=running"); len(got) != 0 {
+	if got := list(&svix.BackgroundTaskListOptions{Status: ptr(models.BACKGROUNDTASKSTATUS_RUNNING)}); len(got) != 0 {
 		t.Errorf("list status=running = %v, want none", got)
 	}
-	if got := list("?task=message.broadcast"); len(got) != 0 {
+	if got := list(&svix.BackgroundTaskListOptions{Task: ptr(models.BACKGROUNDTASKTYPE_MESSAGE_BROADCAST)}); len(got) != 0 {
 		t.Errorf("list task=message.broadcast = %v, want none", got)
 	}
 	for _, q := range []string{"?status=done", "?task=nope", "?limit=0"} {
@@ -282,11 +330,10 @@ func TestBackgroundTasks(t *testing.T) {
 			t.Errorf("list %s = %d %s, want 422", q, code, b)
 		}
 	}
-	if code, _ := ts.raw(t, "GET", "/api/v1/background-task/qtask_2pZs1b4x0cWm0eYj3d4bXqkH3yT", ""); code != 404 {
-		t.Errorf("unknown task = %d, want 404", code)
-	}
-	if code, _ := ts.raw(t, "GET", "/api/v1/background-task/"+rec.ID, "", "Authorization", "Bearer wrong"); code != 401 {
-		t.Errorf("task without the token = %d, want 401", code)
+	_, err = c.BackgroundTask.Get(ctx, "qtask_2pZs1b4x0cWm0eYj3d4bXqkH3yT")
+	wantStatus(t, err, http.StatusNotFound)
+	if code, _ := ts.raw(t, "GET", "/api/v1/background-task/"+rec.Id, "", "Authorization", "Bearer wrong"); code != 401 {
+		t.Errorf("task with a wrong token = %d, want 401", code)
 	}
 }
 
@@ -314,7 +361,7 @@ func TestTasksOneNode(t *testing.T) {
 		tasks = append(tasks, node.startTask(t, "/api/v1/app/acme/endpoint/ep/bulk-replay", since, "endpoint.bulk-replay"))
 	}
 	for _, tk := range tasks {
-		if done := b.waitTask(t, tk.ID); done.Status != "finished" || done.Data.Queued != 20 {
+		if done := b.waitTask(t, tk.ID); done.Status != "finished" || done.Data.MessagesSent != 20 {
 			t.Fatalf("task = %+v, want finished with 20 queued", done)
 		}
 	}

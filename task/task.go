@@ -37,9 +37,9 @@ type Params struct {
 type Progress struct {
 	// Processed counts the messages (for a recover, the deliveries) looked at.
 	Processed int `json:"processed"`
-	// Queued counts the deliveries made due by the task.
-	Queued int    `json:"queued"`
-	Error  string `json:"error,omitempty"`
+	// MessagesSent counts the deliveries made due by the task (Svix's name).
+	MessagesSent int    `json:"messagesSent"`
+	Error        string `json:"error,omitempty"`
 }
 
 // Defaults of a Runner.
@@ -105,7 +105,7 @@ func (r *Runner) Create(ctx context.Context, kind hookd.TaskKind, appID, endpoin
 	if err != nil {
 		return nil, fmt.Errorf("encode task params: %w", err)
 	}
-	now := r.cfg.Now().UTC()
+	now := r.cfg.Now().UTC().Truncate(time.Microsecond)
 	t := &hookd.Task{
 		ID: r.cfg.IDs.New(hookd.PrefixTask), Kind: kind, Status: hookd.TaskRunning, AppID: appID, EndpointID: endpointID,
 		Params: params, Data: mustJSON(Progress{}), LeaseUntil: now, CreatedAt: now, UpdatedAt: now,
@@ -202,7 +202,7 @@ func (r *Runner) runTask(ctx context.Context, t *hookd.Task) {
 		log.Error("save background task", "err", err)
 		return
 	}
-	log.Info("background task done", "status", string(t.Status), "processed", w.prog.Processed, "queued", w.prog.Queued)
+	log.Info("background task done", "status", string(t.Status), "processed", w.prog.Processed, "messagesSent", w.prog.MessagesSent)
 }
 
 // errLeaseLost marks a save refused because another claim holds the task.
@@ -216,7 +216,7 @@ func isHookdError(err error) bool {
 // save stores the task's progress and holds it for another lease; a zero lease gives
 // the task back, to be claimed again at once.
 func (r *Runner) save(ctx context.Context, w *run, lease time.Duration) error {
-	now := r.cfg.Now().UTC()
+	now := r.cfg.Now().UTC().Truncate(time.Microsecond)
 	w.t.LeaseUntil = now.Add(lease)
 	w.t.Data = mustJSON(w.prog)
 	w.t.UpdatedAt = now

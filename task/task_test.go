@@ -102,12 +102,12 @@ func TestBulkReplayResumesFromCursor(t *testing.T) {
 	// As if a first run had done the first 300 messages and saved its cursor, then died.
 	claimed, err := f.st.ClaimTask(t.Context(), "node_dead/1", time.Now(), time.Millisecond)
 	must(t, err)
-	claimed.Cursor, claimed.Data = ids[299], json.RawMessage(`{"processed":300,"queued":300}`)
+	claimed.Cursor, claimed.Data = ids[299], json.RawMessage(`{"processed":300,"messagesSent":300}`)
 	claimed.LeaseUntil = time.Now() // the lease ran out
 	must(t, f.st.UpdateTask(t.Context(), claimed))
 
 	done, p := f.run(t, tk.ID)
-	if done.Status != hookd.TaskFinished || p.Processed != 600 || p.Queued != 600 || done.Runs != 2 || done.Cursor != ids[599] {
+	if done.Status != hookd.TaskFinished || p.Processed != 600 || p.MessagesSent != 600 || done.Runs != 2 || done.Cursor != ids[599] {
 		t.Fatalf("task = %+v %+v, want finished at the last message after 600 processed in 2 runs", done, p)
 	}
 	got := f.pending(t)
@@ -170,7 +170,7 @@ func TestRecoverTask(t *testing.T) {
 	tk, err := f.r.Create(t.Context(), hookd.TaskRecover, f.app.ID, f.ep.ID, task.Params{Since: now.Add(-time.Hour)})
 	must(t, err)
 	done, p := f.run(t, tk.ID)
-	if done.Status != hookd.TaskFinished || p.Queued != 2 {
+	if done.Status != hookd.TaskFinished || p.MessagesSent != 2 {
 		t.Fatalf("task = %+v %+v, want finished with 2 recovered", done, p)
 	}
 	if got := f.pending(t); len(got) != 2 || !got[ids[0]] || !got[ids[1]] {

@@ -44,7 +44,7 @@ func (w *run) recover(ctx context.Context) error {
 		return err
 	}
 	w.prog.Processed += n
-	w.prog.Queued += n
+	w.prog.MessagesSent += n
 	return nil
 }
 
@@ -78,7 +78,7 @@ func (w *run) replayMissing(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
-			w.prog.Queued += n
+			w.prog.MessagesSent += n
 		}
 		w.prog.Processed += len(msgs)
 		if err := w.next(ctx, msgs[len(msgs)-1].ID); err != nil {
@@ -194,7 +194,7 @@ func (w *run) resend(ctx context.Context, msgIDs []string) error {
 			defer mu.Unlock()
 			switch {
 			case err == nil:
-				w.prog.Queued++
+				w.prog.MessagesSent++
 			case skip:
 			case first == nil:
 				first = err
