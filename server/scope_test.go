@@ -59,6 +59,7 @@ var routeAccess = map[string]want{
 	"GET /api/v1/app/{app_id}/endpoint/{endpoint_id}/stats":           appRead,
 	"POST /api/v1/app/{app_id}/endpoint/{endpoint_id}/recover":        appWrite,
 	"POST /api/v1/app/{app_id}/endpoint/{endpoint_id}/replay-missing": appWrite,
+	"POST /api/v1/app/{app_id}/endpoint/{endpoint_id}/bulk-replay":    appWrite,
 	"GET /api/v1/app/{app_id}/endpoint/{endpoint_id}/msg":             appRead,
 
 	"GET /api/v1/event-type":                      anyRead,
@@ -79,6 +80,9 @@ var routeAccess = map[string]want{
 	"DELETE /api/v1/app/{app_id}/msg/{msg_id}/attempt/{attempt_id}/content": appAdmin,
 	"GET /api/v1/app/{app_id}/attempt/msg/{msg_id}":                         appRead,
 	"GET /api/v1/app/{app_id}/attempt/endpoint/{endpoint_id}":               appRead,
+
+	"GET /api/v1/background-task":           serverRead,
+	"GET /api/v1/background-task/{task_id}": serverRead,
 
 	"POST /api/v1/auth/app-portal-access/{app_id}": appAdmin,
 	"POST /api/v1/auth/app/{app_id}/expire-all":    appAdmin,
