@@ -245,7 +245,7 @@ func TestCLIEndpointMessageAttempt(t *testing.T) {
 		t.Errorf("endpoint stats: %+v", stats)
 	}
 	r := c.run(t, "endpoint", "recover", "main", "--app", "acme", "--since", "1h")
-	if r.code != 0 || !strings.Contains(r.stdout, "finished") || !strings.Contains(r.stderr, "recovering") {
+	if r.code != 0 || !strings.Contains(r.stdout, "endpoint.recover") || !strings.Contains(r.stderr, "recovering") {
 		t.Errorf("endpoint recover: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
 	c.fails(t, exitUsage, "--since", "endpoint", "recover", "main", "--app", "acme", "--since", "yesterday")
