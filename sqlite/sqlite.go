@@ -152,6 +152,12 @@ func (s *Store) Migrate(ctx context.Context) error {
 		list = append(list, migration{v, base})
 	}
 	sort.Slice(list, func(i, j int) bool { return list[i].version < list[j].version })
+	for i := 1; i < len(list); i++ {
+		if list[i].version == list[i-1].version {
+			// The second would be skipped as applied: refuse to start instead.
+			return fmt.Errorf("migrate: migrations %s and %s share a version", list[i-1].name, list[i].name)
+		}
+	}
 	for _, m := range list {
 		if err := s.applyMigration(ctx, m.version, m.name); err != nil {
 			return fmt.Errorf("migrate %s: %w", m.name, err)
