@@ -56,6 +56,9 @@ type Config struct {
 	// Tasks, if set, starts background tasks (recover, replay, bulk replay); without
 	// it, those operations answer 503.
 	Tasks Tasks
+	// Relay, if set, serves the relay routes: `hookd listen` polls them for the
+	// deliveries of its relay endpoint and posts the answers back.
+	Relay hookd.Relay
 	// Dispatcher, if set, is this node's delivery dispatcher: a new message's
 	// deliveries go to it as soon as they are stored, without waiting to be claimed.
 	Dispatcher Dispatcher
@@ -236,6 +239,12 @@ func allRoutes() []route {
 		{method: "DELETE", pattern: msg + "/attempt/{attempt_id}/content", access: AppAdmin, handle: (*Server).expungeAttemptContent},
 		{method: "GET", pattern: app + "/attempt/msg/{msg_id}", access: AppRead, handle: (*Server).listAttemptsByMessage},
 		{method: "GET", pattern: app + "/attempt/endpoint/{endpoint_id}", access: AppRead, handle: (*Server).listAttemptsByEndpoint},
+
+		// hookd extension: relay endpoints for `hookd listen --forward-to`. Taking
+		// deliveries in an endpoint's place is managing that endpoint.
+		{method: "POST", pattern: app + "/relay", access: AppManage, handle: (*Server).createRelay},
+		{method: "GET", pattern: app + "/relay/{endpoint_id}/requests", access: AppManage, handle: (*Server).pollRelay},
+		{method: "POST", pattern: app + "/relay/{endpoint_id}/answer", access: AppManage, handle: (*Server).answerRelay},
 
 		{method: "POST", pattern: "/api/v1/auth/app-portal-access/{app_id}", access: AppAdmin, noReplay: true, handle: (*Server).appPortalAccess},
 		{method: "POST", pattern: "/api/v1/auth/app/{app_id}/expire-all", access: AppAdmin, handle: (*Server).expireAppTokens},

@@ -105,6 +105,10 @@ type Config struct {
 	// instead of the webhook-* ones.
 	SvixHeaders bool
 
+	// Relay takes the deliveries of relay endpoints (URL relay://…) to the `hookd
+	// listen` connected for them; nil fails those deliveries.
+	Relay hookd.Relay
+
 	// AllowPrivate turns the SSRF guard off (development and tests only).
 	AllowPrivate bool
 	// AllowCIDRs are networks the SSRF guard lets through.

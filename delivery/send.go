@@ -31,6 +31,7 @@ type endpointInfo struct {
 	trusted bool // the operator's operational endpoint: not subject to the SSRF guard
 	// insecure says why the endpoint's http:// URL may not be sent to, "" if it may.
 	insecure string
+	relay    bool // a relay endpoint: sent through d.cfg.Relay, not over the network
 
 	signer  *webhook.Signer
 	signErr error
@@ -52,8 +53,10 @@ func (d *Dispatcher) endpoint(ctx context.Context, appID, endpointID string) (*e
 		if err != nil {
 			return nil, err
 		}
-		info := &endpointInfo{ep: ep, timeout: d.cfg.RequestTimeout}
-		info.url, info.urlErr = parseURL(ep.URL)
+		info := &endpointInfo{ep: ep, timeout: d.cfg.RequestTimeout, relay: ep.IsRelay()}
+		if !info.relay {
+			info.url, info.urlErr = parseURL(ep.URL)
+		}
 		if info.url != nil {
 			info.target, info.auth = requestTarget(info.url)
 		}
@@ -165,6 +168,9 @@ func (d *Dispatcher) send(ctx context.Context, info *endpointInfo, dl *hookd.Del
 	}
 	if len(body) == 0 {
 		body = []byte("{}")
+	}
+	if info.relay {
+		return d.sendRelay(ctx, info, dl, body, r)
 	}
 	req := fasthttp.AcquireRequest()
 	resp := fasthttp.AcquireResponse()

@@ -66,6 +66,7 @@ func (s *Server) startDelivery(ctx context.Context) (err error) {
 		OperationalWebhookURL:    s.cfg.OperationalWebhookURL,
 		OperationalWebhookSecret: s.cfg.OperationalWebhookSecret,
 		Registerer:               s.registry,
+		Relay:                    s.relay,
 	})
 	if err != nil {
 		return err

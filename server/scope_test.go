@@ -81,8 +81,11 @@ var routeAccess = map[string]want{
 	"GET /api/v1/app/{app_id}/attempt/msg/{msg_id}":                         appRead,
 	"GET /api/v1/app/{app_id}/attempt/endpoint/{endpoint_id}":               appRead,
 
-	"GET /api/v1/background-task":           serverRead,
-	"GET /api/v1/background-task/{task_id}": serverRead,
+	"GET /api/v1/background-task":                           serverRead,
+	"GET /api/v1/background-task/{task_id}":                 serverRead,
+	"POST /api/v1/app/{app_id}/relay":                       appWrite,
+	"GET /api/v1/app/{app_id}/relay/{endpoint_id}/requests": appWrite,
+	"POST /api/v1/app/{app_id}/relay/{endpoint_id}/answer":  appWrite,
 
 	"POST /api/v1/auth/app-portal-access/{app_id}": appAdmin,
 	"POST /api/v1/auth/app/{app_id}/expire-all":    appAdmin,

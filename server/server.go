@@ -12,6 +12,7 @@ import (
 	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/api"
 	"github.com/hookd/hookd/postgres"
+	"github.com/hookd/hookd/relay"
 	"github.com/hookd/hookd/sqlite"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -34,6 +35,8 @@ type Server struct {
 	http     *http.Server
 	served   chan error
 	newToken string
+	// relay connects relay endpoints with their listeners on this node.
+	relay *relay.Hub
 
 	// dlv is the delivery engine's state; see delivery.go.
 	dlv deliveryState
@@ -45,7 +48,7 @@ type Server struct {
 
 // New returns a server for cfg; Open starts it.
 func New(cfg Config) *Server {
-	s := &Server{cfg: cfg, log: cfg.Logger, now: cfg.Now, registry: prometheus.NewRegistry()}
+	s := &Server{cfg: cfg, log: cfg.Logger, now: cfg.Now, registry: prometheus.NewRegistry(), relay: relay.New()}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -96,6 +99,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 		RequireHTTPS:         s.cfg.RequireHTTPS,
 		EgressIPs:            s.cfg.EgressIPs,
 		Tasks:                s.newTasks(),
+		Relay:                s.relay,
 	})
 	if s.ui, err = s.newUI(ctx); err != nil {
 		return err

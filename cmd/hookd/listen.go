@@ -39,10 +39,18 @@ type listenFlags struct {
 	json       bool
 	captureDir string
 	tolerance  time.Duration
+
+	// Relay through a hookd server.
+	conn        connFlags
+	app         string
+	forwardTo   string
+	events      []string
+	name        string
+	printSecret bool
 }
 
 func newListenCmd() *cobra.Command {
-	var f listenFlags
+	f := listenFlags{conn: connFlags{profileFlag: "login-profile"}}
 	cmd := &cobra.Command{
 		Use:   "listen",
 		Short: "Receive webhooks locally: print, verify and capture them, or relay them from your hookd",
@@ -53,12 +61,29 @@ With --secret (repeatable, and --profile for other signature schemes, as for 'ho
 verify') each request is verified; the answer is --status (200 by default; give 500 to
 watch the sender retry). --capture-dir saves every request as a raw HTTP request file
 that 'hookd verify --request-file' and 'hookd replay' read.
-`,
+
+With --app and --forward-to, listen receives the webhooks of your own hookd server
+instead, through one outbound connection, so it works from behind NAT or a firewall:
+it creates a temporary relay endpoint in the application (a hookd extension; --events
+limits it to some event types), long-polls the server over its normal API port for the
+deliveries to that endpoint, forwards each to the --forward-to URL with its headers and
+signature untouched, and hands the local answer back: hookd records it as the attempt,
+and retries when the local handler fails or listen is not running. The endpoint's
+secret verifies what arrives; --print-secret prints it, for the local handler. Ctrl-C
+removes the endpoint. Its uid comes from --name (by default from the host name and the
+forward URL), so a listen restarted after a crash takes up the same endpoint and
+receives what waited for it. The connection settings are those of the API commands:
+--url, --token, or a profile saved by 'hookd login', chosen here with --login-profile
+(--profile is the signature profile, as for 'hookd verify').`,
 		Example: `  hookd listen
   hookd listen --port 9000 --secret whsec_… --capture-dir ./captures
-  hookd listen --status 503 --json`,
+  hookd listen --status 503 --json
+  hookd listen --app acme --forward-to http://localhost:3000/webhooks --events invoice.paid --print-secret`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if f.forwardTo != "" || f.app != "" {
+				return runRelayListen(cmd, &f)
+			}
 			return runListen(cmd, &f)
 		},
 	}
@@ -71,6 +96,12 @@ that 'hookd verify --request-file' and 'hookd replay' read.
 	fs.IntVar(&f.status, "status", http.StatusOK, "HTTP status to answer with")
 	fs.BoolVar(&f.json, "json", false, "print one JSON object per request, on one line")
 	fs.StringVar(&f.captureDir, "capture-dir", "", "save every request in this directory as a raw HTTP request file")
+	f.conn.register(fs)
+	fs.StringVar(&f.app, "app", "", "relay: application ID or uid whose webhooks to receive")
+	fs.StringVar(&f.forwardTo, "forward-to", "", "relay: local URL the webhooks are forwarded to")
+	fs.StringSliceVar(&f.events, "events", nil, "relay: only these event types")
+	fs.StringVar(&f.name, "name", "", "relay: names the temporary endpoint, its uid (default: derived from the host name and --forward-to)")
+	fs.BoolVar(&f.printSecret, "print-secret", false, "relay: print the temporary endpoint's signing secret")
 	return cmd
 }
 
@@ -134,7 +165,7 @@ type entry struct {
 }
 
 // take records one request: verifies, captures and prints it.
-func (ib *inbox) take(r *http.Request, body []byte, status int, answer string, fwdErr error) *entry {
+func (ib *inbox) take(r *http.Request, body []byte, eventType string, status int, answer string, fwdErr error) *entry {
 	e := &entry{Time: time.Now().UTC(), Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery,
 		Headers: r.Header, Status: status, Answer: answer}
 	e.ID = r.Header.Get(ib.profile.IDHeader)
@@ -158,6 +189,9 @@ func (ib *inbox) take(r *http.Request, body []byte, status int, answer string, f
 		}
 	} else {
 		e.BodyText = string(body)
+	}
+	if eventType != "" {
+		e.EventType = eventType
 	}
 	e.Signature = "unverified"
 	if ib.verifier != nil {
@@ -297,7 +331,7 @@ func runListen(cmd *cobra.Command, f *listenFlags) error {
 			http.Error(w, "hookd listen: "+err.Error(), http.StatusRequestEntityTooLarge)
 			return
 		}
-		e := ib.take(r, body, f.status, "", nil)
+		e := ib.take(r, body, "", f.status, "", nil)
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.WriteHeader(f.status)
 		fmt.Fprintf(w, "hookd listen: signature %s\n", e.Signature)
