@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -249,6 +250,29 @@ func TestCLIEndpointMessageAttempt(t *testing.T) {
 		t.Errorf("endpoint recover: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
 	c.fails(t, exitUsage, "--since", "endpoint", "recover", "main", "--app", "acme", "--since", "yesterday")
+	r = c.run(t, "endpoint", "recover", "main", "--app", "acme", "--since", "1h", "--wait", "--json")
+	var task struct{ ID, Status, Task string }
+	if err := json.Unmarshal([]byte(r.stdout), &task); r.code != 0 || err != nil || task.Status != "finished" || !strings.Contains(r.stderr, "task "+task.ID) {
+		t.Errorf("endpoint recover --wait: exit %d %v\n%s\n%s", r.code, err, r.stdout, r.stderr)
+	}
+	before := len(rc.received())
+	r = c.run(t, "endpoint", "bulk-replay", "main", "--app", "acme", "--since", "1h", "--event-types", "invoice.paid", "--wait")
+	if r.code != 0 || !strings.Contains(r.stdout, "finished") || !strings.Contains(r.stderr, "replaying to endpoint main") {
+		t.Errorf("endpoint bulk-replay --wait: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	waitFor(t, "the replayed messages", func() bool { return len(rc.received()) >= before+2 })
+	if out := c.ok(t, "endpoint", "replay-missing", "main", "--app", "acme", "--since", "1h", "--wait"); !strings.Contains(out, "endpoint.replay") {
+		t.Errorf("endpoint replay-missing --wait:\n%s", out)
+	}
+	var tasks listOut[struct{ ID, Status, Task string }]
+	c.okJSON(t, &tasks, "task", "list", "--limit", "2", "--all")
+	if len(tasks.Data) != 4 {
+		t.Errorf("task list --all: %+v", tasks.Data)
+	}
+	if out := c.ok(t, "task", "get", task.ID); !strings.Contains(out, "endpoint.recover") {
+		t.Errorf("task get:\n%s", out)
+	}
+	c.fails(t, exitFailure, "404", "background-task", "get", "qtask_1srOrx2ZWZBpBUvZwXKQmoEYga2")
 	c.ok(t, "endpoint", "delete", "main", "--app", "acme")
 	c.fails(t, exitFailure, "not_found", "endpoint", "secret", "main", "--app", "acme")
 }

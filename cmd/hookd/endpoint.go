@@ -75,7 +75,9 @@ func newEndpointCmd() *cobra.Command {
 		create, update endpointFields
 		rotateKey      string
 		grace          time.Duration
-		since, until   string
+		window         timeWindow
+		replayTypes    []string
+		replayChannel  string
 	)
 	appFlag := func(fs *pflag.FlagSet) { fs.StringVar(&app, "app", "", "application ID or uid (required)") }
 	withApp := func(more func(fs *pflag.FlagSet)) func(fs *pflag.FlagSet) {
@@ -202,34 +204,51 @@ one keeps signing alongside it for the grace period (the server's --rotation-gra
 		}),
 		newAPICmd(apiSpec{
 			use: "recover ENDPOINT", short: "Send again every failed delivery of an endpoint since a time", args: cobra.ExactArgs(1),
-			flags: withApp(func(fs *pflag.FlagSet) {
-				fs.StringVar(&since, "since", "", "recover failures since this time: RFC 3339 or a duration ago like 24h (required)")
-				fs.StringVar(&until, "until", "", "and until this time (default now)")
-			}),
-			example: `  hookd endpoint recover main --app acme --since 24h
+			long: `recover starts a background task on the server that sends again every failed
+delivery of the endpoint in a time window. --wait follows the task to its end,
+reporting its progress on stderr.`,
+			flags: withApp(func(fs *pflag.FlagSet) { window.register(fs, "recover failures") }),
+			example: `  hookd endpoint recover main --app acme --since 24h --wait
   hookd endpoint recover main --app acme --since 2026-01-19T00:00:00Z`,
 			run: one("POST", "/recover", func(r *apiRun) (any, error) {
-				if since == "" {
-					return nil, withCode(exitUsage, errRequired("since"))
-				}
-				b := map[string]any{}
-				s, err := parseSince("since", since)
+				return window.body(r, "recovering the failed deliveries of endpoint")
+			}, func(r *apiRun, data []byte) error { return r.startedTask(data, window.wait) }),
+		}),
+		newAPICmd(apiSpec{
+			use: "replay-missing ENDPOINT", short: "Send an endpoint the messages of a time window it never received", args: cobra.ExactArgs(1),
+			long: `replay-missing starts a background task that sends the endpoint every message of
+the time window that it matches but never received (for example while it was
+disabled). --wait follows the task to its end.`,
+			flags:   withApp(func(fs *pflag.FlagSet) { window.register(fs, "replay messages") }),
+			example: `  hookd endpoint replay-missing main --app acme --since 48h --wait`,
+			run: one("POST", "/replay-missing", func(r *apiRun) (any, error) {
+				return window.body(r, "replaying the missing messages to endpoint")
+			}, func(r *apiRun, data []byte) error { return r.startedTask(data, window.wait) }),
+		}),
+		newAPICmd(apiSpec{
+			use: "bulk-replay ENDPOINT", short: "Send an endpoint again every message of a time window it was sent", args: cobra.ExactArgs(1),
+			long: `bulk-replay starts a background task that sends the endpoint again every message
+of the time window that was sent to it, narrowed by --event-types and --channel.
+--wait follows the task to its end.`,
+			flags: withApp(func(fs *pflag.FlagSet) {
+				window.register(fs, "replay messages")
+				fs.StringSliceVar(&replayTypes, "event-types", nil, "only messages of these event types")
+				fs.StringVar(&replayChannel, "channel", "", "only messages on this channel")
+			}),
+			example: `  hookd endpoint bulk-replay main --app acme --since 2h --event-types invoice.paid --wait`,
+			run: one("POST", "/bulk-replay", func(r *apiRun) (any, error) {
+				b, err := window.body(r, "replaying to endpoint")
 				if err != nil {
 					return nil, err
 				}
-				b["since"] = s
-				if until != "" {
-					u, err := parseSince("until", until)
-					if err != nil {
-						return nil, err
-					}
-					b["until"] = u
+				if len(replayTypes) > 0 {
+					b["eventTypes"] = replayTypes
 				}
-				progress(r.cmd, "recovering the failed deliveries of endpoint %s since %s…", r.args[0], s.Format(time.RFC3339))
+				if replayChannel != "" {
+					b["channel"] = replayChannel
+				}
 				return b, nil
-			}, func(r *apiRun, data []byte) error {
-				return r.printOne(data, cols("TASK", "id", "STATUS", "status", "KIND", "task"))
-			}),
+			}, func(r *apiRun, data []byte) error { return r.startedTask(data, window.wait) }),
 		}),
 		newAPICmd(apiSpec{
 			use: "stats ENDPOINT", short: "Count an endpoint's deliveries by status", args: cobra.ExactArgs(1), flags: withApp(nil),
@@ -265,4 +284,38 @@ func parseSince(flag, v string) (time.Time, error) {
 		return time.Time{}, withCode(exitUsage, fmt.Errorf("--%s: %q is neither RFC 3339 (2026-01-19T00:00:00Z) nor a duration (24h)", flag, v))
 	}
 	return t, nil
+}
+
+// timeWindow is the --since, --until and --wait of the operations that start a
+// background task.
+type timeWindow struct {
+	since, until string
+	wait         bool
+}
+
+func (w *timeWindow) register(fs *pflag.FlagSet, what string) {
+	fs.StringVar(&w.since, "since", "", what+" since this time: RFC 3339 or a duration ago like 24h (required)")
+	fs.StringVar(&w.until, "until", "", "and until this time (default now)")
+	fs.BoolVar(&w.wait, "wait", false, "follow the task to its end, reporting its progress")
+}
+
+// body returns {"since", "until"} and says on stderr what starts.
+func (w *timeWindow) body(r *apiRun, doing string) (map[string]any, error) {
+	if w.since == "" {
+		return nil, withCode(exitUsage, errRequired("since"))
+	}
+	s, err := parseSince("since", w.since)
+	if err != nil {
+		return nil, err
+	}
+	b := map[string]any{"since": s}
+	if w.until != "" {
+		u, err := parseSince("until", w.until)
+		if err != nil {
+			return nil, err
+		}
+		b["until"] = u
+	}
+	progress(r.cmd, "%s %s since %s…", doing, r.args[0], s.Format(time.RFC3339))
+	return b, nil
 }
