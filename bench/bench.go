@@ -514,6 +514,10 @@ func serverCPUSeconds(pids []int) float64 {
 	return sum
 }
 
+// benchEncryptionKey encrypts the secrets of the servers bench starts on PostgreSQL,
+// unless HOOKD_ENCRYPTION_KEY is set. Bench databases hold only throw-away secrets.
+const benchEncryptionKey = "aG9va2QtYmVuY2gtZW5jcnlwdGlvbi1rZXktMDEyMzQ="
+
 // startChild starts cfg.ServerCommand on a free loopback port with the admin token
 // token. With ProfileDir and profile it also gives the server a pprof address and
 // sets cfg.PprofURL.
@@ -544,7 +548,12 @@ func startChild(ctx context.Context, cfg *Config, token string, profile bool) (*
 		cfg.PprofURL = "http://" + addr
 	}
 	argv = append(argv, cfg.ServerArgs...)
-	p, err := startServer(ctx, argv, []string{"HOOKD_ADMIN_TOKEN=" + c.token}, cfg.ServerLog, 60*time.Second)
+	env := []string{"HOOKD_ADMIN_TOKEN=" + c.token}
+	if os.Getenv("HOOKD_ENCRYPTION_KEY") == "" && cfg.Store == "postgres" {
+		// The nodes of a run, and the runs on one database, share this key.
+		env = append(env, "HOOKD_ENCRYPTION_KEY="+benchEncryptionKey)
+	}
+	p, err := startServer(ctx, argv, env, cfg.ServerLog, 60*time.Second)
 	if err != nil {
 		if c.dir != "" {
 			_ = os.RemoveAll(c.dir)

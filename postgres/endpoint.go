@@ -207,3 +207,23 @@ func scanEndpoint(row pgx.Row) (*hookd.Endpoint, error) {
 	}
 	return &e, nil
 }
+
+// SwapEndpointSecrets sets the endpoint's secrets and headers to next's if they are
+// still prev's as stored.
+func (s *Store) SwapEndpointSecrets(ctx context.Context, prev, next *hookd.Endpoint) (bool, error) {
+	var js [4][]byte
+	for i, v := range []any{prev.Headers, prev.Secrets, next.Headers, next.Secrets} {
+		b, err := marshalJSON(v)
+		if err != nil {
+			return false, err
+		}
+		js[i] = b
+	}
+	tag, err := s.pool.Exec(ctx, `UPDATE endpoints SET headers = $5, secrets = $6
+		WHERE app_id = $1 AND id = $2 AND headers IS NOT DISTINCT FROM $3 AND secrets IS NOT DISTINCT FROM $4`,
+		prev.AppID, prev.ID, js[0], js[1], js[2], js[3])
+	if err != nil {
+		return false, fmt.Errorf("swap endpoint secrets: %w", err)
+	}
+	return tag.RowsAffected() > 0, nil
+}

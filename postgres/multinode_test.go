@@ -97,7 +97,8 @@ func startCluster(t *testing.T, nodes, messages int, extra ...string) *cluster {
 	dsn := clusterDSN(t)
 	c := &cluster{rcv: newReceiver(t, messages), api: hookdtest.API{Token: clusterToken,
 		Client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}}}
-	args := append([]string{"--db", dsn, "--addr", "127.0.0.1:0", "--allow-private", "--admin-token", clusterToken}, extra...)
+	args := append([]string{"--db", dsn, "--addr", "127.0.0.1:0", "--allow-private", "--admin-token", clusterToken,
+		"--encryption-key", "bXVsdGlub2RlLXRlc3QtZW5jcnlwdGlvbi1rZXktMDE="}, extra...)
 	for range nodes {
 		c.nodes = append(c.nodes, hookdtest.StartServe(t, bin, nil, args...))
 	}

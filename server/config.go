@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/hookd/hookd"
+	"github.com/hookd/hookd/crypt"
 	"github.com/hookd/hookd/delivery"
 	"github.com/hookd/hookd/ui"
 )
@@ -32,6 +33,13 @@ type Config struct {
 	// is one already (never replacing another). If empty and the database has no key,
 	// the first start creates one and reports it once through Server.NewAdminToken.
 	AdminToken string
+	// EncryptionKey is the main key secrets are encrypted under at rest (32 bytes,
+	// base64 or hex). If empty, the key is read from EncryptionKeyFile or, for SQLite,
+	// from the key file beside the database (created on first start). PostgreSQL
+	// needs one of the two.
+	EncryptionKey string
+	// EncryptionKeyFile holds the main key (see EncryptionKey).
+	EncryptionKeyFile string
 	// PublicURL is the base URL customers reach this server at; app portal links
 	// start with it. Empty means the listen address.
 	PublicURL string
@@ -132,6 +140,15 @@ func (c Config) Validate() error {
 	}
 	if c.AdminToken != "" && len(c.AdminToken) < 16 {
 		errs = append(errs, errors.New("admin-token: must be at least 16 characters"))
+	}
+	if c.IsPostgres() && c.EncryptionKey == "" && c.EncryptionKeyFile == "" {
+		errs = append(errs, errors.New("encryption-key: required with PostgreSQL, the same on every node: secrets are encrypted at rest "+
+			"(give --encryption-key, HOOKD_ENCRYPTION_KEY or --encryption-key-file; make a key with: openssl rand -base64 32)"))
+	}
+	if c.EncryptionKey != "" {
+		if _, err := crypt.ParseKey(c.EncryptionKey); err != nil {
+			errs = append(errs, fmt.Errorf("encryption-key: %w", err))
+		}
 	}
 	if c.PublicURL != "" && !strings.HasPrefix(c.PublicURL, "http://") && !strings.HasPrefix(c.PublicURL, "https://") {
 		errs = append(errs, errors.New("public-url: must start with http:// or https://"))

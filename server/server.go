@@ -11,6 +11,7 @@ import (
 
 	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/api"
+	"github.com/hookd/hookd/crypt"
 	"github.com/hookd/hookd/postgres"
 	"github.com/hookd/hookd/relay"
 	"github.com/hookd/hookd/sqlite"
@@ -37,6 +38,9 @@ type Server struct {
 	newToken string
 	// relay connects relay endpoints with their listeners on this node.
 	relay *relay.Hub
+
+	keyring   *crypt.Keyring
+	stopWatch context.CancelFunc
 
 	// dlv is the delivery engine's state; see delivery.go.
 	dlv deliveryState
@@ -71,6 +75,9 @@ func (s *Server) Open(ctx context.Context) (err error) {
 		}
 	}()
 	if s.store, err = OpenStore(ctx, s.cfg); err != nil {
+		return err
+	}
+	if err := s.openSealed(ctx); err != nil {
 		return err
 	}
 	if err := s.ensureAdminKeys(ctx); err != nil {
@@ -222,6 +229,9 @@ func (s *Server) closeAll() error {
 	var errs []error
 	if s.ln != nil {
 		_ = s.ln.Close() // already closed by a shutdown
+	}
+	if s.stopWatch != nil {
+		s.stopWatch()
 	}
 	if s.store != nil {
 		if err := s.store.Close(); err != nil {

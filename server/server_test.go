@@ -23,6 +23,9 @@ import (
 
 const adminToken = "test-admin-token-0123456789abcdef"
 
+// testEncryptionKey is the main key of the PostgreSQL tests' servers.
+const testEncryptionKey = "dGVzdC1lbmNyeXB0aW9uLWtleS0wMTIzNDU2Nzg5YWI="
+
 // testServer is a hookd server running in-process on a free port.
 type testServer struct {
 	srv    *server.Server
@@ -39,6 +42,9 @@ func startServer(t *testing.T, edit ...func(*server.Config)) *testServer {
 	cfg.AllowPrivate = true
 	for _, e := range edit {
 		e(&cfg)
+	}
+	if cfg.IsPostgres() && cfg.EncryptionKey == "" {
+		cfg.EncryptionKey = testEncryptionKey
 	}
 	srv := server.New(cfg)
 	if err := srv.Open(context.Background()); err != nil {

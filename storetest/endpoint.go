@@ -250,3 +250,46 @@ var endpointTests = []test{
 		}
 	}},
 }
+
+// secretTests hold what encryption at rest needs of a store.
+var secretTests = []test{
+	{"SwapOnlyIfUnchanged", func(t *testing.T, f *fixture) {
+		a := f.app()
+		e := f.endpoint(a.ID, func(e *hookd.Endpoint) { e.Headers = map[string]string{"Authorization": "Bearer x"} })
+		got, err := f.s.Endpoint(f.ctx, a.ID, e.ID)
+		must(t, err)
+		next := *got
+		next.Secrets = []hookd.Secret{{Key: "sealed-1"}}
+		next.Headers = map[string]string{"Authorization": "sealed-2"}
+		next.URL = "https://example.com/not-written"
+		ok, err := f.s.SwapEndpointSecrets(f.ctx, got, &next)
+		must(t, err)
+		if !ok {
+			t.Fatal("swap from the stored values did not happen")
+		}
+		after, err := f.s.Endpoint(f.ctx, a.ID, e.ID)
+		must(t, err)
+		if after.Secrets[0].Key != "sealed-1" || after.Headers["Authorization"] != "sealed-2" || after.URL != e.URL {
+			t.Fatalf("after swap: secrets %v headers %v url %s", after.Secrets, after.Headers, after.URL)
+		}
+		// A second swap from the old values finds them changed and writes nothing.
+		stale := next
+		stale.Secrets = []hookd.Secret{{Key: "sealed-3"}}
+		ok, err = f.s.SwapEndpointSecrets(f.ctx, got, &stale)
+		must(t, err)
+		if ok {
+			t.Fatal("swap from values no longer stored happened")
+		}
+		// No headers at all compare equal too.
+		plain := f.endpoint(a.ID)
+		p, err := f.s.Endpoint(f.ctx, a.ID, plain.ID)
+		must(t, err)
+		n := *p
+		n.Secrets = []hookd.Secret{{Key: "sealed-4"}}
+		ok, err = f.s.SwapEndpointSecrets(f.ctx, p, &n)
+		must(t, err)
+		if !ok {
+			t.Fatal("swap on an endpoint without headers did not happen")
+		}
+	}},
+}

@@ -37,6 +37,7 @@ func Run(t *testing.T, open func(t *testing.T) hookd.Store) {
 		{"Stats", statsTests},
 		{"Token", tokenTests},
 		{"Task", taskTests},
+		{"Secret", secretTests},
 		{"Store", storeTests},
 	}
 	for _, g := range groups {

@@ -91,6 +91,8 @@ HOOKD_MAX_PAYLOAD_BYTES).`,
 	fl.Int32Var(&cfg.DBMaxConns, "db-max-conns", cfg.DBMaxConns, "PostgreSQL: maximum pool connections")
 	fl.Int32Var(&cfg.DBMinConns, "db-min-conns", cfg.DBMinConns, "PostgreSQL: minimum pool connections")
 	fl.StringVar(&cfg.AdminToken, "admin-token", "", "an admin API key (at least 16 characters), added to the database's keys if new; a key is generated on first start if unset")
+	fl.StringVar(&cfg.EncryptionKey, "encryption-key", "", "main key (32 bytes, base64 or hex) that secrets are encrypted under at rest; default: the key file beside a SQLite database, created on first start")
+	fl.StringVar(&cfg.EncryptionKeyFile, "encryption-key-file", "", "file holding the main encryption key (default for SQLite: the database path + .key)")
 	fl.StringVar(&cfg.PublicURL, "public-url", "", "base URL customers reach hookd at, for app portal links (default: the listen address)")
 	fl.BoolVar(&cfg.PublicMetrics, "public-metrics", false, "serve /metrics without a token (by default it needs an admin API key)")
 	fl.Int64Var(&cfg.MaxPayloadBytes, "max-payload-bytes", cfg.MaxPayloadBytes, "largest accepted message payload in bytes")
