@@ -155,6 +155,7 @@ func (s *Server) listAttemptsByEndpoint(w http.ResponseWriter, r *http.Request) 
 	out := paginate(p, ats, func(at *hookd.Attempt) string { return at.ID }, atOut(withContent))
 	if withMsg {
 		msgs := map[string]*messageOut{}
+		total := 0
 		for i := range out.Data {
 			id := out.Data[i].MsgID
 			if _, ok := msgs[id]; !ok {
@@ -162,6 +163,15 @@ func (s *Server) listAttemptsByEndpoint(w http.ResponseWriter, r *http.Request) 
 				if err != nil && !hookd.IsNotFound(err) {
 					return err
 				}
+				if i > 0 && total+messageBytes(m) > maxPageBytes {
+					// The page would carry too many payload bytes: end it here (see
+					// maxPageBytes).
+					out.Data = out.Data[:i]
+					it := out.Data[i-1].ID
+					out.Iterator, out.Done = &it, false
+					break
+				}
+				total += messageBytes(m)
 				if m != nil {
 					mo := msgOut(withContent)(m)
 					msgs[id] = &mo
@@ -172,7 +182,7 @@ func (s *Server) listAttemptsByEndpoint(w http.ResponseWriter, r *http.Request) 
 			out.Data[i].Msg = msgs[id]
 		}
 	}
-	writeJSON(w, http.StatusOK, out)
+	writeList(w, out)
 	return nil
 }
 
@@ -315,17 +325,22 @@ func (s *Server) listAttemptedMessages(w http.ResponseWriter, r *http.Request) e
 	if err != nil {
 		return err
 	}
-	dlvs, err := s.store.EndpointDeliveries(r.Context(), a.ID, e.ID, f, probe(p))
+	conv := msgOut(withContent)
+	out, err := boundedPage(p, func(d *hookd.Delivery) string { return d.MsgID },
+		func(d *hookd.Delivery) int { return messageBytes(d.Message) },
+		func(q hookd.Page) ([]*hookd.Delivery, error) {
+			return s.store.EndpointDeliveries(r.Context(), a.ID, e.ID, f, q)
+		},
+		func(d *hookd.Delivery) endpointMessageOut {
+			m := d.Message
+			if m == nil {
+				m = &hookd.Message{ID: d.MsgID}
+			}
+			return endpointMessageOut{messageOut: conv(m), Status: int(d.Status), StatusText: d.Status.String(), NextAttempt: nextAttempt(d)}
+		})
 	if err != nil {
 		return err
 	}
-	conv := msgOut(withContent)
-	writeJSON(w, http.StatusOK, paginate(p, dlvs, func(d *hookd.Delivery) string { return d.MsgID }, func(d *hookd.Delivery) endpointMessageOut {
-		m := d.Message
-		if m == nil {
-			m = &hookd.Message{ID: d.MsgID}
-		}
-		return endpointMessageOut{messageOut: conv(m), Status: int(d.Status), StatusText: d.Status.String(), NextAttempt: nextAttempt(d)}
-	}))
+	writeList(w, out)
 	return nil
 }

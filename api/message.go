@@ -243,11 +243,13 @@ func (s *Server) listMessages(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	msgs, err := s.store.Messages(r.Context(), a.ID, filter, probe(p))
+	out, err := boundedPage(p, func(m *hookd.Message) string { return m.ID }, messageBytes,
+		func(q hookd.Page) ([]*hookd.Message, error) { return s.store.Messages(r.Context(), a.ID, filter, q) },
+		msgOut(withContent))
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, paginate(p, msgs, func(m *hookd.Message) string { return m.ID }, msgOut(withContent)))
+	writeList(w, out)
 	return nil
 }
 

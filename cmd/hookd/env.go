@@ -14,6 +14,7 @@ var extraEnv = []string{
 	"HOOKD_SECRET",        // sign and verify: the secret, kept out of the process list
 	"HOOKD_TEST_POSTGRES", // the PostgreSQL the tests use
 	"HOOKD_TEST_BIN",      // a prebuilt binary for the end-to-end tests
+	"HOOKD_TEST_LONG",     // the fault suite's long form
 }
 
 // envName is the variable that sets a flag.
