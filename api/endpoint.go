@@ -288,6 +288,11 @@ func (s *Server) createEndpoint(w http.ResponseWriter, r *http.Request) error {
 	if err := s.checkHTTPS(r, a, e.URL); err != nil {
 		return err
 	}
+	return s.insertEndpoint(w, r, a, e)
+}
+
+// insertEndpoint stores a new, checked endpoint, announces it and answers 201.
+func (s *Server) insertEndpoint(w http.ResponseWriter, r *http.Request, a *hookd.Application, e *hookd.Endpoint) error {
 	if err := s.store.CreateEndpoint(r.Context(), e); err != nil {
 		return err
 	}

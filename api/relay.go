@@ -82,12 +82,7 @@ func (s *Server) createRelay(w http.ResponseWriter, r *http.Request) error {
 	if err := s.setNewSecret(e, p, nil); err != nil {
 		return err
 	}
-	if err := s.store.CreateEndpoint(r.Context(), e); err != nil {
-		return err
-	}
-	s.emitEndpoint(r, "endpoint.created", a, e)
-	writeJSON(w, http.StatusCreated, epOut(e))
-	return nil
+	return s.insertEndpoint(w, r, a, e)
 }
 
 // relayEndpoint loads the relay endpoint the path names.

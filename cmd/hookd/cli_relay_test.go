@@ -81,6 +81,7 @@ func TestCLIRelay(t *testing.T) {
 	failing := send("invoice.paid", `{"invoice":"in_fail"}`)
 	sent = append(sent, failing)
 	waitFor(t, "two tries of the failing message", func() bool { return len(byID()[failing]) >= 2 })
+	waitFor(t, "listen to print the failures", func() bool { return strings.Count(ln.out(), `"status":500`) >= 2 })
 	rc.setStatus(0)
 	waitFor(t, "the failing message's success", func() bool {
 		c.okJSON(t, &atts, "attempt", "list", "--app", "acme", "--msg", failing)
