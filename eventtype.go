@@ -3,6 +3,7 @@ package hookd
 import (
 	"context"
 	"encoding/json"
+	"strconv"
 	"time"
 )
 
@@ -39,4 +40,42 @@ type EventTypeStore interface {
 	DeleteEventType(ctx context.Context, name string) error
 	// EventTypes lists event types by name; Page.Iterator is the last name seen.
 	EventTypes(ctx context.Context, filter EventTypeFilter, page Page) ([]*EventType, error)
+}
+
+// NewestSchema returns the newest version of the event type's JSON Schema (the
+// highest numbered one) and that version's name, or "" without any schema.
+func (et *EventType) NewestSchema() (string, json.RawMessage) {
+	newest, best := "", -1
+	for v := range et.Schemas {
+		n, err := strconv.Atoi(v)
+		switch {
+		case err == nil && n > best:
+			newest, best = v, n
+		case best < 0 && (newest == "" || v > newest):
+			newest = v
+		}
+	}
+	if newest == "" {
+		return "", nil
+	}
+	return newest, et.Schemas[newest]
+}
+
+// Examples returns the example payloads of a JSON Schema: its "examples" array, or
+// its single "example"; none for a schema without them or one that is not an object.
+func Examples(schema json.RawMessage) []json.RawMessage {
+	var s struct {
+		Examples []json.RawMessage `json:"examples"`
+		Example  json.RawMessage   `json:"example"`
+	}
+	if json.Unmarshal(schema, &s) != nil {
+		return nil
+	}
+	if len(s.Examples) > 0 {
+		return s.Examples
+	}
+	if len(s.Example) > 0 {
+		return []json.RawMessage{s.Example}
+	}
+	return nil
 }

@@ -219,6 +219,7 @@ func allRoutes() []route {
 		{method: "POST", pattern: ep + "/recover", access: AppAttempts, handle: (*Server).recoverEndpoint},
 		{method: "POST", pattern: ep + "/replay-missing", access: AppAttempts, handle: (*Server).replayMissing},
 		{method: "POST", pattern: ep + "/bulk-replay", access: AppAttempts, handle: (*Server).bulkReplay},
+		{method: "POST", pattern: ep + "/send-example", access: AppAttempts, handle: (*Server).sendExample},
 		{method: "GET", pattern: ep + "/msg", access: AppRead, handle: (*Server).listAttemptedMessages},
 
 		{method: "GET", pattern: "/api/v1/event-type", access: AnyRead, handle: (*Server).listEventTypes},

@@ -60,6 +60,7 @@ var routeAccess = map[string]want{
 	"POST /api/v1/app/{app_id}/endpoint/{endpoint_id}/recover":        appWrite,
 	"POST /api/v1/app/{app_id}/endpoint/{endpoint_id}/replay-missing": appWrite,
 	"POST /api/v1/app/{app_id}/endpoint/{endpoint_id}/bulk-replay":    appWrite,
+	"POST /api/v1/app/{app_id}/endpoint/{endpoint_id}/send-example":   appWrite,
 	"GET /api/v1/app/{app_id}/endpoint/{endpoint_id}/msg":             appRead,
 
 	"GET /api/v1/event-type":                      anyRead,

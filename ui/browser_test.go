@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
 	"github.com/hookd/hookd"
@@ -81,6 +82,12 @@ func (ts *testServer) waitAttempts(t *testing.T, appID, msgID string, n int) []*
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// serverConfig is what startServer's edits change.
+type serverConfig = server.Config
+
+// awaitPromise makes chromedp.Evaluate wait for the promise the expression returns.
+func awaitPromise(p *runtime.EvaluateParams) *runtime.EvaluateParams { return p.WithAwaitPromise(true) }
 
 // chromiumPath finds the browser, or skips the test.
 func chromiumPath(t *testing.T) string {

@@ -4,7 +4,6 @@ import (
 	"context"
 
 	"encoding/json"
-	"github.com/chromedp/cdproto/runtime"
 	"net/http"
 	"net/url"
 	"strings"
@@ -140,7 +139,7 @@ func TestDashboard(t *testing.T) {
 	var status int
 	b.run("post without CSRF", chromedp.Evaluate(`fetch("/ui/app/`+appID+`/endpoint/`+epID+`/disable",
 		{method: "POST", headers: {"Content-Type": "application/x-www-form-urlencoded"}, body: "confirm=yes"}).then(r => r.status)`,
-		&status, func(p *runtime.EvaluateParams) *runtime.EvaluateParams { return p.WithAwaitPromise(true) }))
+		&status, awaitPromise))
 	if status != http.StatusForbidden {
 		t.Fatalf("POST without CSRF token answered %d, want 403", status)
 	}

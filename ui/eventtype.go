@@ -1,7 +1,6 @@
 package ui
 
 import (
-	"encoding/json"
 	"net/http"
 	"slices"
 
@@ -12,7 +11,8 @@ import (
 type eventTypeView struct {
 	*hookd.EventType
 	Versions []schemaVersion
-	// Example is the newest schema's first example, "" if none.
+	// Example is the newest schema's first example, "" if none: what a test event
+	// sends.
 	Example string
 }
 
@@ -23,17 +23,6 @@ type schemaVersion struct {
 	Example string
 }
 
-// exampleOf returns the first of a JSON Schema's "examples", indented, or "".
-func exampleOf(schema json.RawMessage) string {
-	var s struct {
-		Examples []json.RawMessage `json:"examples"`
-	}
-	if json.Unmarshal(schema, &s) != nil || len(s.Examples) == 0 {
-		return ""
-	}
-	return prettyJSON(s.Examples[0])
-}
-
 func newEventTypeView(et *hookd.EventType) eventTypeView {
 	v := eventTypeView{EventType: et}
 	versions := make([]string, 0, len(et.Schemas))
@@ -42,10 +31,15 @@ func newEventTypeView(et *hookd.EventType) eventTypeView {
 	}
 	slices.Sort(versions)
 	for _, ver := range versions {
-		sv := schemaVersion{Version: ver, Schema: prettyJSON(et.Schemas[ver]), Example: exampleOf(et.Schemas[ver])}
+		sv := schemaVersion{Version: ver, Schema: prettyJSON(et.Schemas[ver])}
+		if ex := hookd.Examples(et.Schemas[ver]); len(ex) > 0 {
+			sv.Example = prettyJSON(ex[0])
+		}
 		v.Versions = append(v.Versions, sv)
-		if sv.Example != "" {
-			v.Example = sv.Example
+	}
+	if _, schema := et.NewestSchema(); schema != nil {
+		if ex := hookd.Examples(schema); len(ex) > 0 {
+			v.Example = prettyJSON(ex[0])
 		}
 	}
 	return v

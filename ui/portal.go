@@ -1,7 +1,6 @@
 package ui
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -338,38 +337,20 @@ func (h *Handler) portalRotate(w http.ResponseWriter, r *http.Request, s *sessio
 	return nil
 }
 
-// portalSendTest sends the chosen event type's example to the endpoint, through the
-// API's send-example operation when this server has it, else as a message of that
-// type with the example as payload.
+// portalSendTest sends the chosen event type's example to the endpoint (the API's
+// send-example).
 func (h *Handler) portalSendTest(w http.ResponseWriter, r *http.Request, s *session) error {
-	ctx := r.Context()
 	ep := r.PathValue("endpoint_id")
-	base := portalBase(s) + "/endpoint/" + url.PathEscape(ep)
 	name := r.PostFormValue("eventType")
-	et, err := h.cfg.Store.EventType(ctx, name)
-	if err != nil {
-		return err
-	}
 	var out struct {
 		ID string `json:"id"`
 	}
-	err = h.call(ctx, s, "POST", apiPath(s.AppID, "endpoint", ep, "send-example"), map[string]any{"eventType": et.Name}, &out)
-	if hookd.IsNotFound(err) && isUnknownRoute(err) {
-		payload := json.RawMessage(`{}`)
-		if ex := newEventTypeView(et).Example; ex != "" {
-			payload = json.RawMessage(ex)
-		}
-		err = h.call(ctx, s, "POST", apiPath(s.AppID, "msg"), map[string]any{"eventType": et.Name, "payload": payload}, &out)
-	}
-	if err != nil {
+	if err := h.call(r.Context(), s, "POST", apiPath(s.AppID, "endpoint", ep, "send-example"), map[string]any{"eventType": name}, &out); err != nil {
 		return err
 	}
-	done(w, r, base, "Test event "+et.Name+" sent as message "+out.ID+".")
+	done(w, r, portalBase(s)+"/endpoint/"+url.PathEscape(ep), "Test event "+name+" sent as message "+out.ID+".")
 	return nil
 }
-
-// isUnknownRoute reports whether a 404 from the API means the path does not exist.
-func isUnknownRoute(err error) bool { return hookd.ErrorMessage(err) == "no such path" }
 
 func (h *Handler) portalMessage(w http.ResponseWriter, r *http.Request, s *session) error {
 	md, err := h.messageDetail(r, s.AppID, r.PathValue("msg_id"))
