@@ -228,9 +228,12 @@ func allRoutes() []route {
 		{method: "PUT", pattern: et, access: ServerWrite, handle: (*Server).updateEventType},
 		{method: "PATCH", pattern: et, access: ServerWrite, handle: (*Server).patchEventType},
 		{method: "DELETE", pattern: et, access: ServerWrite, handle: (*Server).deleteEventType},
+		{method: "GET", pattern: et + "/retry-schedule", access: AnyRead, handle: (*Server).getEventTypeRetrySchedule},
+		{method: "PUT", pattern: et + "/retry-schedule", access: ServerWrite, handle: (*Server).setEventTypeRetrySchedule},
 
 		{method: "GET", pattern: messagesPattern, access: AppRead, handle: (*Server).listMessages},
 		{method: "POST", pattern: messagesPattern, access: AppAdmin, handle: (*Server).createMessage},
+		{method: "POST", pattern: app + "/msg/precheck/active", access: AppRead, handle: (*Server).precheckMessage},
 		{method: "GET", pattern: msg, access: AppRead, handle: (*Server).getMessage},
 		{method: "DELETE", pattern: msg + "/content", access: AppAdmin, handle: (*Server).expungeMessageContent},
 		{method: "GET", pattern: msg + "/endpoint", access: AppRead, handle: (*Server).listDestinations},
