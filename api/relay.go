@@ -20,7 +20,15 @@ type relayIn struct {
 	UID         *string  `json:"uid"`
 	Description *string  `json:"description"`
 	FilterTypes []string `json:"filterTypes"`
+	// RetrySchedule overrides relayRetrySchedule for a new relay endpoint.
+	RetrySchedule *string `json:"retrySchedule"`
 }
+
+// relayRetrySchedule is a new relay endpoint's retry schedule unless the request
+// gives one: a listen that was down a while (restarted, laptop asleep) gets what
+// waited within minutes rather than the hours of the default schedule, and retries
+// go on for about eight hours.
+const relayRetrySchedule = "exponential:5s,5m,100"
 
 // Long-poll bounds: how long a poll may wait and how many requests it returns.
 const (
@@ -52,6 +60,13 @@ func (s *Server) createRelay(w http.ResponseWriter, r *http.Request) error {
 	if err := setFilterTypes(e, in.FilterTypes); err != nil {
 		return err
 	}
+	e.RetrySchedule = relayRetrySchedule
+	if in.RetrySchedule != nil {
+		if err := checkRetrySchedule("retrySchedule", *in.RetrySchedule); err != nil {
+			return err
+		}
+		e.RetrySchedule = *in.RetrySchedule
+	}
 	desc := "hookd listen relay"
 	if in.Description != nil {
 		desc = *in.Description
@@ -63,6 +78,9 @@ func (s *Server) createRelay(w http.ResponseWriter, r *http.Request) error {
 		return hookd.Errorf(hookd.ECONFLICT, "endpoint %q exists and is not a relay endpoint", *in.UID)
 	case err == nil:
 		old.FilterTypes, old.Description, old.UpdatedAt = e.FilterTypes, desc, now
+		if in.RetrySchedule != nil {
+			old.RetrySchedule = e.RetrySchedule
+		}
 		s.setDisabled(old, false)
 		if err := s.store.UpdateEndpoint(r.Context(), old); err != nil {
 			return err

@@ -22,6 +22,11 @@ func TestCLIRelay(t *testing.T) {
 	}
 	rc.setSecret(first.Secret)
 	waitFor(t, "the relay to start", func() bool { return strings.Contains(ln.errOut(), "relaying invoice.paid") })
+	var ep struct{ URL, RetrySchedule string }
+	c.okJSON(t, &ep, "endpoint", "get", "relay-test", "--app", "acme")
+	if ep.URL != "relay://relay-test" || ep.RetrySchedule != "exponential:5s,5m,100" {
+		t.Errorf("relay endpoint: %+v", ep)
+	}
 
 	send := func(eventType, payload string) string {
 		var m messageOut
