@@ -187,7 +187,7 @@ func TestContract(t *testing.T) {
 	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	t.Cleanup(rcv.Close)
 
-	var appID, epID, msgID, attemptID string
+	var appID, epID, msgID, attemptID, taskID string
 	id := func(dst *string) func([]byte) {
 		return func(b []byte) {
 			var v struct{ ID string }
@@ -323,10 +323,20 @@ func TestContract(t *testing.T) {
 			return contractCase{route: "POST " + msg + "/endpoint/{endpoint_id}/resend", path: "/api/v1/app/acme/msg/" + msgID + "/endpoint/" + epID + "/resend", status: 202}
 		},
 		func() contractCase {
-			return contractCase{route: "POST " + ep + "/recover", path: "/api/v1/app/acme/endpoint/" + epID + "/recover", body: `{"since":"` + since + `"}`, status: 202}
+			return contractCase{route: "POST " + ep + "/recover", path: "/api/v1/app/acme/endpoint/" + epID + "/recover", body: `{"since":"` + since + `"}`, status: 202, then: id(&taskID)}
+		},
+		func() contractCase {
+			return contractCase{route: "GET /api/v1/background-task/{task_id}", path: "/api/v1/background-task/" + taskID, status: 200}
+		},
+		func() contractCase {
+			return contractCase{route: "POST " + ep + "/bulk-replay", path: "/api/v1/app/acme/endpoint/" + epID + "/bulk-replay",
+				body: `{"since":"` + since + `","eventTypes":["invoice.paid"]}`, status: 202}
 		},
 		func() contractCase {
 			return contractCase{route: "POST " + ep + "/replay-missing", path: "/api/v1/app/acme/endpoint/" + epID + "/replay-missing", body: `{"since":"` + since + `"}`, status: 202}
+		},
+		func() contractCase {
+			return contractCase{route: "GET /api/v1/background-task", path: "/api/v1/background-task?limit=2", status: 200}
 		},
 		func() contractCase {
 			return contractCase{route: "DELETE " + msg + "/attempt/{attempt_id}/content", path: "/api/v1/app/acme/msg/" + msgID + "/attempt/" + attemptID + "/content", status: 204}
