@@ -238,7 +238,7 @@ func TestContract(t *testing.T) {
 			return contractCase{route: "GET " + et, path: "/api/v1/event-type/invoice.paid", status: 200}
 		},
 		func() contractCase {
-			return contractCase{route: "PUT " + et, path: "/api/v1/event-type/invoice.paid", body: `{"description":"paid!"}`, status: 200}
+			return contractCase{route: "PUT " + et, path: "/api/v1/event-type/invoice.paid", body: `{"description":"paid!","schemas":{"1":{"type":"object","examples":[{"invoice":"in_1"}]}}}`, status: 200}
 		},
 		func() contractCase {
 			return contractCase{route: "PUT " + et, path: "/api/v1/event-type/user.created", body: `{"description":"new"}`, status: 201}
@@ -334,6 +334,9 @@ func TestContract(t *testing.T) {
 		},
 		func() contractCase {
 			return contractCase{route: "POST " + ep + "/replay-missing", path: "/api/v1/app/acme/endpoint/" + epID + "/replay-missing", body: `{"since":"` + since + `"}`, status: 202}
+		},
+		func() contractCase {
+			return contractCase{route: "POST " + ep + "/send-example", path: "/api/v1/app/acme/endpoint/" + epID + "/send-example", body: `{"eventType":"invoice.paid"}`, status: 202}
 		},
 		func() contractCase {
 			return contractCase{route: "GET /api/v1/background-task", path: "/api/v1/background-task?limit=2", status: 200}
