@@ -42,10 +42,19 @@ type Endpoint struct {
 	UpdatedAt    time.Time
 }
 
-// Secret is one signing key of an endpoint.
+// Secret is one signing key of an endpoint. A key signs from NotBefore (nil: at once)
+// until ExpiresAt (nil: until rotated out).
 type Secret struct {
 	Key       string     // e.g. "whsec_…"
 	ExpiresAt *time.Time // nil for the current key
+	// NotBefore is when a key rotated in on a one-signature profile takes over from
+	// the key it replaces (the end of that key's grace period); nil signs at once.
+	NotBefore *time.Time
+}
+
+// Signs reports whether the key signs at now.
+func (s Secret) Signs(now time.Time) bool {
+	return (s.NotBefore == nil || !now.Before(*s.NotBefore)) && (s.ExpiresAt == nil || now.Before(*s.ExpiresAt))
 }
 
 // SigningKeys returns the keys that sign at now: the current one first, then those
@@ -53,11 +62,54 @@ type Secret struct {
 func (e *Endpoint) SigningKeys(now time.Time) []string {
 	keys := make([]string, 0, len(e.Secrets))
 	for _, s := range e.Secrets {
-		if s.ExpiresAt == nil || now.Before(*s.ExpiresAt) {
+		if s.Signs(now) {
 			keys = append(keys, s.Key)
 		}
 	}
 	return keys
+}
+
+// PendingSecret returns the key that takes over at a later time (a rotation on a
+// one-signature profile within its grace period), or nil.
+func (e *Endpoint) PendingSecret(now time.Time) *Secret {
+	for i, s := range e.Secrets {
+		if s.NotBefore != nil && now.Before(*s.NotBefore) {
+			return &e.Secrets[i]
+		}
+	}
+	return nil
+}
+
+// RotateSecret makes key the endpoint's signing key as of now. Profiles that carry
+// several signatures (multiSignature) sign with the new key at once and with the
+// key it replaces beside it until now+grace. Profiles that carry one signature cannot
+// offer both: the key signing now keeps signing alone until now+grace, and the new
+// key takes over then. A grace of zero switches at once. Keys whose grace is over,
+// and a pending key that never signed, are dropped.
+func (e *Endpoint) RotateSecret(key string, now time.Time, grace time.Duration, multiSignature bool) {
+	at := now.Add(grace)
+	next := []Secret{{Key: key}}
+	if !multiSignature {
+		if signing := e.SigningKeys(now); grace > 0 && len(signing) > 0 {
+			next[0].NotBefore = &at
+			next = append(next, Secret{Key: signing[0], ExpiresAt: &at})
+		}
+		e.Secrets = next
+		return
+	}
+	for _, old := range e.Secrets {
+		switch {
+		case !old.Signs(now):
+			// expired, or pending and never signed
+		case old.ExpiresAt == nil:
+			if grace > 0 {
+				next = append(next, Secret{Key: old.Key, ExpiresAt: &at})
+			}
+		default:
+			next = append(next, old)
+		}
+	}
+	e.Secrets = next
 }
 
 // Matches reports whether a message of the given event type and channels is for this

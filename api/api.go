@@ -59,6 +59,9 @@ type Config struct {
 	// Relay, if set, serves the relay routes: `hookd listen` polls them for the
 	// deliveries of its relay endpoint and posts the answers back.
 	Relay hookd.Relay
+	// EndpointChangedFunc, if set, is called after every change of an endpoint through
+	// the API, before the answer; the server makes its dispatcher forget the endpoint.
+	EndpointChangedFunc func(appID, endpointID string)
 	// Dispatcher, if set, is this node's delivery dispatcher: a new message's
 	// deliveries go to it as soon as they are stored, without waiting to be claimed.
 	Dispatcher Dispatcher

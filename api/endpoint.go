@@ -550,6 +550,12 @@ type endpointEventData struct {
 	EndpointUID string `json:"endpointUid,omitempty"`
 }
 
+// emitEndpoint follows every change of an endpoint: this node's dispatcher forgets
+// what it cached of it (so the next delivery uses the new URL, headers and keys), and
+// the operational event goes out.
 func (s *Server) emitEndpoint(r *http.Request, eventType string, a *hookd.Application, e *hookd.Endpoint) {
+	if s.cfg.EndpointChangedFunc != nil {
+		s.cfg.EndpointChangedFunc(a.ID, e.ID)
+	}
 	s.emit(r.Context(), eventType, endpointEventData{AppID: a.ID, AppUID: a.UID, EndpointID: e.ID, EndpointUID: e.UID})
 }

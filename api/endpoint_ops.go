@@ -7,6 +7,7 @@ import (
 
 	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/task"
+	"github.com/hookd/hookd/webhook"
 )
 
 // Headers hookd sets itself, which an endpoint's custom headers may not replace.
@@ -167,8 +168,26 @@ func (s *Server) saveHeaders(w http.ResponseWriter, r *http.Request, a *hookd.Ap
 	return nil
 }
 
+// endpointSecretOut is the key a receiver verifies with. For Ed25519 profiles that is
+// the public key ("whpk_…"): the private key never leaves hookd. NextKey and SwitchAt
+// (hookd extensions, present only then) announce a rotation on a one-signature
+// profile: Key keeps signing until SwitchAt, NextKey signs from then on.
 type endpointSecretOut struct {
-	Key string `json:"key"`
+	Key      string     `json:"key"`
+	NextKey  string     `json:"nextKey,omitempty"`
+	SwitchAt *time.Time `json:"switchAt,omitempty"`
+}
+
+// verifyingKey returns what a receiver verifies a signing key with.
+func verifyingKey(p webhook.Profile, key string) (string, error) {
+	if p.Algorithm != webhook.Ed25519 {
+		return key, nil
+	}
+	pub, err := webhook.Ed25519PublicKey(key)
+	if err != nil {
+		return "", &hookd.Error{Code: hookd.EINTERNAL, Message: "the endpoint's key does not parse", Err: err}
+	}
+	return pub, nil
 }
 
 func (s *Server) getEndpointSecret(w http.ResponseWriter, r *http.Request) error {
@@ -176,10 +195,27 @@ func (s *Server) getEndpointSecret(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	if len(e.Secrets) == 0 {
+	p, err := checkProfile("signatureProfile", e.SignatureProfile)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	signing := e.SigningKeys(now)
+	if len(signing) == 0 {
 		return hookd.Errorf(hookd.EINTERNAL, "endpoint has no secret")
 	}
-	writeJSON(w, http.StatusOK, endpointSecretOut{Key: e.Secrets[0].Key})
+	var out endpointSecretOut
+	if out.Key, err = verifyingKey(p, signing[0]); err != nil {
+		return err
+	}
+	if next := e.PendingSecret(now); next != nil {
+		if out.NextKey, err = verifyingKey(p, next.Key); err != nil {
+			return err
+		}
+		at := next.NotBefore.UTC()
+		out.SwitchAt = &at
+	}
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 
@@ -188,8 +224,9 @@ type endpointSecretRotateIn struct {
 	GracePeriodSeconds *int64  `json:"gracePeriodSeconds"`
 }
 
-// rotateEndpointSecret makes a new secret current; the previous one keeps signing for
-// the grace period, and secrets whose grace period is over are dropped.
+// rotateEndpointSecret rotates in a new secret (see hookd.Endpoint.RotateSecret for
+// how profiles with one signature switch), and makes this node's dispatcher sign the
+// next delivery with the new set at once.
 func (s *Server) rotateEndpointSecret(w http.ResponseWriter, r *http.Request) error {
 	var in endpointSecretRotateIn
 	if err := decode(r, &in); err != nil {
@@ -220,19 +257,7 @@ func (s *Server) rotateEndpointSecret(w http.ResponseWriter, r *http.Request) er
 		return err
 	}
 	now := s.now()
-	expires := now.Add(grace)
-	secrets := []hookd.Secret{{Key: key}}
-	for i, old := range e.Secrets {
-		switch {
-		case i == 0 && old.ExpiresAt == nil:
-			if grace > 0 {
-				secrets = append(secrets, hookd.Secret{Key: old.Key, ExpiresAt: &expires})
-			}
-		case old.ExpiresAt != nil && now.Before(*old.ExpiresAt):
-			secrets = append(secrets, old)
-		}
-	}
-	e.Secrets = secrets
+	e.RotateSecret(key, now, grace, p.MultiSignature)
 	e.UpdatedAt = now
 	if err := s.store.UpdateEndpoint(r.Context(), e); err != nil {
 		return err

@@ -41,7 +41,8 @@ func mapSecrets(e *hookd.Endpoint, fn func(string) (string, error)) (*hookd.Endp
 			if err != nil {
 				return nil, fmt.Errorf("endpoint %s: signing key: %w", e.ID, err)
 			}
-			out.Secrets[i] = hookd.Secret{Key: k, ExpiresAt: sec.ExpiresAt}
+			out.Secrets[i] = sec
+			out.Secrets[i].Key = k
 		}
 	}
 	if e.Headers != nil {

@@ -8,16 +8,19 @@ import (
 )
 
 // cache keeps what a fetch returned for a short TTL, so a burst of deliveries to one
-// endpoint reads it from the store once. A change made through the API is seen once
-// the entry expires (CacheTTL, one second by default); until then a worker may sign
-// with a just-rotated-out key or use the old URL, which the rotation grace period
-// and at-least-once delivery make harmless. Not-found answers are cached too.
+// endpoint reads it from the store once. A change made through this node's API is
+// seen at once (the API calls ForgetEndpoint, and a fetch that overlapped the forget
+// is not cached); one made through another node once the entry expires (CacheTTL, one
+// second by default). Not-found answers are cached too.
 type cache[V any] struct {
 	ttl time.Duration
 
 	mu    sync.Mutex
 	m     map[string]cacheEntry[V]
 	swept time.Time
+	// gen counts forgets: a fetch that started before a forget is not cached, since
+	// it may have read what the forget's change replaced.
+	gen uint64
 }
 
 type cacheEntry[V any] struct {
@@ -33,9 +36,11 @@ func newCache[V any](ttl time.Duration) *cache[V] {
 // get returns the cached value for key, or fetches it. Errors other than ENOTFOUND
 // are not cached.
 func (c *cache[V]) get(key string, now time.Time, fetch func() (V, error)) (V, error) {
+	var gen uint64
 	if c.ttl > 0 {
 		c.mu.Lock()
 		e, ok := c.m[key]
+		gen = c.gen
 		c.mu.Unlock()
 		if ok && now.Sub(e.at) < c.ttl && !now.Before(e.at) {
 			return e.v, e.err
@@ -44,8 +49,10 @@ func (c *cache[V]) get(key string, now time.Time, fetch func() (V, error)) (V, e
 	v, err := fetch()
 	if c.ttl > 0 && (err == nil || hookd.IsNotFound(err)) {
 		c.mu.Lock()
-		c.m[key] = cacheEntry[V]{v: v, err: err, at: now}
-		c.sweep(now)
+		if c.gen == gen {
+			c.m[key] = cacheEntry[V]{v: v, err: err, at: now}
+			c.sweep(now)
+		}
 		c.mu.Unlock()
 	}
 	return v, err
@@ -55,6 +62,7 @@ func (c *cache[V]) get(key string, now time.Time, fetch func() (V, error)) (V, e
 func (c *cache[V]) forget(key string) {
 	c.mu.Lock()
 	delete(c.m, key)
+	c.gen++
 	c.mu.Unlock()
 }
 

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -35,7 +36,14 @@ type endpointInfo struct {
 
 	signer  *webhook.Signer
 	signErr error
-	nkeys   int // how many keys signer signs with
+	keys    []string // the keys signer signs with
+}
+
+// ForgetEndpoint drops what the dispatcher cached of an endpoint, so the next delivery
+// to it reads it again: the API calls it after every change, so a rotated secret signs
+// the very next delivery this node makes.
+func (d *Dispatcher) ForgetEndpoint(appID, endpointID string) {
+	d.endpoints.forget(appID + "/" + endpointID)
 }
 
 // maxDrainBytes is how much of a response body beyond the stored part is read so the
@@ -80,12 +88,13 @@ func (d *Dispatcher) endpoint(ctx context.Context, appID, endpointID string) (*e
 	if err != nil {
 		return nil, err
 	}
-	// Keys leave the signing set when their grace period ends; rebuild the signer
-	// then. The cached entry is shared, so build a new one rather than mutate it.
+	// Keys leave the signing set when their grace period ends, and a pending key
+	// takes over then; rebuild the signer when the set changes. The cached entry is
+	// shared, so build a new one rather than mutate it.
 	keys := info.ep.SigningKeys(now)
-	if info.signer == nil && info.signErr == nil || len(keys) != info.nkeys {
+	if info.signer == nil && info.signErr == nil || !slices.Equal(keys, info.keys) {
 		fresh := *info
-		fresh.nkeys = len(keys)
+		fresh.keys = keys
 		fresh.signer, fresh.signErr = d.newSigner(info.ep.SignatureProfile, keys)
 		d.endpoints.mu.Lock()
 		if e, ok := d.endpoints.m[appID+"/"+endpointID]; ok && e.v == info {

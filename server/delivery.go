@@ -124,3 +124,11 @@ func (l localDispatcher) Abandon(taken []*hookd.Delivery) {
 		d.Abandon(taken)
 	}
 }
+
+// forgetEndpoint makes the running dispatcher read the endpoint again before its next
+// delivery, after a change through the API (a rotated secret, a new URL).
+func (s *Server) forgetEndpoint(appID, endpointID string) {
+	if d := s.dlv.d.Load(); d != nil {
+		d.ForgetEndpoint(appID, endpointID)
+	}
+}

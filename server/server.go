@@ -103,6 +103,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 		EmitFunc:             s.emitOperational,
 		Registerer:           s.registry,
 		Dispatcher:           localDispatcher{s},
+		EndpointChangedFunc:  s.forgetEndpoint,
 		RequireHTTPS:         s.cfg.RequireHTTPS,
 		EgressIPs:            s.cfg.EgressIPs,
 		Tasks:                s.newTasks(),

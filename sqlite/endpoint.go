@@ -19,6 +19,7 @@ const endpointColumns = `id, app_id, uid, url, description, filter_types, channe
 type storedSecret struct {
 	Key       string `json:"key"`
 	ExpiresAt *int64 `json:"expiresAt,omitempty"` // unix microseconds
+	NotBefore *int64 `json:"notBefore,omitempty"` // unix microseconds
 }
 
 func secretsText(secrets []hookd.Secret) string {
@@ -28,6 +29,10 @@ func secretsText(secrets []hookd.Secret) string {
 		if s.ExpiresAt != nil {
 			us := ts(*s.ExpiresAt)
 			out[i].ExpiresAt = &us
+		}
+		if s.NotBefore != nil {
+			us := ts(*s.NotBefore)
+			out[i].NotBefore = &us
 		}
 	}
 	return jsonText(out)
@@ -47,6 +52,10 @@ func parseSecrets(s string) ([]hookd.Secret, error) {
 		if s.ExpiresAt != nil {
 			t := fromTS(*s.ExpiresAt)
 			out[i].ExpiresAt = &t
+		}
+		if s.NotBefore != nil {
+			t := fromTS(*s.NotBefore)
+			out[i].NotBefore = &t
 		}
 	}
 	return out, nil

@@ -96,6 +96,16 @@ func ParseEd25519PrivateKey(s string) (ed25519.PrivateKey, error) {
 		ErrInvalidSecret, PrivateKeyPrefix, len(b), ed25519.SeedSize, ed25519.PrivateKeySize)
 }
 
+// Ed25519PublicKey returns the "whpk_" public key of a "whsk_" signing key: what a
+// receiver verifies with.
+func Ed25519PublicKey(secret string) (string, error) {
+	priv, err := ParseEd25519PrivateKey(secret)
+	if err != nil {
+		return "", err
+	}
+	return PublicKeyPrefix + base64.StdEncoding.EncodeToString(priv.Public().(ed25519.PublicKey)), nil
+}
+
 // ParseEd25519PublicKey decodes a "whpk_" key holding a 32-byte public key.
 func ParseEd25519PublicKey(s string) (ed25519.PublicKey, error) {
 	b, err := parseKey(s, PublicKeyPrefix)
