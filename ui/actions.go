@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
@@ -17,6 +18,8 @@ func (h *Handler) actionRoutes() {
 	h.handle("POST /ui/app/{app_id}/msg/{msg_id}/endpoint/{endpoint_id}/resend", h.admin(h.resendAction))
 	h.handle("POST "+ep+"/recover", h.admin(h.sinceAction("recover", "Recover failed deliveries")))
 	h.handle("POST "+ep+"/replay-missing", h.admin(h.sinceAction("replay-missing", "Replay missing messages")))
+	h.handle("POST "+ep+"/bulk-replay", h.admin(h.sinceAction("bulk-replay", "Replay messages")))
+	h.handle("GET /ui/task/{task_id}", h.admin(h.taskPage))
 	h.handle("POST "+ep+"/enable", h.admin(h.enableAction(false)))
 	h.handle("POST "+ep+"/disable", h.admin(h.enableAction(true)))
 	h.handle("POST "+ep+"/rotate", h.admin(h.rotateAction))
@@ -95,7 +98,8 @@ func (h *Handler) resendAction(w http.ResponseWriter, r *http.Request, s *sessio
 	return nil
 }
 
-// sinceAction is recover or replay-missing, which take a start time.
+// sinceAction is recover, replay-missing or bulk-replay: each takes a time window
+// and runs as a background task, whose page the action ends on.
 func (h *Handler) sinceAction(op, title string) func(http.ResponseWriter, *http.Request, *session) error {
 	return func(w http.ResponseWriter, r *http.Request, s *session) error {
 		app, ep := r.PathValue("app_id"), r.PathValue("endpoint_id")
@@ -107,23 +111,70 @@ func (h *Handler) sinceAction(op, title string) func(http.ResponseWriter, *http.
 		if since.IsZero() {
 			return hookd.Invalid("since", "since is required")
 		}
-		detail := "Every failed delivery to this endpoint of a message accepted since then is attempted again."
-		if op == "replay-missing" {
-			detail = "Every message since then that this endpoint matches but never received is sent to it."
+		until, err := parseTime("until", r.PostFormValue("until"))
+		if err != nil {
+			return err
 		}
-		if !h.adminConfirmed(w, r, s, title+" of "+ep+" since "+since.Format(time.RFC3339)+"?", detail, back) {
+		body := map[string]any{"since": since}
+		window := "since " + since.Format(time.RFC3339)
+		if !until.IsZero() {
+			body["until"] = until
+			window += " until " + until.Format(time.RFC3339)
+		}
+		var detail string
+		switch op {
+		case "recover":
+			detail = "Every failed delivery to this endpoint of a message accepted in that window is attempted again."
+		case "replay-missing":
+			detail = "Every message of that window that this endpoint matches but never received is sent to it."
+		default:
+			detail = "Every message of that window that was sent to this endpoint is sent again"
+			if et := strings.TrimSpace(r.PostFormValue("event_type")); et != "" {
+				body["eventTypes"] = []string{et}
+				detail += ", of event type " + et
+			}
+			if st, ok := parseStatus(r.PostFormValue("status")); ok {
+				body["status"] = int(st)
+				detail += ", whose delivery is " + st.String()
+			}
+			detail += "."
+		}
+		if !h.adminConfirmed(w, r, s, title+" of "+ep+" "+window+"?", detail, back) {
 			return nil
 		}
 		var task struct {
-			ID     string `json:"id"`
-			Status string `json:"status"`
+			ID string `json:"id"`
 		}
-		if err := h.call(r.Context(), s, "POST", apiPath(app, "endpoint", ep, op), map[string]any{"since": since}, &task); err != nil {
+		if err := h.call(r.Context(), s, "POST", apiPath(app, "endpoint", ep, op), body, &task); err != nil {
 			return err
 		}
-		done(w, r, back, title+": task "+task.ID+" "+task.Status+".")
+		http.Redirect(w, r, "/ui/task/"+url.PathEscape(task.ID)+"?back="+url.QueryEscape(back), http.StatusSeeOther)
 		return nil
 	}
+}
+
+// taskPage shows a background task's progress, refreshed while it runs.
+func (h *Handler) taskPage(w http.ResponseWriter, r *http.Request, s *session) error {
+	var t struct {
+		ID        string          `json:"id"`
+		Status    string          `json:"status"`
+		Task      string          `json:"task"`
+		UpdatedAt time.Time       `json:"updatedAt"`
+		Data      json.RawMessage `json:"data"`
+	}
+	if err := h.call(r.Context(), s, "GET", "/api/v1/background-task/"+url.PathEscape(r.PathValue("task_id")), nil, &t); err != nil {
+		return err
+	}
+	back := r.URL.Query().Get("back")
+	if !strings.HasPrefix(back, "/ui/") || strings.ContainsAny(back, "\\\r\n") {
+		back = ""
+	}
+	h.render(w, r, http.StatusOK, "task", adminView(s, "", "Task "+t.ID, struct {
+		ID, Status, Task, Data, Back string
+		UpdatedAt                    time.Time
+		Running                      bool
+	}{t.ID, t.Status, t.Task, prettyJSON(t.Data), back, t.UpdatedAt, t.Status == "running"}))
+	return nil
 }
 
 func (h *Handler) enableAction(disable bool) func(http.ResponseWriter, *http.Request, *session) error {

@@ -131,6 +131,14 @@ func TestDashboard(t *testing.T) {
 	// The endpoint page and the dead letters, for the record.
 	b.run("endpoint page", chromedp.Navigate(ts.url+"/ui/app/"+appID+"/endpoint/"+epID), chromedp.WaitVisible("table.attempts", chromedp.ByQuery))
 	b.screenshot("endpoint")
+
+	// A bulk replay of the last day runs as a background task, shown until it
+	// finishes, and sends the message again.
+	b.run("bulk replay", chromedp.Click("#bulk-replay", chromedp.ByQuery), chromedp.WaitVisible("#confirm", chromedp.ByQuery),
+		chromedp.Click("#confirm", chromedp.ByQuery), chromedp.WaitVisible("#task-status", chromedp.ByQuery))
+	b.run("task finished", chromedp.WaitVisible(`//dd[@id="task-status"][contains(., "finished")]`, chromedp.BySearch))
+	b.screenshot("task")
+	ts.waitAttempts(t, appID, msgID, 3)
 	if b.Dialogs.Load() != 0 {
 		t.Fatalf("%d JavaScript dialogs opened", b.Dialogs.Load())
 	}
