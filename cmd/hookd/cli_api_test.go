@@ -306,6 +306,16 @@ func TestCLILogin(t *testing.T) {
 		t.Errorf("flags over profile:\n%s", out)
 	}
 	c.fails(t, exitUsage, "no profile", "app", "list", "--profile", "nope")
+	// An application token logs in too, and reaches its application.
+	c.ok(t, "login", "--profile", "default")
+	acme := c.ok(t, "app", "create", "--name", "Acme", "--uid", "acme", "--json")
+	var app appOut
+	json.Unmarshal([]byte(acme), &app)
+	c.ok(t, "login", "--profile", "portal", "--url", c.url, "--token", portalToken(t, c, "acme"))
+	if out := c.ok(t, "endpoint", "list", "--app", app.ID); !strings.HasPrefix(out, "ID") {
+		t.Errorf("endpoint list with an application token:\n%s", out)
+	}
+	c.fails(t, exitFailure, "403", "app", "list")
 	out = c.ok(t, "login", "--list")
 	if !strings.Contains(out, "broken") || !strings.Contains(out, "default") || strings.Contains(out, c.token) {
 		t.Errorf("login --list:\n%s", out)

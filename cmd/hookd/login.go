@@ -109,7 +109,8 @@ func newLoginCmd() *cobra.Command {
 		Short: "Save a server URL and API token as a named connection profile",
 		Long: `login saves the connection settings the API commands, listen and trigger use:
 a server URL and an API token, under a profile name (--profile, default "default").
-The last profile saved becomes the current one, used when no --profile is given.
+The last profile saved becomes the current one, used when no --profile is given;
+--profile NAME alone makes a saved profile the current one.
 
 Profiles live in the user's config directory (hookd/profiles.json under
 $XDG_CONFIG_HOME or ~/.config on Linux), readable by the user alone (mode 0600).
@@ -120,6 +121,7 @@ On any command, --url and --token (or HOOKD_URL and HOOKD_TOKEN) win over the pr
 		Example: `  hookd login --url http://127.0.0.1:8071 --token hkd_…
   hookd login --profile staging --url https://hookd.staging.example.com --token hkd_…
   hookd app list --profile staging
+  hookd login --profile default
   hookd login --list`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -134,6 +136,15 @@ On any command, --url and --token (or HOOKD_URL and HOOKD_TOKEN) win over the pr
 			if name == "" {
 				name = "default"
 			}
+			if _, ok := pf.Profiles[name]; ok && conn.token == "" && conn.url == "" {
+				// A saved profile alone: make it the current one.
+				pf.Current = name
+				if _, err := pf.save(); err != nil {
+					return withCode(exitError, err)
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "using profile %q (%s)\n", name, pf.Profiles[name].URL)
+				return nil
+			}
 			if conn.token == "" {
 				return withCode(exitUsage, errors.New("--token is required (or HOOKD_TOKEN)"))
 			}
@@ -146,7 +157,9 @@ On any command, --url and --token (or HOOKD_URL and HOOKD_TOKEN) win over the pr
 				return err
 			}
 			if !noCheck {
-				if _, err := c.do(cmd.Context(), "GET", "/api/v1/app", url.Values{"limit": {"1"}}, nil); err != nil {
+				// An application token may not list applications (403) but is valid.
+				var ae *apiError
+				if _, err := c.do(cmd.Context(), "GET", "/api/v1/app", url.Values{"limit": {"1"}}, nil); err != nil && !(errors.As(err, &ae) && ae.Status == 403) {
 					return fmt.Errorf("check the token against %s: %w", c.base, err)
 				}
 			}
