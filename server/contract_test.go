@@ -244,6 +244,13 @@ func TestContract(t *testing.T) {
 			return contractCase{route: "PUT " + et, path: "/api/v1/event-type/user.created", body: `{"description":"new"}`, status: 201}
 		},
 		func() contractCase {
+			return contractCase{route: "PUT " + et + "/retry-schedule", path: "/api/v1/event-type/invoice.paid/retry-schedule",
+				body: `{"retrySchedule":[{"secs":5,"nanos":0},{"secs":60,"nanos":0}]}`, status: 200}
+		},
+		func() contractCase {
+			return contractCase{route: "GET " + et + "/retry-schedule", path: "/api/v1/event-type/invoice.paid/retry-schedule", status: 200}
+		},
+		func() contractCase {
 			return contractCase{route: "PATCH " + et, path: "/api/v1/event-type/invoice.paid", body: `{"deprecated":true}`, status: 200}
 		},
 		func() contractCase {
@@ -285,6 +292,9 @@ func TestContract(t *testing.T) {
 		},
 		func() contractCase {
 			return contractCase{route: "POST " + app + "/msg", path: "/api/v1/app/acme/msg?with_content=false", body: `{"eventType":"invoice.paid","payload":{}}`, status: 202}
+		},
+		func() contractCase {
+			return contractCase{route: "POST " + app + "/msg/precheck/active", path: "/api/v1/app/acme/msg/precheck/active", body: `{"eventType":"invoice.paid","channels":["eu"]}`, status: 200}
 		},
 		func() contractCase {
 			return contractCase{route: "GET " + app + "/msg", path: "/api/v1/app/acme/msg?limit=1", status: 200}
