@@ -169,13 +169,22 @@ func TestCLIListenReplayTrigger(t *testing.T) {
 	if e.ID != trig.ID || !strings.Contains(string(e.Body), "in_example") || e.Signature != "valid" {
 		t.Errorf("triggered: %+v", e)
 	}
+	// To one endpoint, through send-example.
+	c.okJSON(t, &trig, "trigger", "invoice.paid", "--app", "acme", "--endpoint", "local")
+	if err := json.Unmarshal([]byte(ln.line(t)), &e); err != nil {
+		t.Fatal(err)
+	}
+	if e.ID != trig.ID || !strings.Contains(string(e.Body), "in_example") || e.Signature != "valid" {
+		t.Errorf("triggered to one endpoint: %+v", e)
+	}
+	c.fails(t, exitUsage, "do not apply", "trigger", "invoice.paid", "--app", "acme", "--endpoint", "local", "--payload", "{}")
 	c.ok(t, "event-type", "create", "no.schema")
 	c.fails(t, exitFailure, "no schema", "trigger", "no.schema", "--app", "acme")
 	c.fails(t, exitFailure, "not_found", "trigger", "missing.type", "--app", "acme")
 	ln.interrupt(t)
 
 	caps, _ := filepath.Glob(filepath.Join(capDir, "*.http"))
-	if len(caps) != 2 {
+	if len(caps) != 3 {
 		t.Fatalf("captures: %v", caps)
 	}
 

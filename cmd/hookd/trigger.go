@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 
@@ -13,9 +14,9 @@ func init() { commands = append(commands, newTriggerCmd) }
 
 func newTriggerCmd() *cobra.Command {
 	var (
-		app, payload, eventID string
-		index                 int
-		channels              []string
+		app, payload, eventID, endpoint string
+		index                           int
+		channels                        []string
 	)
 	return newAPICmd(apiSpec{
 		use:   "trigger EVENT_TYPE",
@@ -23,7 +24,10 @@ func newTriggerCmd() *cobra.Command {
 		long: `trigger sends a message of EVENT_TYPE to the application's endpoints through the
 normal message API, with the example of the event type's JSON Schema as its payload:
 the newest schema version's "examples" (--example-index picks one, default the first)
-or "example". --payload sends another payload instead.`,
+or "example". --payload sends another payload instead.
+
+With --endpoint, the example goes to that one endpoint alone, whatever its filters,
+through the server's send-example operation (Svix's; --payload does not apply).`,
 		args: cobra.ExactArgs(1),
 		flags: func(fs *pflag.FlagSet) {
 			fs.StringVar(&app, "app", "", "application ID or uid (required)")
@@ -31,12 +35,25 @@ or "example". --payload sends another payload instead.`,
 			fs.StringVar(&payload, "payload", "", "send this JSON payload (or @FILE) instead of the example")
 			fs.StringVar(&eventID, "event-id", "", "the message's eventId")
 			fs.StringSliceVar(&channels, "channels", nil, "channels of the message")
+			fs.StringVar(&endpoint, "endpoint", "", "send the example to this endpoint only (ID or uid)")
 		},
 		example: `  hookd trigger invoice.paid --app acme
-  hookd trigger invoice.paid --app acme --example-index 1 --json`,
+  hookd trigger invoice.paid --app acme --example-index 1 --json
+  hookd trigger invoice.paid --app acme --endpoint main`,
 		run: func(r *apiRun) error {
 			if err := requireApp(app); err != nil {
 				return err
+			}
+			if endpoint != "" {
+				if payload != "" || eventID != "" || len(channels) > 0 {
+					return withCode(exitUsage, errors.New("--endpoint sends the schema's example: --payload, --event-id and --channels do not apply"))
+				}
+				data, err := r.c.do(r.cmd.Context(), "POST", appPath(app)+"/endpoint/"+pathEscape(endpoint)+"/send-example", nil,
+					map[string]any{"eventType": r.args[0], "exampleIndex": index})
+				if err != nil {
+					return err
+				}
+				return r.printOne(data, append(messageColumns, column{"PAYLOAD", "payload"}))
 			}
 			var p json.RawMessage
 			if payload != "" {
