@@ -35,6 +35,14 @@ type Endpoint struct {
 	RetrySchedule string
 	// Timeout overrides the server's request timeout (0 inherits).
 	Timeout time.Duration
+	// ClientCert, if set, is presented to the endpoint's server (mutual TLS).
+	ClientCert *ClientCert
+	// ServerCA, if set, is a PEM bundle of the CAs the endpoint's certificate is
+	// verified against, instead of the system's roots.
+	ServerCA string
+	// OAuth, if set, makes hookd send a bearer token fetched with OAuth 2.0 client
+	// credentials.
+	OAuth *OAuthClient
 	// FailingSince is the time of the first failure of the current run of failures, or
 	// nil while the endpoint is healthy. Any success resets it.
 	FailingSince *time.Time

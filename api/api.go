@@ -224,6 +224,12 @@ func allRoutes() []route {
 		{method: "POST", pattern: ep + "/bulk-replay", access: AppAttempts, handle: (*Server).bulkReplay},
 		{method: "POST", pattern: ep + "/send-example", access: AppAttempts, handle: (*Server).sendExample},
 		{method: "GET", pattern: ep + "/msg", access: AppRead, handle: (*Server).listAttemptedMessages},
+		{method: "GET", pattern: ep + "/mtls", access: AppRead, handle: (*Server).getEndpointMTLS},
+		{method: "GET", pattern: ep + "/mtls-config", access: AppRead, handle: (*Server).getEndpointMTLS},
+		{method: "PUT", pattern: ep + "/mtls", access: AppManage, handle: (*Server).setEndpointMTLS},
+		{method: "DELETE", pattern: ep + "/mtls", access: AppManage, handle: (*Server).deleteEndpointMTLS},
+		{method: "GET", pattern: ep + "/ca", access: AppRead, handle: (*Server).getEndpointCA},
+		{method: "PUT", pattern: ep + "/ca", access: AppManage, handle: (*Server).setEndpointCA},
 
 		{method: "GET", pattern: "/api/v1/event-type", access: AnyRead, handle: (*Server).listEventTypes},
 		{method: "POST", pattern: "/api/v1/event-type", access: ServerWrite, handle: (*Server).createEventType},

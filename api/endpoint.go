@@ -285,7 +285,7 @@ func (s *Server) createEndpoint(w http.ResponseWriter, r *http.Request) error {
 	if err := s.setNewSecret(e, p, in.Secret); err != nil {
 		return err
 	}
-	if err := s.checkHTTPS(r, a, e.URL); err != nil {
+	if err := s.checkHTTPS(r, a, "url", e.URL); err != nil {
 		return err
 	}
 	return s.insertEndpoint(w, r, a, e)
@@ -301,9 +301,9 @@ func (s *Server) insertEndpoint(w http.ResponseWriter, r *http.Request, a *hookd
 	return nil
 }
 
-// checkHTTPS refuses an http:// URL for application a when the server or a requires
-// HTTPS, naming the field, and logs why.
-func (s *Server) checkHTTPS(r *http.Request, a *hookd.Application, url string) error {
+// checkHTTPS refuses an http:// URL in field for application a when the server or a
+// requires HTTPS, naming the field, and logs why.
+func (s *Server) checkHTTPS(r *http.Request, a *hookd.Application, field, url string) error {
 	var why string
 	switch {
 	case !strings.HasPrefix(strings.ToLower(url), "http:"):
@@ -315,8 +315,8 @@ func (s *Server) checkHTTPS(r *http.Request, a *hookd.Application, url string) e
 	default:
 		return nil
 	}
-	s.log.Warn("endpoint URL refused", "app", a.ID, "path", r.URL.Path, "field", "url", "reason", why)
-	return invalid("url", "url must be an https:// URL: "+why)
+	s.log.Warn("endpoint URL refused", "app", a.ID, "path", r.URL.Path, "field", field, "reason", why)
+	return invalid(field, field+" must be an https:// URL: "+why)
 }
 
 // setNewSecret gives a new endpoint the client's secret or a fresh one.
@@ -381,7 +381,7 @@ func (s *Server) updateEndpoint(w http.ResponseWriter, r *http.Request) error {
 	if in.Secret != nil && *in.Secret != "" {
 		return invalid("secret", "the secret cannot be changed by an update: rotate it with POST …/secret/rotate")
 	}
-	if err := s.checkHTTPS(r, a, e.URL); err != nil {
+	if err := s.checkHTTPS(r, a, "url", e.URL); err != nil {
 		return err
 	}
 	e.UpdatedAt = s.now()
@@ -407,7 +407,7 @@ func (s *Server) upsertEndpoint(w http.ResponseWriter, r *http.Request, a *hookd
 	if err := s.setNewSecret(e, p, in.Secret); err != nil {
 		return err
 	}
-	if err := s.checkHTTPS(r, a, e.URL); err != nil {
+	if err := s.checkHTTPS(r, a, "url", e.URL); err != nil {
 		return err
 	}
 	if err := s.store.CreateEndpoint(r.Context(), e); err != nil {
@@ -431,7 +431,7 @@ func (s *Server) patchEndpoint(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if in.URL.Set {
-		if err := s.checkHTTPS(r, a, e.URL); err != nil {
+		if err := s.checkHTTPS(r, a, "url", e.URL); err != nil {
 			return err
 		}
 	}

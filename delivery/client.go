@@ -20,12 +20,22 @@ import (
 // fasthttp has no per-request context, so the client keeps its open connections and
 // closeAll ends them: that is how a shutdown cancels the requests in flight.
 type client struct {
-	fc *fasthttp.Client
+	fc      *fasthttp.Client
+	cfg     Config
+	dialTLS func(addr string, timeout time.Duration) (net.Conn, error)
 
 	mu     sync.Mutex
 	conns  map[*trackedConn]struct{}
 	closed bool
+	// tlsClients are the clients of https endpoints with their own TLS settings (a
+	// client certificate, a CA bundle), by a digest of those settings; they share the
+	// dialer and the connection set.
+	tlsClients map[[32]byte]*tlsClient
 }
+
+// maxTLSClients bounds tlsClients; when full it starts again, and the clients left
+// out close their connections once these sit idle.
+const maxTLSClients = 4096
 
 // maxResponseHeaderBytes bounds a response's header block (fasthttp's read buffer).
 const maxResponseHeaderBytes = 64 << 10
@@ -35,17 +45,25 @@ const maxResponseHeaderBytes = 64 << 10
 // connection the receiver had already closed, and verifies TLS certificates against
 // roots (nil: the system's).
 func newClient(cfg Config, g Guard) *client {
-	c := &client{conns: make(map[*trackedConn]struct{})}
+	c := &client{cfg: cfg, conns: make(map[*trackedConn]struct{}), tlsClients: map[[32]byte]*tlsClient{}}
 	dialer := newDialer(g, cfg.Egress)
-	c.fc = &fasthttp.Client{
-		DialTimeout: func(addr string, timeout time.Duration) (net.Conn, error) {
-			conn, err := dialer.dial(addr, timeout)
-			if err != nil {
-				return nil, err
-			}
-			return c.track(conn)
-		},
-		TLSConfig: &tls.Config{RootCAs: cfg.RootCAs, MinVersion: tls.VersionTLS12},
+	c.dialTLS = func(addr string, timeout time.Duration) (net.Conn, error) {
+		conn, err := dialer.dial(addr, timeout)
+		if err != nil {
+			return nil, err
+		}
+		return c.track(conn)
+	}
+	c.fc = c.newFast(&tls.Config{RootCAs: cfg.RootCAs, MinVersion: tls.VersionTLS12})
+	return c
+}
+
+// newFast returns a fasthttp client with hookd's settings and conf for TLS.
+func (c *client) newFast(conf *tls.Config) *fasthttp.Client {
+	cfg := c.cfg
+	return &fasthttp.Client{
+		DialTimeout: c.dialTLS,
+		TLSConfig:   conf,
 		// The lanes and Workers bound the requests in flight; the pool must never be
 		// the reason a request waits or fails.
 		MaxConnsPerHost:     cfg.Workers,
@@ -60,7 +78,6 @@ func newClient(cfg Config, g Guard) *client {
 		MaxIdemponentCallAttempts: 2,
 		RetryIfErr:                retryStale,
 	}
-	return c
 }
 
 // retryStale retries a request once when it provably never reached the receiver: its

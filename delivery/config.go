@@ -33,6 +33,7 @@ type Store interface {
 	DisableEndpoint(ctx context.Context, appID, id string, at time.Time) (bool, error)
 	EventType(ctx context.Context, name string) (*hookd.EventType, error)
 	CreateMessage(ctx context.Context, msg *hookd.Message, deliveries []*hookd.Delivery) (*hookd.Message, error)
+	PutSettingIfAbsent(ctx context.Context, name, value string) (string, error)
 }
 
 var _ Store = hookd.Store(nil)

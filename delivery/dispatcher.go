@@ -72,7 +72,10 @@ type Dispatcher struct {
 	sendCtx  context.Context // cancelled once the shutdown grace is over
 
 	opsMu sync.Mutex
-	ops   *opsTarget
+	// certWarned are the client certificates endpoint.mtls.expiring was sent for, by
+	// endpoint and expiry; guarded by opsMu.
+	certWarned map[string]bool
+	ops        *opsTarget
 
 	running atomic.Bool
 	health  map[string]healthState // by app/endpoint ID (recorder only)

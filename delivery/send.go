@@ -77,6 +77,9 @@ func (d *Dispatcher) endpoint(ctx context.Context, appID, endpointID string) (*e
 		if info.url != nil && info.url.Scheme != "https" && !info.trusted {
 			info.insecure = d.httpsRequired(ctx, appID, now)
 		}
+		if ep.ClientCert != nil {
+			d.checkCertExpiry(ctx, ep, now)
+		}
 		for {
 			m := d.maxTimeout.Load()
 			if int64(info.timeout) <= m || d.maxTimeout.CompareAndSwap(m, int64(info.timeout)) {
@@ -203,7 +206,24 @@ func (d *Dispatcher) send(ctx context.Context, info *endpointInfo, dl *hookd.Del
 	if info.trusted {
 		c = d.trust
 	}
-	err := c.fc.DoTimeout(req, resp, info.timeout)
+	fc := c.fc
+	var tcl *tlsClient
+	if info.url.Scheme == "https" {
+		var err error
+		if tcl, err = c.forTLS(info.ep.ClientCert, info.ep.ServerCA); err != nil {
+			r.err = err.Error()
+			return r
+		}
+		if tcl != nil {
+			fc = tcl.fc
+		}
+	}
+	err := fc.DoTimeout(req, resp, info.timeout)
+	if err != nil && tcl != nil {
+		err = tcl.cause(err)
+	} else if tcl != nil {
+		tcl.alert.Store(nil)
+	}
 	if err != nil {
 		r.duration = d.cfg.Now().Sub(start)
 		if ctx.Err() != nil {

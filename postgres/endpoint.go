@@ -12,7 +12,7 @@ import (
 
 const endpointColumns = `id, app_id, coalesce(uid, ''), url, description, filter_types, channels, disabled,
 	disabled_at, rate_limit, metadata, headers, secrets, signature_profile, retry_schedule, timeout,
-	failing_since, created_at, updated_at`
+	failing_since, created_at, updated_at, client_cert, client_key, server_ca, oauth`
 
 const endpointUIDTaken = "an endpoint with this uid already exists in the application"
 
@@ -24,8 +24,9 @@ func (s *Store) CreateEndpoint(ctx context.Context, ep *hookd.Endpoint) error {
 	}
 	_, err = s.pool.Exec(ctx, `INSERT INTO endpoints (id, app_id, uid, url, description, filter_types,
 		channels, disabled, disabled_at, rate_limit, metadata, headers, secrets, signature_profile,
-		retry_schedule, timeout, failing_since, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`,
+		retry_schedule, timeout, failing_since, client_cert, client_key, server_ca, oauth, created_at,
+		updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
+		$18, $19, $20, $21, $22, $23)`,
 		append(args, ep.CreatedAt, ep.UpdatedAt)...)
 	if isCode(err, codeForeignKeyViolation) {
 		return hookd.Errorf(hookd.ENOTFOUND, "application not found")
@@ -33,7 +34,7 @@ func (s *Store) CreateEndpoint(ctx context.Context, ep *hookd.Endpoint) error {
 	return storeErr(err, "create endpoint", endpointUIDTaken)
 }
 
-// endpointArgs returns the parameters $1…$17 of an endpoint's insert or update.
+// endpointArgs returns the parameters $1…$21 of an endpoint's insert or update.
 func endpointArgs(ep *hookd.Endpoint) ([]any, error) {
 	meta, err := marshalJSON(ep.Metadata)
 	if err != nil {
@@ -47,9 +48,18 @@ func endpointArgs(ep *hookd.Endpoint) ([]any, error) {
 	if err != nil {
 		return nil, err
 	}
+	oauth, err := marshalJSON(ep.OAuth)
+	if err != nil {
+		return nil, err
+	}
+	var cert, key string
+	if ep.ClientCert != nil {
+		cert, key = ep.ClientCert.CertPEM, ep.ClientCert.KeyPEM
+	}
 	return []any{ep.ID, ep.AppID, nullString(ep.UID), ep.URL, ep.Description, ep.FilterTypes,
 		ep.Channels, ep.Disabled, ep.DisabledAt, ep.RateLimit, meta, headers, secrets,
-		ep.SignatureProfile, ep.RetrySchedule, int64(ep.Timeout), ep.FailingSince}, nil
+		ep.SignatureProfile, ep.RetrySchedule, int64(ep.Timeout), ep.FailingSince,
+		cert, key, ep.ServerCA, oauth}, nil
 }
 
 // Endpoint returns the endpoint of appID whose ID or UID is idOrUID.
@@ -72,8 +82,8 @@ func (s *Store) UpdateEndpoint(ctx context.Context, ep *hookd.Endpoint) error {
 	tag, err := s.pool.Exec(ctx, `UPDATE endpoints SET uid = $3, url = $4, description = $5,
 		filter_types = $6, channels = $7, disabled = $8, disabled_at = $9, rate_limit = $10,
 		metadata = $11, headers = $12, secrets = $13, signature_profile = $14, retry_schedule = $15,
-		timeout = $16, failing_since = $17, updated_at = $18
-		WHERE id = $1 AND app_id = $2`, append(args, ep.UpdatedAt)...)
+		timeout = $16, failing_since = $17, client_cert = $18, client_key = $19, server_ca = $20,
+		oauth = $21, updated_at = $22 WHERE id = $1 AND app_id = $2`, append(args, ep.UpdatedAt)...)
 	if err != nil {
 		return storeErr(err, "update endpoint", endpointUIDTaken)
 	}
@@ -186,12 +196,20 @@ func (s *Store) countDeliveries(ctx context.Context, sql string, args ...any) (h
 
 func scanEndpoint(row pgx.Row) (*hookd.Endpoint, error) {
 	var e hookd.Endpoint
-	var meta, headers, secrets []byte
+	var meta, headers, secrets, oauth []byte
 	var timeout int64
 	var disabledAt, failingSince *time.Time
+	var cert, key string
 	if err := row.Scan(&e.ID, &e.AppID, &e.UID, &e.URL, &e.Description, &e.FilterTypes, &e.Channels,
 		&e.Disabled, &disabledAt, &e.RateLimit, &meta, &headers, &secrets, &e.SignatureProfile,
-		&e.RetrySchedule, &timeout, &failingSince, &e.CreatedAt, &e.UpdatedAt); err != nil {
+		&e.RetrySchedule, &timeout, &failingSince, &e.CreatedAt, &e.UpdatedAt,
+		&cert, &key, &e.ServerCA, &oauth); err != nil {
+		return nil, err
+	}
+	if cert != "" {
+		e.ClientCert = &hookd.ClientCert{CertPEM: cert, KeyPEM: key}
+	}
+	if err := unmarshalJSON(oauth, &e.OAuth); err != nil {
 		return nil, err
 	}
 	e.DisabledAt, e.FailingSince = disabledAt, failingSince

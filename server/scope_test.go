@@ -62,6 +62,12 @@ var routeAccess = map[string]want{
 	"POST /api/v1/app/{app_id}/endpoint/{endpoint_id}/bulk-replay":    appWrite,
 	"POST /api/v1/app/{app_id}/endpoint/{endpoint_id}/send-example":   appWrite,
 	"GET /api/v1/app/{app_id}/endpoint/{endpoint_id}/msg":             appRead,
+	"GET /api/v1/app/{app_id}/endpoint/{endpoint_id}/mtls":            appRead,
+	"GET /api/v1/app/{app_id}/endpoint/{endpoint_id}/mtls-config":     appRead,
+	"PUT /api/v1/app/{app_id}/endpoint/{endpoint_id}/mtls":            appWrite,
+	"DELETE /api/v1/app/{app_id}/endpoint/{endpoint_id}/mtls":         appWrite,
+	"GET /api/v1/app/{app_id}/endpoint/{endpoint_id}/ca":              appRead,
+	"PUT /api/v1/app/{app_id}/endpoint/{endpoint_id}/ca":              appWrite,
 
 	"GET /api/v1/event-type":                                  anyRead,
 	"POST /api/v1/event-type":                                 serverWrite,

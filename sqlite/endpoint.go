@@ -13,7 +13,7 @@ import (
 
 const endpointColumns = `id, app_id, uid, url, description, filter_types, channels, disabled,
 	disabled_at, rate_limit, metadata, headers, secrets, signature_profile, retry_schedule,
-	timeout, failing_since, created_at, updated_at`
+	timeout, failing_since, created_at, updated_at, client_cert, client_key, server_ca, oauth`
 
 // storedSecret is the JSON form of a hookd.Secret.
 type storedSecret struct {
@@ -69,11 +69,21 @@ func scanEndpoint(sc scanner) (*hookd.Endpoint, error) {
 		disabled                                 int
 		disabledAt, failingSince                 sql.NullInt64
 		timeout, created, updated                int64
+		cert, key, oauth                         string
 	)
 	if err := sc.Scan(&e.ID, &e.AppID, &uid, &e.URL, &e.Description, &filter, &channels, &disabled,
 		&disabledAt, &e.RateLimit, &meta, &headers, &secrets, &e.SignatureProfile, &e.RetrySchedule,
-		&timeout, &failingSince, &created, &updated); err != nil {
+		&timeout, &failingSince, &created, &updated, &cert, &key, &e.ServerCA, &oauth); err != nil {
 		return nil, err
+	}
+	if cert != "" {
+		e.ClientCert = &hookd.ClientCert{CertPEM: cert, KeyPEM: key}
+	}
+	if oauth != "" {
+		e.OAuth = new(hookd.OAuthClient)
+		if err := json.Unmarshal([]byte(oauth), e.OAuth); err != nil {
+			return nil, fmt.Errorf("decode oauth: %w", err)
+		}
 	}
 	e.UID = fromOptional(uid)
 	e.Disabled = disabled != 0
@@ -100,17 +110,41 @@ func scanEndpoint(sc scanner) (*hookd.Endpoint, error) {
 	return &e, nil
 }
 
+// certText and keyText store a client certificate in two columns, "" for none.
+func certText(c *hookd.ClientCert) string {
+	if c == nil {
+		return ""
+	}
+	return c.CertPEM
+}
+
+func keyText(c *hookd.ClientCert) string {
+	if c == nil {
+		return ""
+	}
+	return c.KeyPEM
+}
+
+// oauthText stores an OAuth configuration as JSON, "" for none.
+func oauthText(o *hookd.OAuthClient) string {
+	if o == nil {
+		return ""
+	}
+	return jsonText(o)
+}
+
 var errEndpointConflict = hookd.Errorf(hookd.ECONFLICT, "an endpoint with this uid already exists")
 
 // CreateEndpoint inserts ep.
 func (s *Store) CreateEndpoint(ctx context.Context, ep *hookd.Endpoint) error {
 	err := s.write(ctx, func(tx *wtx) (bool, error) {
 		_, err := tx.exec(`INSERT INTO endpoints (`+endpointColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			ep.ID, ep.AppID, optional(ep.UID), ep.URL, ep.Description, strList(ep.FilterTypes),
 			strList(ep.Channels), boolInt(ep.Disabled), tsPtr(ep.DisabledAt), ep.RateLimit,
 			strMap(ep.Metadata), strMap(ep.Headers), secretsText(ep.Secrets), ep.SignatureProfile,
-			ep.RetrySchedule, int64(ep.Timeout), tsPtr(ep.FailingSince), ts(ep.CreatedAt), ts(ep.UpdatedAt))
+			ep.RetrySchedule, int64(ep.Timeout), tsPtr(ep.FailingSince), ts(ep.CreatedAt), ts(ep.UpdatedAt),
+			certText(ep.ClientCert), keyText(ep.ClientCert), ep.ServerCA, oauthText(ep.OAuth))
 		return false, err
 	})
 	switch {
@@ -143,11 +177,13 @@ func (s *Store) UpdateEndpoint(ctx context.Context, ep *hookd.Endpoint) error {
 		n, err := tx.affected(`UPDATE endpoints SET uid = ?, url = ?, description = ?, filter_types = ?,
 			channels = ?, disabled = ?, disabled_at = ?, rate_limit = ?, metadata = ?, headers = ?,
 			secrets = ?, signature_profile = ?, retry_schedule = ?, timeout = ?, failing_since = ?,
-			updated_at = ? WHERE app_id = ? AND id = ?`,
+			updated_at = ?, client_cert = ?, client_key = ?, server_ca = ?, oauth = ?
+			WHERE app_id = ? AND id = ?`,
 			optional(ep.UID), ep.URL, ep.Description, strList(ep.FilterTypes), strList(ep.Channels),
 			boolInt(ep.Disabled), tsPtr(ep.DisabledAt), ep.RateLimit, strMap(ep.Metadata),
 			strMap(ep.Headers), secretsText(ep.Secrets), ep.SignatureProfile, ep.RetrySchedule,
-			int64(ep.Timeout), tsPtr(ep.FailingSince), ts(ep.UpdatedAt), ep.AppID, ep.ID)
+			int64(ep.Timeout), tsPtr(ep.FailingSince), ts(ep.UpdatedAt),
+			certText(ep.ClientCert), keyText(ep.ClientCert), ep.ServerCA, oauthText(ep.OAuth), ep.AppID, ep.ID)
 		if err == nil && n == 0 {
 			err = notFound("endpoint")
 		}

@@ -26,6 +26,11 @@ var endpointTests = []test{
 			e.RetrySchedule = "short"
 			e.Timeout = 2500 * time.Millisecond
 			e.FailingSince = &dis
+			e.ClientCert = &hookd.ClientCert{CertPEM: "-----BEGIN CERTIFICATE-----\n", KeyPEM: "-----BEGIN PRIVATE KEY-----\n"}
+			e.ServerCA = "-----BEGIN CERTIFICATE-----\nca\n"
+			e.OAuth = &hookd.OAuthClient{TokenURL: "https://auth.example/token", ClientID: "hookd",
+				ClientSecret: "s3cret", AuthMethod: hookd.OAuthPost, Scopes: []string{"a", "b"}, Audience: "api",
+				ExtraParams: map[string]string{"resource": "x"}, ExtraHeaders: map[string]string{"X-Tenant": "1"}}
 		})
 		for _, key := range []string{want.ID, want.UID} {
 			got, err := f.s.Endpoint(f.ctx, a.ID, key)
@@ -53,6 +58,8 @@ var endpointTests = []test{
 		// An update made after the caller read the endpoint must survive the disable.
 		upd := *ep
 		upd.URL, upd.Secrets = "https://changed.example/hook", []hookd.Secret{{Key: "whsec_rotated"}}
+		upd.ClientCert, upd.ServerCA = &hookd.ClientCert{CertPEM: "cert", KeyPEM: "key"}, "ca"
+		upd.OAuth = &hookd.OAuthClient{TokenURL: "https://auth.example/token", ClientID: "c"}
 		must(t, f.s.UpdateEndpoint(f.ctx, &upd))
 		at := t0.Add(time.Hour)
 		ok, err := f.s.DisableEndpoint(f.ctx, a.ID, ep.ID, at)
@@ -67,6 +74,9 @@ var endpointTests = []test{
 		}
 		if got.URL != upd.URL || len(got.Secrets) != 1 || got.Secrets[0].Key != "whsec_rotated" {
 			t.Errorf("disable undid an update: url %q secrets %+v", got.URL, got.Secrets)
+		}
+		if !reflect.DeepEqual(got.ClientCert, upd.ClientCert) || got.ServerCA != "ca" || !reflect.DeepEqual(got.OAuth, upd.OAuth) {
+			t.Errorf("update lost the TLS or OAuth settings: %+v %q %+v", got.ClientCert, got.ServerCA, got.OAuth)
 		}
 		// A second disable (another node, say) reports that it changed nothing.
 		ok, err = f.s.DisableEndpoint(f.ctx, a.ID, ep.ID, at.Add(time.Minute))
