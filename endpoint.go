@@ -164,9 +164,9 @@ type EndpointStore interface {
 	Endpoints(ctx context.Context, appID string, page Page) ([]*Endpoint, error)
 	// AllEndpoints returns every endpoint of the application (for fan-out).
 	AllEndpoints(ctx context.Context, appID string) ([]*Endpoint, error)
-	// SwapEndpointSecrets sets the Secrets and Headers of the endpoint (prev.AppID,
-	// prev.ID) to next's if they are still prev's, as stored, and reports whether it
-	// did; nothing else changes. Encryption at rest re-seals with it, without undoing
+	// SwapEndpointSecrets sets the secret fields of the endpoint (prev.AppID, prev.ID)
+	// — Secrets, Headers, ClientCert and OAuth — to next's if they are still prev's, as
+	// stored, and reports whether it did; nothing else changes. Encryption at rest re-seals with it, without undoing
 	// an update made meanwhile.
 	SwapEndpointSecrets(ctx context.Context, prev, next *Endpoint) (bool, error)
 	// EndpointStats counts the endpoint's deliveries by status.

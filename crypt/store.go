@@ -11,7 +11,7 @@ import (
 // Store is a hookd.Store that keeps secrets sealed at rest: every secret field is
 // sealed before it reaches the wrapped store and opened when read back, so the rest
 // of hookd only ever sees plain values. The secret fields are the endpoint's signing
-// keys and its custom header values; a new secret field is sealed and opened here,
+// keys, its custom header values, its mTLS client key and its OAuth client secret; a new secret field is sealed and opened here,
 // in sealEndpoint and openEndpoint, and Reseal re-seals it.
 //
 // SwapEndpointSecrets is not wrapped: it compares and writes stored (sealed) values,
@@ -54,6 +54,22 @@ func mapSecrets(e *hookd.Endpoint, fn func(string) (string, error)) (*hookd.Endp
 			}
 			out.Headers[name] = sv
 		}
+	}
+	if e.ClientCert != nil {
+		cc := *e.ClientCert
+		var err error
+		if cc.KeyPEM, err = fn(cc.KeyPEM); err != nil {
+			return nil, fmt.Errorf("endpoint %s: client key: %w", e.ID, err)
+		}
+		out.ClientCert = &cc
+	}
+	if e.OAuth != nil {
+		o := *e.OAuth
+		var err error
+		if o.ClientSecret, err = fn(o.ClientSecret); err != nil {
+			return nil, fmt.Errorf("endpoint %s: OAuth client secret: %w", e.ID, err)
+		}
+		out.OAuth = &o
 	}
 	return &out, nil
 }
@@ -180,6 +196,12 @@ func resealEndpoint(ctx context.Context, st hookd.Store, k *Keyring, e *hookd.En
 		}
 		for v := range maps.Values(e.Headers) {
 			current = current && k.IsCurrent(v)
+		}
+		if e.ClientCert != nil {
+			current = current && k.IsCurrent(e.ClientCert.KeyPEM)
+		}
+		if e.OAuth != nil {
+			current = current && k.IsCurrent(e.OAuth.ClientSecret)
 		}
 		if current {
 			return false, nil

@@ -226,20 +226,27 @@ func scanEndpoint(row pgx.Row) (*hookd.Endpoint, error) {
 	return &e, nil
 }
 
-// SwapEndpointSecrets sets the endpoint's secrets and headers to next's if they are
-// still prev's as stored.
+// SwapEndpointSecrets sets the endpoint's secret fields to next's if they are still
+// prev's as stored.
 func (s *Store) SwapEndpointSecrets(ctx context.Context, prev, next *hookd.Endpoint) (bool, error) {
-	var js [4][]byte
-	for i, v := range []any{prev.Headers, prev.Secrets, next.Headers, next.Secrets} {
+	var js [6][]byte
+	for i, v := range []any{prev.Headers, prev.Secrets, next.Headers, next.Secrets, prev.OAuth, next.OAuth} {
 		b, err := marshalJSON(v)
 		if err != nil {
 			return false, err
 		}
 		js[i] = b
 	}
-	tag, err := s.pool.Exec(ctx, `UPDATE endpoints SET headers = $5, secrets = $6
-		WHERE app_id = $1 AND id = $2 AND headers IS NOT DISTINCT FROM $3 AND secrets IS NOT DISTINCT FROM $4`,
-		prev.AppID, prev.ID, js[0], js[1], js[2], js[3])
+	key := func(c *hookd.ClientCert) string {
+		if c == nil {
+			return ""
+		}
+		return c.KeyPEM
+	}
+	tag, err := s.pool.Exec(ctx, `UPDATE endpoints SET headers = $5, secrets = $6, oauth = $8, client_key = $10
+		WHERE app_id = $1 AND id = $2 AND headers IS NOT DISTINCT FROM $3 AND secrets IS NOT DISTINCT FROM $4
+		AND oauth IS NOT DISTINCT FROM $7 AND client_key = $9`,
+		prev.AppID, prev.ID, js[0], js[1], js[2], js[3], js[4], js[5], key(prev.ClientCert), key(next.ClientCert))
 	if err != nil {
 		return false, fmt.Errorf("swap endpoint secrets: %w", err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/hookd/hookd"
+	"github.com/hookd/hookd/hookdtest"
 	"github.com/hookd/hookd/server"
 	"github.com/hookd/hookd/sqlite"
 )
@@ -43,6 +44,16 @@ func secretFixture(t *testing.T, ts *testServer) []string {
 			t.Fatalf("rotate: %d %s", code, b)
 		}
 	}
+	// An mTLS client key on the first endpoint.
+	var eps struct{ Data []struct{ ID string } }
+	if code, b := ts.raw(t, "GET", "/api/v1/app/"+app.ID+"/endpoint", ""); code != 200 || json.Unmarshal(b, &eps) != nil || len(eps.Data) == 0 {
+		t.Fatalf("list endpoints: %d %s", code, b)
+	}
+	identity := hookdtest.NewCA(t, "clients").Client(t, "hookd", time.Now().Add(time.Hour))
+	idBody, _ := json.Marshal(map[string]string{"identity": identity})
+	if code, b := ts.raw(t, "PUT", "/api/v1/app/"+app.ID+"/endpoint/"+eps.Data[0].ID+"/mtls", string(idBody)); code != 204 {
+		t.Fatalf("set mtls: %d %s", code, b)
+	}
 	var key struct{ Key string }
 	code, b := ts.raw(t, "POST", "/api/v1/auth/api-key", `{"name":"scanned"}`)
 	if code != 201 || json.Unmarshal(b, &key) != nil {
@@ -61,7 +72,7 @@ func secretFixture(t *testing.T, ts *testServer) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := 0
+	n, keys := 0, 0
 	for _, a := range apps {
 		eps, err := st.AllEndpoints(ctx, a.ID)
 		if err != nil {
@@ -75,10 +86,22 @@ func secretFixture(t *testing.T, ts *testServer) []string {
 			for _, v := range e.Headers {
 				secrets = append(secrets, v)
 			}
+			if e.ClientCert != nil {
+				// The PEM key, and its base64 body on its own.
+				body := strings.Join(strings.Split(e.ClientCert.KeyPEM, "\n")[1:2], "")
+				secrets = append(secrets, e.ClientCert.KeyPEM, body)
+				keys++
+			}
+			if e.OAuth != nil {
+				secrets = append(secrets, e.OAuth.ClientSecret)
+			}
 		}
 	}
 	if n < 14 { // 7 endpoints × (current + rotated-out)
 		t.Fatalf("the store holds %d endpoint keys, want at least 14", n)
+	}
+	if keys != 1 {
+		t.Fatalf("the store holds %d mTLS client keys, want 1", keys)
 	}
 	return secrets
 }

@@ -306,16 +306,17 @@ func (s *Store) countStatuses(ctx context.Context, query string, args ...any) (h
 	return st, rows.Err()
 }
 
-// SwapEndpointSecrets sets the endpoint's secrets and headers to next's if they are
-// still prev's as stored.
+// SwapEndpointSecrets sets the endpoint's secret fields to next's if they are still
+// prev's as stored.
 func (s *Store) SwapEndpointSecrets(ctx context.Context, prev, next *hookd.Endpoint) (bool, error) {
 	var n int64
 	err := s.write(ctx, func(tx *wtx) (bool, error) {
 		var err error
-		n, err = tx.affected(`UPDATE endpoints SET headers = ?, secrets = ?
-			WHERE app_id = ? AND id = ? AND headers = ? AND secrets = ?`,
-			strMap(next.Headers), secretsText(next.Secrets), prev.AppID, prev.ID,
-			strMap(prev.Headers), secretsText(prev.Secrets))
+		n, err = tx.affected(`UPDATE endpoints SET headers = ?, secrets = ?, client_key = ?, oauth = ?
+			WHERE app_id = ? AND id = ? AND headers = ? AND secrets = ? AND client_key = ? AND oauth = ?`,
+			strMap(next.Headers), secretsText(next.Secrets), keyText(next.ClientCert), oauthText(next.OAuth),
+			prev.AppID, prev.ID, strMap(prev.Headers), secretsText(prev.Secrets),
+			keyText(prev.ClientCert), oauthText(prev.OAuth))
 		return false, err
 	})
 	if err != nil {

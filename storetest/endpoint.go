@@ -302,4 +302,32 @@ var secretTests = []test{
 			t.Fatal("swap on an endpoint without headers did not happen")
 		}
 	}},
+	{"SwapClientKeyAndOAuthSecret", func(t *testing.T, f *fixture) {
+		a := f.app()
+		e := f.endpoint(a.ID, func(e *hookd.Endpoint) {
+			e.ClientCert = &hookd.ClientCert{CertPEM: "cert", KeyPEM: "plain-key"}
+			e.OAuth = &hookd.OAuthClient{TokenURL: "https://auth.example/token", ClientID: "c", ClientSecret: "plain-secret"}
+		})
+		got, err := f.s.Endpoint(f.ctx, a.ID, e.ID)
+		must(t, err)
+		next := *got
+		next.ClientCert = &hookd.ClientCert{CertPEM: "cert", KeyPEM: "sealed-key"}
+		next.OAuth = &hookd.OAuthClient{TokenURL: "https://auth.example/token", ClientID: "c", ClientSecret: "sealed-secret"}
+		ok, err := f.s.SwapEndpointSecrets(f.ctx, got, &next)
+		must(t, err)
+		if !ok {
+			t.Fatal("swap from the stored values did not happen")
+		}
+		after, err := f.s.Endpoint(f.ctx, a.ID, e.ID)
+		must(t, err)
+		if after.ClientCert.KeyPEM != "sealed-key" || after.OAuth.ClientSecret != "sealed-secret" {
+			t.Fatalf("after swap: client cert %+v oauth %+v", after.ClientCert, after.OAuth)
+		}
+		// A key changed meanwhile (a new PUT …/mtls) is not undone.
+		stale := next
+		stale.ClientCert = &hookd.ClientCert{CertPEM: "cert", KeyPEM: "sealed-again"}
+		if ok, err := f.s.SwapEndpointSecrets(f.ctx, got, &stale); err != nil || ok {
+			t.Fatalf("swap from a client key no longer stored = %v, %v; want false", ok, err)
+		}
+	}},
 }
