@@ -225,7 +225,7 @@ func allRoutes() []route {
 		{method: "POST", pattern: ep + "/send-example", access: AppAttempts, handle: (*Server).sendExample},
 		{method: "GET", pattern: ep + "/msg", access: AppRead, handle: (*Server).listAttemptedMessages},
 		{method: "GET", pattern: ep + "/mtls", access: AppRead, handle: (*Server).getEndpointMTLS},
-		{method: "GET", pattern: ep + "/mtls-config", access: AppRead, handle: (*Server).getEndpointMTLS},
+		{method: "GET", pattern: ep + "/mtls-config", access: AppRead, handle: (*Server).getEndpointMTLSConfig},
 		{method: "PUT", pattern: ep + "/mtls", access: AppManage, handle: (*Server).setEndpointMTLS},
 		{method: "DELETE", pattern: ep + "/mtls", access: AppManage, handle: (*Server).deleteEndpointMTLS},
 		{method: "GET", pattern: ep + "/ca", access: AppRead, handle: (*Server).getEndpointCA},

@@ -71,6 +71,30 @@ func (s *Server) getEndpointMTLS(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// endpointMTLSStateOut is Svix's EndpointMtlsOut: whether a client certificate is set,
+// and which.
+type endpointMTLSStateOut struct {
+	Enabled bool             `json:"enabled"`
+	Config  *endpointMTLSOut `json:"config"`
+}
+
+func (s *Server) getEndpointMTLSConfig(w http.ResponseWriter, r *http.Request) error {
+	_, e, err := s.endpoint(r)
+	if err != nil {
+		return err
+	}
+	out := endpointMTLSStateOut{}
+	if e.ClientCert != nil {
+		c, err := mtlsOut(e.ClientCert)
+		if err != nil {
+			return err
+		}
+		out.Enabled, out.Config = true, &c
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
 func (s *Server) setEndpointMTLS(w http.ResponseWriter, r *http.Request) error {
 	var in endpointMTLSIn
 	if err := decode(r, &in); err != nil {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/hookd/hookd/api"
+	"github.com/hookd/hookd/hookdtest"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 
@@ -204,6 +205,8 @@ func TestContract(t *testing.T) {
 		et  = "/api/v1/event-type/{event_type_name}"
 	)
 	since := time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)
+	clientCA := hookdtest.NewCA(t, "clients")
+	identity := clientCA.Client(t, "hookd", time.Now().Add(time.Hour))
 	// Each case's path is built when it runs, from the IDs made by the cases before.
 	steps := []func() contractCase{
 		func() contractCase {
@@ -347,6 +350,24 @@ func TestContract(t *testing.T) {
 		},
 		func() contractCase {
 			return contractCase{route: "POST " + ep + "/send-example", path: "/api/v1/app/acme/endpoint/" + epID + "/send-example", body: `{"eventType":"invoice.paid"}`, status: 202}
+		},
+		func() contractCase {
+			return contractCase{route: "PUT " + ep + "/mtls", path: "/api/v1/app/acme/endpoint/" + epID + "/mtls", body: jsonBody("identity", identity), status: 204}
+		},
+		func() contractCase {
+			return contractCase{route: "GET " + ep + "/mtls", path: "/api/v1/app/acme/endpoint/" + epID + "/mtls", status: 200}
+		},
+		func() contractCase {
+			return contractCase{route: "GET " + ep + "/mtls-config", path: "/api/v1/app/acme/endpoint/" + epID + "/mtls-config", status: 200}
+		},
+		func() contractCase {
+			return contractCase{route: "DELETE " + ep + "/mtls", path: "/api/v1/app/acme/endpoint/" + epID + "/mtls", status: 204}
+		},
+		func() contractCase {
+			return contractCase{route: "PUT " + ep + "/ca", path: "/api/v1/app/acme/endpoint/" + epID + "/ca", body: jsonBody("cert", clientCA.PEM), status: 204}
+		},
+		func() contractCase {
+			return contractCase{route: "GET " + ep + "/ca", path: "/api/v1/app/acme/endpoint/" + epID + "/ca", status: 200}
 		},
 		func() contractCase {
 			return contractCase{route: "GET /api/v1/background-task", path: "/api/v1/background-task?limit=2", status: 200}

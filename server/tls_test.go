@@ -76,6 +76,17 @@ func TestEndpointMTLSAndCA(t *testing.T) {
 			Subject     string    `json:"subject"`
 			NotAfter    time.Time `json:"notAfter"`
 		}
+		if path == "/mtls-config" { // Svix's EndpointMtlsOut: {enabled, config}
+			var state struct {
+				Enabled bool            `json:"enabled"`
+				Config  json.RawMessage `json:"config"`
+			}
+			must(t, json.Unmarshal(b, &state))
+			if !state.Enabled {
+				t.Fatalf("GET mtls-config = %s, want enabled", b)
+			}
+			b = state.Config
+		}
 		must(t, json.Unmarshal(b, &out))
 		if code != http.StatusOK || out.Subject != "CN=hookd" || !out.NotAfter.Equal(notAfter) || !strings.Contains(out.Certificate, "BEGIN CERTIFICATE") {
 			t.Fatalf("GET %s = %d %s, want the certificate, CN=hookd, notAfter %s", path, code, b, notAfter)
@@ -123,6 +134,9 @@ func TestEndpointMTLSAndCA(t *testing.T) {
 	}
 	if code, _ := ts.raw(t, "GET", base+"/mtls", ""); code != http.StatusNotFound {
 		t.Fatalf("GET mtls after delete = %d, want 404", code)
+	}
+	if code, b := ts.raw(t, "GET", base+"/mtls-config", ""); code != http.StatusOK || string(b) != `{"enabled":false,"config":null}` {
+		t.Fatalf("GET mtls-config after delete = %d %s", code, b)
 	}
 	if code, _ := ts.raw(t, "PUT", base+"/ca", `{"cert":null}`); code != http.StatusNoContent {
 		t.Fatalf("PUT ca null = %d", code)
