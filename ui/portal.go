@@ -257,25 +257,29 @@ func (h *Handler) portalEndpoint(w http.ResponseWriter, r *http.Request, s *sess
 		return err
 	}
 	v := h.portalView(s, "endpoints", "Endpoint", nil)
-	var secret string
+	// The secret as the API hands it out: for Ed25519 endpoints the public key only;
+	// for one-signature profiles after a rotation, the next key and when it takes over.
+	var secret struct {
+		Key      string     `json:"key"`
+		NextKey  string     `json:"nextKey"`
+		SwitchAt *time.Time `json:"switchAt"`
+	}
 	if r.URL.Query().Get("reveal") == "1" {
-		var out struct {
-			Key string `json:"key"`
-		}
-		if err := h.call(ctx, s, "GET", apiPath(s.AppID, "endpoint", e.ID, "secret"), nil, &out); err != nil {
+		if err := h.call(ctx, s, "GET", apiPath(s.AppID, "endpoint", e.ID, "secret"), nil, &secret); err != nil {
 			v.Error = hookd.ErrorMessage(err)
 		}
-		secret = out.Key
 	}
 	base := portalBase(s) + "/endpoint/" + url.PathEscape(e.ID)
 	v.Data = struct {
 		Endpoint   endpointHealth
 		Secret     string
+		NextSecret string
+		SwitchAt   *time.Time
 		Form       endpointForm
 		Deliveries []*hookd.Delivery
 		Next       string
 		Base       string
-	}{eh, secret, endpointForm{CSRF: s.CSRF, Action: base + "/edit", URL: e.URL, Description: e.Description, Types: e.FilterTypes,
+	}{eh, secret.Key, secret.NextKey, secret.SwitchAt, endpointForm{CSRF: s.CSRF, Action: base + "/edit", URL: e.URL, Description: e.Description, Types: e.FilterTypes,
 		EventTypes: ets, Submit: "Save"}, ds, nextIterator(ds, pageSize, func(d *hookd.Delivery) string { return d.MsgID }), base}
 	h.render(w, r, http.StatusOK, "portal_endpoint", v)
 	return nil

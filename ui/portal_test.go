@@ -140,6 +140,16 @@ func TestPortal(t *testing.T) {
 		t.Fatal("the receiver got no test event within 20 s")
 	}
 
+	// An Ed25519 endpoint reveals its public key only.
+	var edEp struct {
+		ID string `json:"id"`
+	}
+	ts.do(t, "POST", "/api/v1/app/"+appA.ID+"/endpoint", map[string]any{"url": "https://a.example.com/ed", "signatureProfile": "standard-ed25519"}, &edEp)
+	b.run("reveal Ed25519", chromedp.Navigate(ts.url+"/portal/app/"+appA.ID+"/endpoint/"+edEp.ID+"?reveal=1"), chromedp.WaitVisible("#secret", chromedp.ByQuery))
+	if got := b.text("#secret"); !strings.HasPrefix(got, "whpk_") {
+		t.Fatalf("Ed25519 endpoint reveals %q, want its whpk_ public key", got)
+	}
+
 	// Application B's pages and API are forbidden to this session and its token.
 	for _, path := range []string{"/portal/app/" + appB.ID + "/", "/portal/app/" + appB.ID + "/endpoint/" + epB.ID} {
 		b.run("open "+path, chromedp.Navigate(ts.url+path), chromedp.WaitVisible("h1", chromedp.ByQuery))
