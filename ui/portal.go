@@ -157,11 +157,19 @@ func (h *Handler) portalHome(w http.ResponseWriter, r *http.Request, s *session)
 		}
 		health = append(health, eh)
 	}
+	// The addresses deliveries come from, as the API publishes them.
+	var egress struct {
+		EgressIPs []string `json:"egressIps"`
+	}
+	if err := h.call(ctx, s, "GET", "/api/v1/egress-ips", nil, &egress); err != nil {
+		return err
+	}
 	h.render(w, r, http.StatusOK, "portal_home", h.portalView(s, "endpoints", "Endpoints", struct {
 		App       *hookd.Application
 		Endpoints []endpointHealth
 		Next      string
-	}{app, health, nextIterator(eps, pageSize, func(e *hookd.Endpoint) string { return e.ID })}))
+		EgressIPs []string
+	}{app, health, nextIterator(eps, pageSize, func(e *hookd.Endpoint) string { return e.ID }), egress.EgressIPs}))
 	return nil
 }
 

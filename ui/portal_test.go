@@ -3,6 +3,7 @@ package ui_test
 import (
 	"encoding/json"
 	"net/http"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -45,6 +46,7 @@ func TestPortal(t *testing.T) {
 	ts := startServer(t, func(c *serverConfig) {
 		c.PortalBrandName = "Acme Payments"
 		c.PortalBrandColor = "#7c3aed"
+		c.EgressIPs = []netip.Prefix{netip.MustParsePrefix("203.0.113.7/32"), netip.MustParsePrefix("198.51.100.0/28")}
 	})
 	rc := newReceiver(t)
 	rc.succeed.Store(true)
@@ -69,6 +71,9 @@ func TestPortal(t *testing.T) {
 	}
 	if got := b.text("header .brand"); !strings.Contains(got, "Acme Payments") {
 		t.Errorf("portal header = %q, want the brand name", got)
+	}
+	if got := b.text("#egress-ips"); !strings.Contains(got, "203.0.113.7") || !strings.Contains(got, "198.51.100.0/28") {
+		t.Errorf("portal source addresses = %q", got)
 	}
 	b.screenshot("portal_home")
 
