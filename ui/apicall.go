@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 
 	"github.com/hookd/hookd"
@@ -35,13 +36,13 @@ func (h *Handler) call(ctx context.Context, s *session, method, path string, bod
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	rec := &recorder{header: http.Header{}}
+	rec := httptest.NewRecorder()
 	h.cfg.API.ServeHTTP(rec, req)
-	if rec.status >= 400 {
+	if rec.Code >= 400 {
 		return apiError(rec)
 	}
-	if out != nil && rec.body.Len() > 0 {
-		if err := json.Unmarshal(rec.body.Bytes(), out); err != nil {
+	if out != nil && rec.Body.Len() > 0 {
+		if err := json.Unmarshal(rec.Body.Bytes(), out); err != nil {
 			return fmt.Errorf("decode %s %s: %w", method, path, err)
 		}
 	}
@@ -49,13 +50,13 @@ func (h *Handler) call(ctx context.Context, s *session, method, path string, bod
 }
 
 // apiError turns an API error answer back into a *hookd.Error.
-func apiError(rec *recorder) error {
+func apiError(rec *httptest.ResponseRecorder) error {
 	var e struct {
 		Code   string          `json:"code"`
 		Detail json.RawMessage `json:"detail"`
 	}
-	_ = json.Unmarshal(rec.body.Bytes(), &e)
-	msg := http.StatusText(rec.status)
+	_ = json.Unmarshal(rec.Body.Bytes(), &e)
+	msg := http.StatusText(rec.Code)
 	var s string
 	var items []struct {
 		Loc []string `json:"loc"`
@@ -75,7 +76,7 @@ func apiError(rec *recorder) error {
 		}
 		msg = strings.Join(parts, "; ")
 	}
-	return &hookd.Error{Code: codeForStatus(rec.status, e.Code), Message: msg}
+	return &hookd.Error{Code: codeForStatus(rec.Code, e.Code), Message: msg}
 }
 
 // codeForStatus returns the hookd code of an API answer: its own when it names one
@@ -91,26 +92,4 @@ func codeForStatus(status int, code string) hookd.Code {
 		}
 	}
 	return hookd.EINTERNAL
-}
-
-// recorder is the http.ResponseWriter an in-process API call writes to.
-type recorder struct {
-	header http.Header
-	status int
-	body   bytes.Buffer
-}
-
-func (r *recorder) Header() http.Header { return r.header }
-
-func (r *recorder) WriteHeader(code int) {
-	if r.status == 0 {
-		r.status = code
-	}
-}
-
-func (r *recorder) Write(b []byte) (int, error) {
-	if r.status == 0 {
-		r.status = http.StatusOK
-	}
-	return r.body.Write(b)
 }

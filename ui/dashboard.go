@@ -70,19 +70,13 @@ func (h *Handler) signinPage(w http.ResponseWriter, r *http.Request) error {
 // renderSignin shows the sign-in form with a fresh CSRF token, kept in a cookie of
 // its own until there is a session.
 func (h *Handler) renderSignin(w http.ResponseWriter, r *http.Request, status int, msg string) {
-	token := randomToken()
-	setCookie(w, r, signinCookie, token, "/ui/signin", h.now().Add(time.Hour), false)
+	token := h.newSigninCSRF(w, r, "/ui/signin", false)
 	h.render(w, r, status, "signin", &view{Title: "Sign in", CSRF: token, Error: msg,
 		Data: safeNext(r.FormValue("next"))})
 }
 
 func (h *Handler) signin(w http.ResponseWriter, r *http.Request) error {
-	c, err := r.Cookie(signinCookie)
-	want := ""
-	if err == nil {
-		want = c.Value
-	}
-	if err := checkCSRF(r, want); err != nil {
+	if err := checkSigninCSRF(r); err != nil {
 		return err
 	}
 	key := strings.TrimSpace(r.PostFormValue("key"))

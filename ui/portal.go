@@ -85,19 +85,13 @@ func (h *Handler) portalLogin(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *Handler) renderPortalLogin(w http.ResponseWriter, r *http.Request, status int, msg string) {
-	token := randomToken()
-	setCookie(w, r, signinCookie, token, "/portal/session", h.now().Add(time.Hour), len(h.cfg.FrameAncestors) > 0)
+	token := h.newSigninCSRF(w, r, "/portal/session", len(h.cfg.FrameAncestors) > 0)
 	h.render(w, r, status, "portal_login", &view{Title: "Sign in", CSRF: token, Error: msg, Brand: h.cfg.Brand})
 }
 
 // portalSession exchanges an application-scoped token for a session cookie.
 func (h *Handler) portalSession(w http.ResponseWriter, r *http.Request) error {
-	c, err := r.Cookie(signinCookie)
-	want := ""
-	if err == nil {
-		want = c.Value
-	}
-	if err := checkCSRF(r, want); err != nil {
+	if err := checkSigninCSRF(r); err != nil {
 		return err
 	}
 	token := strings.TrimSpace(r.PostFormValue("token"))

@@ -155,3 +155,20 @@ func checkCSRF(r *http.Request, want string) error {
 	}
 	return nil
 }
+
+// newSigninCSRF sets the CSRF token of a sign-in form, kept in a cookie for path
+// until there is a session, and returns it.
+func (h *Handler) newSigninCSRF(w http.ResponseWriter, r *http.Request, path string, crossSite bool) string {
+	token := randomToken()
+	setCookie(w, r, signinCookie, token, path, h.now().Add(time.Hour), crossSite)
+	return token
+}
+
+// checkSigninCSRF refuses a sign-in form whose CSRF token is not its cookie's.
+func checkSigninCSRF(r *http.Request) error {
+	want := ""
+	if c, err := r.Cookie(signinCookie); err == nil {
+		want = c.Value
+	}
+	return checkCSRF(r, want)
+}
