@@ -240,6 +240,16 @@ func TestCLIEndpointMessageAttempt(t *testing.T) {
 	if s := strings.TrimSpace(c.ok(t, "endpoint", "secret", "main", "--app", "acme")); s == secret {
 		t.Error("the secret did not change")
 	}
+	out = c.ok(t, "endpoint", "headers", "main", "--app", "acme", "--set", "X-Tenant=acme", "--set", "X-Old=1")
+	if !strings.Contains(out, "X-Tenant") || !strings.Contains(out, "X-Old") {
+		t.Errorf("endpoint headers --set:\n%s", out)
+	}
+	var hdrs struct{ Headers map[string]string }
+	c.okJSON(t, &hdrs, "endpoint", "headers", "main", "--app", "acme", "--delete", "X-Old")
+	if len(hdrs.Headers) != 1 || hdrs.Headers["X-Tenant"] != "acme" {
+		t.Errorf("endpoint headers --delete --json: %+v", hdrs)
+	}
+	c.fails(t, exitUsage, "KEY=VALUE", "endpoint", "headers", "main", "--app", "acme", "--set", "novalue")
 	var stats struct{ Success int }
 	c.okJSON(t, &stats, "endpoint", "stats", "main", "--app", "acme")
 	if stats.Success != 2 {

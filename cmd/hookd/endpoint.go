@@ -2,6 +2,9 @@ package main
 
 import (
 	"fmt"
+	"maps"
+	"slices"
+	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -78,6 +81,8 @@ func newEndpointCmd() *cobra.Command {
 		window         timeWindow
 		replayTypes    []string
 		replayChannel  string
+		setHeaders     []string
+		delHeaders     []string
 	)
 	appFlag := func(fs *pflag.FlagSet) { fs.StringVar(&app, "app", "", "application ID or uid (required)") }
 	withApp := func(more func(fs *pflag.FlagSet)) func(fs *pflag.FlagSet) {
@@ -249,6 +254,59 @@ of the time window that was sent to it, narrowed by --event-types and --channel.
 				}
 				return b, nil
 			}, func(r *apiRun, data []byte) error { return r.startedTask(data, window.wait) }),
+		}),
+		newAPICmd(apiSpec{
+			use: "headers ENDPOINT", short: "Show or change the custom headers sent to an endpoint", args: cobra.ExactArgs(1),
+			long: `headers prints the custom headers hookd sends with every request to the endpoint.
+--set KEY=VALUE adds or replaces one and --delete NAME removes one (both
+repeatable); the others stay as they are.`,
+			flags: withApp(func(fs *pflag.FlagSet) {
+				fs.StringArrayVar(&setHeaders, "set", nil, "add or replace a header: KEY=VALUE (repeatable)")
+				fs.StringArrayVar(&delHeaders, "delete", nil, "remove a header (repeatable)")
+			}),
+			example: `  hookd endpoint headers main --app acme
+  hookd endpoint headers main --app acme --set X-Tenant=acme --delete X-Old`,
+			run: func(r *apiRun) error {
+				p, err := endpointPath(app, r.args[0])
+				if err != nil {
+					return err
+				}
+				if len(setHeaders) > 0 || len(delHeaders) > 0 {
+					set, err := keyValues("set", setHeaders)
+					if err != nil {
+						return withCode(exitUsage, err)
+					}
+					body := map[string]any{"headers": set}
+					if set == nil {
+						body["headers"] = map[string]string{}
+					}
+					if len(delHeaders) > 0 {
+						body["deleteHeaders"] = delHeaders
+					}
+					if _, err := r.c.do(r.cmd.Context(), "PATCH", p+"/headers", nil, body); err != nil {
+						return err
+					}
+				}
+				data, err := r.c.do(r.cmd.Context(), "GET", p+"/headers", nil, nil)
+				if err != nil {
+					return err
+				}
+				if r.json {
+					return writeJSON(r.cmd.OutOrStdout(), data)
+				}
+				var h struct {
+					Headers map[string]string `json:"headers"`
+				}
+				if err := jsonUnmarshal(data, &h); err != nil {
+					return err
+				}
+				tw := tabwriter.NewWriter(r.cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "HEADER\tVALUE")
+				for _, k := range slices.Sorted(maps.Keys(h.Headers)) {
+					fmt.Fprintf(tw, "%s\t%s\n", k, h.Headers[k])
+				}
+				return tw.Flush()
+			},
 		}),
 		newAPICmd(apiSpec{
 			use: "stats ENDPOINT", short: "Count an endpoint's deliveries by status", args: cobra.ExactArgs(1), flags: withApp(nil),
