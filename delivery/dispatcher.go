@@ -61,10 +61,10 @@ type Dispatcher struct {
 	inFlight  atomic.Int64
 	capSig    chan struct{} // a held delivery was released
 	nudge     chan struct{}
-	workers   chan struct{} // one token per request in flight
 	results   chan item
 
 	mu       sync.Mutex
+	share    shareState
 	lanes    map[string]*lane
 	stopping bool
 	lanesWG  sync.WaitGroup
@@ -116,7 +116,7 @@ func New(cfg Config) (*Dispatcher, error) {
 		maxHeld:    int64(cfg.Workers + cfg.QueueSize),
 		capSig:     make(chan struct{}, 1),
 		nudge:      make(chan struct{}, 1),
-		workers:    make(chan struct{}, cfg.Workers),
+		share:      shareState{apps: make(map[string]*appShare), freed: make(chan struct{})},
 		lanes:      make(map[string]*lane),
 		health:     make(map[string]healthState),
 	}

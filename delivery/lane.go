@@ -28,6 +28,14 @@ type lane struct {
 	// done deliveries were worked on since since: the lane's observed pace.
 	done  int
 	since time.Time
+
+	// Its part in sharing the workers (see share.go).
+	app       string
+	starts    []reqStart // requests in flight, oldest first
+	waiting   int        // workers waiting to start a request
+	slowUntil time.Time
+	// provenUntil is when the lane's last quick answer stops counting.
+	provenUntil time.Time
 }
 
 // busy is how many deliveries the lane holds: queued, or in its workers' hands.
@@ -72,10 +80,28 @@ func (d *Dispatcher) concurrency() int {
 	return max(1, (d.cfg.EndpointConcurrency+n-1)/max(n, 1))
 }
 
+// laneWorkers is how many workers the lane may have: its share of the endpoint's
+// concurrency, and no more than it may have requests in flight while slow or not yet
+// answered quickly (see share.go); d.mu is held.
+func (d *Dispatcher) laneWorkers(l *lane) int {
+	n := d.concurrency()
+	now := time.Now()
+	if l.slow(now) {
+		n = min(n, slowCapacity(d.cfg.EndpointConcurrency))
+	} else if !now.Before(l.provenUntil) {
+		n = min(n, unprovenRequests)
+	}
+	return n
+}
+
 // capacity is how many deliveries the lane may hold, in flight and queued. A
 // rate-limited lane holds no more than it can send within half a lease.
 func (d *Dispatcher) capacity(l *lane) int {
 	c := d.cfg.EndpointConcurrency + d.cfg.EndpointQueue
+	if now := time.Now(); l.slow(now) || !now.Before(l.provenUntil) {
+		// Slow, or not yet answered quickly: hold few (see share.go).
+		c = min(c, slowCapacity(d.cfg.EndpointConcurrency))
+	}
 	if l.rate > 0 {
 		c = min(c, max(1, int(d.lease().Seconds()/2*l.rate)))
 	}
@@ -93,7 +119,7 @@ func (d *Dispatcher) enqueue(dl *hookd.Delivery) bool {
 	}
 	l := d.lanes[dl.EndpointID]
 	if l == nil {
-		l = &lane{id: dl.EndpointID, ready: make(chan struct{}, d.cfg.EndpointConcurrency)}
+		l = &lane{id: dl.EndpointID, app: dl.AppID, ready: make(chan struct{}, d.cfg.EndpointConcurrency)}
 		d.lanes[dl.EndpointID] = l
 		if len(d.lanes)%1024 == 0 {
 			d.sweepLanes()
@@ -111,7 +137,7 @@ func (d *Dispatcher) enqueue(dl *hookd.Delivery) bool {
 	case l.idle > 0:
 		l.idle--
 		l.ready <- struct{}{} // never blocks: there are fewer tokens than workers
-	case l.active < d.concurrency():
+	case l.active < d.laneWorkers(l):
 		l.active++
 		d.lanesWG.Add(1)
 		go d.work(l)
@@ -221,22 +247,26 @@ func (d *Dispatcher) process(ctx context.Context, l *lane, dl *hookd.Delivery) {
 			return
 		}
 	}
+	start, res := d.startRequest(l)
+	switch res {
+	case stopped:
+		d.results <- item{back: dl, until: d.cfg.Now()}
+		return
+	case refusedSlow:
+		d.results <- item{back: dl, until: d.cfg.Now().Add(d.saturatedDelay([]*hookd.Delivery{dl}))}
+		return
+	}
 	if d.cfg.Now().Add(info.timeout + time.Second).After(dl.NextAttempt) {
 		// The lease would run out during the request: give it back to be claimed
 		// again with a fresh lease (long enough, now that info.timeout is known).
-		d.results <- item{back: dl, until: d.cfg.Now()}
-		return
-	}
-	select {
-	case d.workers <- struct{}{}:
-	case <-d.runCtx.Done():
+		d.finishRequest(l, start)
 		d.results <- item{back: dl, until: d.cfg.Now()}
 		return
 	}
 	d.inFlight.Add(1)
 	r := d.send(ctx, info, dl)
 	d.inFlight.Add(-1)
-	<-d.workers
+	d.finishRequest(l, start)
 	d.results <- d.decide(dl, info, r)
 }
 
