@@ -1,6 +1,7 @@
 package hookd
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -156,15 +157,20 @@ func (r RetrySchedule) String() string { return r.Name }
 
 // ResolveRetrySchedule picks the most specific schedule: the endpoint's, else the event
 // type's, else the application's, else the server's. Overrides are stored as text and
-// were validated when set.
-func ResolveRetrySchedule(server RetrySchedule, app, eventType, endpoint string) RetrySchedule {
-	for _, s := range []string{endpoint, eventType, app} {
-		if s == "" {
+// were validated when set; one that no longer parses (written by an older version, or
+// into the database by hand) is skipped for the next less specific one, and the error
+// names it so that the caller can report it.
+func ResolveRetrySchedule(server RetrySchedule, app, eventType, endpoint string) (RetrySchedule, error) {
+	var errs []error
+	for _, o := range []struct{ of, s string }{{"endpoint", endpoint}, {"event type", eventType}, {"application", app}} {
+		if o.s == "" {
 			continue
 		}
-		if r, err := ParseRetrySchedule(s); err == nil {
-			return r
+		r, err := ParseRetrySchedule(o.s)
+		if err == nil {
+			return r, errors.Join(errs...)
 		}
+		errs = append(errs, fmt.Errorf("%s's retry schedule skipped: %w", o.of, err))
 	}
-	return server
+	return server, errors.Join(errs...)
 }

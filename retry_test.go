@@ -148,17 +148,24 @@ func TestResolveRetrySchedule(t *testing.T) {
 		name                string
 		app, eventType, ept string
 		want                string
+		wantErr             string // part of the error, "" for none
 	}{
-		{"server", "", "", "", "default"},
-		{"application", "short", "", "", "short"},
-		{"event type over application", "short", "none", "", "none"},
-		{"endpoint over all", "short", "none", "1s,2s", "1s,2s"},
-		{"invalid override skipped", "short", "", "bogus", "short"},
+		{"server", "", "", "", "default", ""},
+		{"application", "short", "", "", "short", ""},
+		{"event type over application", "short", "none", "", "none", ""},
+		{"endpoint over all", "short", "none", "1s,2s", "1s,2s", ""},
+		{"invalid override skipped and named", "short", "", "bogus", "short", "endpoint's retry schedule skipped"},
+		{"every override invalid", "x", "y", "", "default", "application's"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := hookd.ResolveRetrySchedule(server, tt.app, tt.eventType, tt.ept).String(); got != tt.want {
+			t.Parallel()
+			got, err := hookd.ResolveRetrySchedule(server, tt.app, tt.eventType, tt.ept)
+			if got.String() != tt.want {
 				t.Fatalf("resolved %q, want %q", got, tt.want)
+			}
+			if tt.wantErr == "" && err != nil || tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
+				t.Errorf("error %v, want one saying %q", err, tt.wantErr)
 			}
 		})
 	}

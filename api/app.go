@@ -72,7 +72,7 @@ func (in *applicationIn) apply(a *hookd.Application) error {
 	wasOperational := a.UID == hookd.OperationalAppUID
 	a.UID = ""
 	if in.UID != nil {
-		if err := checkUID("uid", *in.UID, hookd.PrefixApp); err != nil {
+		if err := hookd.CheckUID("uid", *in.UID, hookd.PrefixApp); err != nil {
 			return err
 		}
 		if (*in.UID == hookd.OperationalAppUID) != wasOperational {
@@ -88,18 +88,18 @@ func (in *applicationIn) apply(a *hookd.Application) error {
 	}
 	a.RateLimit = 0
 	if rl != nil {
-		if err := checkRateLimit("rateLimit", *rl); err != nil {
+		if err := hookd.CheckRateLimit("rateLimit", int64(*rl)); err != nil {
 			return err
 		}
 		a.RateLimit = int(*rl)
 	}
-	if err := checkMetadata("metadata", in.Metadata); err != nil {
+	if err := hookd.CheckMetadata("metadata", in.Metadata); err != nil {
 		return err
 	}
 	a.Metadata = in.Metadata
 	a.RetrySchedule = ""
 	if in.RetrySchedule != nil {
-		if err := checkRetrySchedule("retrySchedule", *in.RetrySchedule); err != nil {
+		if err := hookd.CheckRetrySchedule("retrySchedule", *in.RetrySchedule); err != nil {
 			return err
 		}
 		a.RetrySchedule = *in.RetrySchedule
@@ -269,7 +269,7 @@ func (s *Server) patchApp(w http.ResponseWriter, r *http.Request) error {
 	if in.UID.Set {
 		a.UID = ""
 		if !in.UID.Null {
-			if err := checkUID("uid", in.UID.Value, hookd.PrefixApp); err != nil {
+			if err := hookd.CheckUID("uid", in.UID.Value, hookd.PrefixApp); err != nil {
 				return err
 			}
 			a.UID = in.UID.Value
@@ -277,20 +277,20 @@ func (s *Server) patchApp(w http.ResponseWriter, r *http.Request) error {
 	}
 	for _, rl := range []optional[int32]{in.ThrottleRate, in.RateLimit} {
 		if rl.Set {
-			if err := checkRateLimit("rateLimit", rl.Value); err != nil {
+			if err := hookd.CheckRateLimit("rateLimit", int64(rl.Value)); err != nil {
 				return err
 			}
 			a.RateLimit = int(rl.Value)
 		}
 	}
 	if in.Metadata.Set {
-		if err := checkMetadata("metadata", in.Metadata.Value); err != nil {
+		if err := hookd.CheckMetadata("metadata", in.Metadata.Value); err != nil {
 			return err
 		}
 		a.Metadata = in.Metadata.Value
 	}
 	if in.RetrySchedule.Set {
-		if err := checkRetrySchedule("retrySchedule", in.RetrySchedule.Value); err != nil {
+		if err := hookd.CheckRetrySchedule("retrySchedule", in.RetrySchedule.Value); err != nil {
 			return err
 		}
 		a.RetrySchedule = in.RetrySchedule.Value

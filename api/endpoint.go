@@ -1,7 +1,6 @@
 package api
 
 import (
-	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -9,9 +8,6 @@ import (
 	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/webhook"
 )
-
-// maxTimeout bounds the per-endpoint timeout extension.
-const maxTimeout = 5 * time.Minute
 
 // endpointIn is the body of POST …/endpoint and PUT …/endpoint/{endpoint_id}. Each
 // renamed field is accepted under both of its Svix names: eventTypes (SDKs 2.x) or
@@ -111,73 +107,6 @@ func epOut(e *hookd.Endpoint) endpointOut {
 	return out
 }
 
-// setURL, setUID, … validate one field and set it on the endpoint; create, update and
-// patch share them.
-func setURL(e *hookd.Endpoint, u string) error {
-	if err := checkURL("url", u); err != nil {
-		return err
-	}
-	e.URL = u
-	return nil
-}
-
-func setEndpointUID(e *hookd.Endpoint, uid *string) error {
-	e.UID = ""
-	if uid == nil {
-		return nil
-	}
-	if err := checkUID("uid", *uid, hookd.PrefixEndpoint); err != nil {
-		return err
-	}
-	e.UID = *uid
-	return nil
-}
-
-func setFilterTypes(e *hookd.Endpoint, types []string) error {
-	if err := checkNames("filterTypes", types, 256); err != nil {
-		return err
-	}
-	if len(types) == 0 {
-		types = nil
-	}
-	e.FilterTypes = types
-	return nil
-}
-
-func setChannels(e *hookd.Endpoint, channels []string) error {
-	if len(channels) > 10 {
-		return invalid("channels", "an endpoint may listen to at most 10 channels")
-	}
-	if err := checkNames("channels", channels, 128); err != nil {
-		return err
-	}
-	if len(channels) == 0 {
-		channels = nil
-	}
-	e.Channels = channels
-	return nil
-}
-
-func setTimeout(e *hookd.Endpoint, ms int64) error {
-	// Checked before converting: a large ms would overflow the duration.
-	if ms < 0 || ms > maxTimeout.Milliseconds() {
-		return invalid("timeoutMs", fmt.Sprintf("timeoutMs must be between 0 (server default) and %d", maxTimeout.Milliseconds()))
-	}
-	e.Timeout = time.Duration(ms) * time.Millisecond
-	return nil
-}
-
-func (s *Server) setDisabled(e *hookd.Endpoint, disabled bool) {
-	if disabled && !e.Disabled {
-		now := s.now()
-		e.DisabledAt = &now
-	}
-	if !disabled {
-		e.FailingSince = nil
-	}
-	e.Disabled = disabled
-}
-
 // applyEndpoint validates in and copies it onto e, a new endpoint (create, or a PUT
 // that creates) or an existing one (PUT): an existing endpoint keeps the extensions in
 // leaves out.
@@ -186,39 +115,38 @@ func (s *Server) applyEndpoint(in *endpointIn, e *hookd.Endpoint, isNew bool) (w
 	if in.URL == nil {
 		return p, invalid("url", "url is required")
 	}
-	if err := setURL(e, *in.URL); err != nil {
+	if err := e.SetURL(*in.URL); err != nil {
 		return p, err
 	}
 	e.Description = ""
 	if in.Description != nil {
 		e.Description = *in.Description
 	}
-	if err := setEndpointUID(e, in.UID); err != nil {
+	if err := e.SetUID(in.UID); err != nil {
 		return p, err
 	}
 	types := in.FilterTypes
 	if types == nil {
 		types = in.EventTypes
 	}
-	if err := setFilterTypes(e, types); err != nil {
+	if err := e.SetFilterTypes(types); err != nil {
 		return p, err
 	}
-	if err := setChannels(e, in.Channels); err != nil {
+	if err := e.SetChannels(in.Channels); err != nil {
 		return p, err
 	}
-	s.setDisabled(e, in.Disabled != nil && *in.Disabled)
+	e.SetDisabled(in.Disabled != nil && *in.Disabled, s.now())
 	rl := in.RateLimit
 	if rl == nil {
 		rl = in.ThrottleRate
 	}
 	e.RateLimit = 0
 	if rl != nil {
-		if err := checkRateLimit("rateLimit", *rl); err != nil {
+		if err := e.SetRateLimit(int64(*rl)); err != nil {
 			return p, err
 		}
-		e.RateLimit = int(*rl)
 	}
-	if err := checkMetadata("metadata", in.Metadata); err != nil {
+	if err := hookd.CheckMetadata("metadata", in.Metadata); err != nil {
 		return p, err
 	}
 	e.Metadata = in.Metadata
@@ -237,13 +165,13 @@ func (s *Server) applyEndpoint(in *endpointIn, e *hookd.Endpoint, isNew bool) (w
 		return p, err
 	}
 	if in.RetrySchedule.Set || isNew {
-		if err := checkRetrySchedule("retrySchedule", in.RetrySchedule.Value); err != nil {
+		if err := hookd.CheckRetrySchedule("retrySchedule", in.RetrySchedule.Value); err != nil {
 			return p, err
 		}
 		e.RetrySchedule = in.RetrySchedule.Value
 	}
 	if in.TimeoutMs.Set || isNew {
-		if err := setTimeout(e, in.TimeoutMs.Value); err != nil {
+		if err := e.SetTimeoutMs(in.TimeoutMs.Value); err != nil {
 			return p, err
 		}
 	}
@@ -446,7 +374,7 @@ func (s *Server) patchEndpoint(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) applyEndpointPatch(in *endpointPatch, e *hookd.Endpoint) error {
 	if in.URL.Set {
-		if err := setURL(e, in.URL.Value); err != nil {
+		if err := e.SetURL(in.URL.Value); err != nil {
 			return err
 		}
 	}
@@ -458,35 +386,34 @@ func (s *Server) applyEndpointPatch(in *endpointPatch, e *hookd.Endpoint) error 
 		if !in.UID.Null {
 			uid = &in.UID.Value
 		}
-		if err := setEndpointUID(e, uid); err != nil {
+		if err := e.SetUID(uid); err != nil {
 			return err
 		}
 	}
 	for _, types := range []optional[[]string]{in.EventTypes, in.FilterTypes} {
 		if types.Set {
-			if err := setFilterTypes(e, types.Value); err != nil {
+			if err := e.SetFilterTypes(types.Value); err != nil {
 				return err
 			}
 		}
 	}
 	if in.Channels.Set {
-		if err := setChannels(e, in.Channels.Value); err != nil {
+		if err := e.SetChannels(in.Channels.Value); err != nil {
 			return err
 		}
 	}
 	if in.Disabled.Set {
-		s.setDisabled(e, in.Disabled.Value)
+		e.SetDisabled(in.Disabled.Value, s.now())
 	}
 	for _, rl := range []optional[int32]{in.ThrottleRate, in.RateLimit} {
 		if rl.Set {
-			if err := checkRateLimit("rateLimit", rl.Value); err != nil {
+			if err := e.SetRateLimit(int64(rl.Value)); err != nil {
 				return err
 			}
-			e.RateLimit = int(rl.Value)
 		}
 	}
 	if in.Metadata.Set {
-		if err := checkMetadata("metadata", in.Metadata.Value); err != nil {
+		if err := hookd.CheckMetadata("metadata", in.Metadata.Value); err != nil {
 			return err
 		}
 		e.Metadata = in.Metadata.Value
@@ -515,13 +442,13 @@ func (s *Server) applyEndpointPatch(in *endpointPatch, e *hookd.Endpoint) error 
 		}
 	}
 	if in.RetrySchedule.Set {
-		if err := checkRetrySchedule("retrySchedule", in.RetrySchedule.Value); err != nil {
+		if err := hookd.CheckRetrySchedule("retrySchedule", in.RetrySchedule.Value); err != nil {
 			return err
 		}
 		e.RetrySchedule = in.RetrySchedule.Value
 	}
 	if in.TimeoutMs.Set {
-		if err := setTimeout(e, in.TimeoutMs.Value); err != nil {
+		if err := e.SetTimeoutMs(in.TimeoutMs.Value); err != nil {
 			return err
 		}
 	}

@@ -362,12 +362,12 @@ func (s *Server) bulkReplay(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	p := task.Params{Since: *in.Since, Until: in.Until, Status: in.Status, StatusCodeClass: in.StatusCodeClass}
-	if err := checkNames("eventTypes", in.EventTypes, 256); err != nil {
+	if err := hookd.CheckNames("eventTypes", in.EventTypes, 256); err != nil {
 		return err
 	}
 	p.EventTypes = in.EventTypes
 	if in.Channel != nil {
-		if err := checkName("channel", *in.Channel, 128); err != nil {
+		if err := hookd.CheckName("channel", *in.Channel, 128); err != nil {
 			return err
 		}
 		p.Channel = *in.Channel

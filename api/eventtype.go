@@ -78,7 +78,7 @@ func (in *eventTypeIn) apply(et *hookd.EventType) error {
 	et.Deprecated = in.Deprecated != nil && *in.Deprecated
 	et.FeatureFlag = ""
 	if in.FeatureFlag != nil && *in.FeatureFlag != "" {
-		if err := checkName("featureFlag", *in.FeatureFlag, 256); err != nil {
+		if err := hookd.CheckName("featureFlag", *in.FeatureFlag, 256); err != nil {
 			return err
 		}
 		et.FeatureFlag = *in.FeatureFlag
@@ -89,7 +89,7 @@ func (in *eventTypeIn) apply(et *hookd.EventType) error {
 	et.Schemas = in.Schemas
 	et.RetrySchedule = ""
 	if in.RetrySchedule != nil {
-		if err := checkRetrySchedule("retrySchedule", *in.RetrySchedule); err != nil {
+		if err := hookd.CheckRetrySchedule("retrySchedule", *in.RetrySchedule); err != nil {
 			return err
 		}
 		et.RetrySchedule = *in.RetrySchedule
@@ -128,7 +128,7 @@ func (s *Server) createEventType(w http.ResponseWriter, r *http.Request) error {
 	if in.Name == nil {
 		return invalid("name", "name is required")
 	}
-	if err := checkName("name", *in.Name, 256); err != nil {
+	if err := hookd.CheckName("name", *in.Name, 256); err != nil {
 		return err
 	}
 	now := s.now()
@@ -166,7 +166,7 @@ func (s *Server) updateEventType(w http.ResponseWriter, r *http.Request) error {
 	et, err := s.store.EventType(ctx, r.PathValue("event_type_name"))
 	if hookd.IsNotFound(err) {
 		name := r.PathValue("event_type_name")
-		if err := checkName("name", name, 256); err != nil {
+		if err := hookd.CheckName("name", name, 256); err != nil {
 			return err
 		}
 		et = &hookd.EventType{Name: name, CreatedAt: now, UpdatedAt: now}
@@ -215,7 +215,7 @@ func (s *Server) patchEventType(w http.ResponseWriter, r *http.Request) error {
 	if in.FeatureFlag.Set {
 		et.FeatureFlag = ""
 		if !in.FeatureFlag.Null && in.FeatureFlag.Value != "" {
-			if err := checkName("featureFlag", in.FeatureFlag.Value, 256); err != nil {
+			if err := hookd.CheckName("featureFlag", in.FeatureFlag.Value, 256); err != nil {
 				return err
 			}
 			et.FeatureFlag = in.FeatureFlag.Value
@@ -228,7 +228,7 @@ func (s *Server) patchEventType(w http.ResponseWriter, r *http.Request) error {
 		et.Schemas = in.Schemas.Value
 	}
 	if in.RetrySchedule.Set {
-		if err := checkRetrySchedule("retrySchedule", in.RetrySchedule.Value); err != nil {
+		if err := hookd.CheckRetrySchedule("retrySchedule", in.RetrySchedule.Value); err != nil {
 			return err
 		}
 		et.RetrySchedule = in.RetrySchedule.Value

@@ -55,11 +55,11 @@ func (s *Server) checkMessage(in *messageIn) error {
 	if in.EventType == nil {
 		return invalid("eventType", "eventType is required")
 	}
-	if err := checkName("eventType", *in.EventType, 256); err != nil {
+	if err := hookd.CheckName("eventType", *in.EventType, 256); err != nil {
 		return err
 	}
 	if in.EventID != nil {
-		if err := checkName("eventId", *in.EventID, 256); err != nil {
+		if err := hookd.CheckName("eventId", *in.EventID, 256); err != nil {
 			return err
 		}
 	}
@@ -75,13 +75,13 @@ func (s *Server) checkMessage(in *messageIn) error {
 	if len(in.Channels) > 10 {
 		return invalid("channels", "a message may be sent on at most 10 channels")
 	}
-	if err := checkNames("channels", in.Channels, 128); err != nil {
+	if err := hookd.CheckNames("channels", in.Channels, 128); err != nil {
 		return err
 	}
 	if len(in.Tags) > 5 {
 		return invalid("tags", "a message may have at most 5 tags")
 	}
-	return checkNames("tags", in.Tags, 128)
+	return hookd.CheckNames("tags", in.Tags, 128)
 }
 
 // Bounds of deliverAt: a time a little in the past (a client's clock may be behind)

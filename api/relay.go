@@ -54,10 +54,10 @@ func (s *Server) createRelay(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	e := &hookd.Endpoint{}
-	if err := setEndpointUID(e, in.UID); err != nil {
+	if err := e.SetUID(in.UID); err != nil {
 		return err
 	}
-	if err := setFilterTypes(e, in.FilterTypes); err != nil {
+	if err := e.SetFilterTypes(in.FilterTypes); err != nil {
 		return err
 	}
 	e.RetrySchedule = relayRetrySchedule
@@ -81,7 +81,7 @@ func (s *Server) createRelay(w http.ResponseWriter, r *http.Request) error {
 		if in.RetrySchedule != nil {
 			old.RetrySchedule = e.RetrySchedule
 		}
-		s.setDisabled(old, false)
+		old.SetDisabled(false, now)
 		if err := s.store.UpdateEndpoint(r.Context(), old); err != nil {
 			return err
 		}

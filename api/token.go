@@ -77,7 +77,7 @@ func (in *appPortalAccessIn) token(now time.Time) (*hookd.Token, error) {
 	if len(in.FeatureFlags) > maxFeatureFlags {
 		return nil, invalid("featureFlags", "at most 25 feature flags")
 	}
-	if err := checkNames("featureFlags", in.FeatureFlags, 256); err != nil {
+	if err := hookd.CheckNames("featureFlags", in.FeatureFlags, 256); err != nil {
 		return nil, err
 	}
 	t.FeatureFlags = slices.Compact(slices.Sorted(slices.Values(in.FeatureFlags)))
@@ -228,7 +228,7 @@ func NewAPIKey(ids hookd.IDGen, name string, readOnly bool, now time.Time, expir
 }
 
 // CheckKeyName validates an admin key's name.
-func CheckKeyName(name string) error { return checkName("name", name, 64) }
+func CheckKeyName(name string) error { return hookd.CheckName("name", name, 64) }
 
 func (s *Server) createAPIKey(w http.ResponseWriter, r *http.Request) error {
 	var in apiKeyIn

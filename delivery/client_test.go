@@ -2,7 +2,6 @@ package delivery_test
 
 import (
 	"crypto/x509"
-	"encoding/base64"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -64,22 +63,35 @@ func TestStaleConnection(t *testing.T) {
 }
 
 // TestRequestTarget checks that the request goes to the endpoint's path and query as
-// given, and that user information in the URL becomes Basic authorization.
+// given, without the fragment.
 func TestRequestTarget(t *testing.T) {
 	e := newEnv(t)
 	targets := make(chan string, 1)
 	rc := newReceiver(t, func(_ int, w http.ResponseWriter, r *http.Request) {
 		targets <- r.RequestURI
 	})
-	ep := e.endpoint(strings.Replace(rc.URL, "://", "://hooks:s3cret@", 1) + "/a//b/../c?x=1%202&y#frag")
+	ep := e.endpoint(rc.URL + "/a//b/../c?x=1%202&y#frag")
 	msg := e.send("a", nil, `{}`)
 	e.waitDelivery(msg.ID, ep.ID, hookd.StatusSuccess)
-	target, auth := <-targets, rc.requests()[0].header.Get("Authorization")
-	if target != "/a//b/../c?x=1%202&y" {
+	if target := <-targets; target != "/a//b/../c?x=1%202&y" {
 		t.Errorf("request target %q, want the endpoint's path and query unchanged", target)
 	}
-	if want := "Basic " + base64.StdEncoding.EncodeToString([]byte("hooks:s3cret")); auth != want {
-		t.Errorf("authorization %q, want %q", auth, want)
+}
+
+// TestURLWithCredentialsRefused stores an endpoint whose URL carries user information,
+// which the API refuses: the dispatcher applies the same check (hookd.ParseEndpointURL)
+// and makes no request.
+func TestURLWithCredentialsRefused(t *testing.T) {
+	e := newEnv(t)
+	rc := newReceiver(t, func(int, http.ResponseWriter, *http.Request) {})
+	e.endpoint(strings.Replace(rc.URL, "://", "://hooks:s3cret@", 1))
+	msg := e.send("a", nil, `{}`)
+	as := e.waitAttempts(msg.ID, 1)
+	if as[0].ResponseStatusCode != 0 || !strings.Contains(as[0].Error, "credentials") {
+		t.Errorf("attempts %+v, want one refused for the credentials", as)
+	}
+	if n := len(rc.requests()); n != 0 {
+		t.Errorf("the receiver got %d requests, want none", n)
 	}
 }
 

@@ -260,8 +260,8 @@ func (c Config) Validate() error {
 		bad("OperationalWebhookSecret", "is required with OperationalWebhookURL")
 	}
 	if c.OperationalWebhookURL != "" {
-		if u, err := parseURL(c.OperationalWebhookURL); err != nil {
-			bad("OperationalWebhookURL", "%v", err)
+		if u, err := hookd.ParseEndpointURL(c.OperationalWebhookURL); err != nil {
+			bad("OperationalWebhookURL", "%s", hookd.ErrorMessage(err))
 		} else if c.RequireHTTPS && u.Scheme != "https" {
 			bad("OperationalWebhookURL", "must be an https:// URL with RequireHTTPS")
 		}

@@ -67,7 +67,11 @@ func (d *Dispatcher) schedule(dl *hookd.Delivery, info *endpointInfo) hookd.Retr
 			typeS = et.RetrySchedule
 		}
 	}
-	return hookd.ResolveRetrySchedule(d.cfg.RetrySchedule, appS, typeS, epS)
+	r, err := hookd.ResolveRetrySchedule(d.cfg.RetrySchedule, appS, typeS, epS)
+	if err != nil {
+		d.log.Warn("retry schedule override does not parse", "app", dl.AppID, "endpoint", dl.EndpointID, "err", err)
+	}
+	return r
 }
 
 // recordOne records one result. If the store refuses it, the result is recorded

@@ -2,7 +2,6 @@ package delivery
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -27,7 +26,6 @@ type endpointInfo struct {
 	url     *url.URL // ep.URL parsed once, or nil with urlErr
 	urlErr  error
 	target  string // url without user information and fragment: what is requested
-	auth    string // Basic authorization from the URL's user information, if any
 	timeout time.Duration
 	trusted bool // the operator's operational endpoint: not subject to the SSRF guard
 	// insecure says why the endpoint's http:// URL may not be sent to, "" if it may.
@@ -63,10 +61,10 @@ func (d *Dispatcher) endpoint(ctx context.Context, appID, endpointID string) (*e
 		}
 		info := &endpointInfo{ep: ep, timeout: d.cfg.RequestTimeout, relay: ep.IsRelay()}
 		if !info.relay {
-			info.url, info.urlErr = parseURL(ep.URL)
+			info.url, info.urlErr = hookd.ParseEndpointURL(ep.URL)
 		}
 		if info.url != nil {
-			info.target, info.auth = requestTarget(info.url)
+			info.target = requestTarget(info.url)
 		}
 		if ep.Timeout > 0 {
 			info.timeout = ep.Timeout
@@ -166,7 +164,7 @@ func (d *Dispatcher) send(ctx context.Context, info *endpointInfo, dl *hookd.Del
 		return r
 	}
 	if info.urlErr != nil {
-		r.err = info.urlErr.Error()
+		r.err = hookd.ErrorMessage(info.urlErr)
 		return r
 	}
 	if info.insecure != "" {
@@ -193,9 +191,6 @@ func (d *Dispatcher) send(ctx context.Context, info *endpointInfo, dl *hookd.Del
 	h := &req.Header
 	for k, v := range info.ep.Headers {
 		h.Set(k, v)
-	}
-	if info.auth != "" {
-		h.Set("Authorization", info.auth)
 	}
 	h.SetContentType("application/json")
 	h.SetUserAgent(d.cfg.UserAgent)
@@ -316,15 +311,10 @@ func describe(err error, timeout time.Duration) string {
 	return err.Error()
 }
 
-// requestTarget returns the URL a request for u is sent to, without user information
-// or fragment, and the Basic authorization that u's user information stands for ("" if
-// none), as a browser or net/http would send them.
-func requestTarget(u *url.URL) (target, auth string) {
+// requestTarget returns the URL a request for u is sent to: u without its fragment.
+// (ParseEndpointURL refuses user information.)
+func requestTarget(u *url.URL) string {
 	t := *u
-	t.User, t.Fragment, t.RawFragment = nil, "", ""
-	if u.User != nil {
-		pass, _ := u.User.Password()
-		auth = "Basic " + base64.StdEncoding.EncodeToString([]byte(u.User.Username()+":"+pass))
-	}
-	return t.String(), auth
+	t.Fragment, t.RawFragment = "", ""
+	return t.String()
 }

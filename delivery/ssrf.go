@@ -1,10 +1,8 @@
 package delivery
 
 import (
-	"errors"
 	"fmt"
 	"net/netip"
-	"net/url"
 	"syscall"
 )
 
@@ -139,19 +137,4 @@ func (g Guard) Control(network, address string, _ syscall.RawConn) error {
 		return fmt.Errorf("refused by SSRF guard: cannot parse address %q", address)
 	}
 	return g.Check(ap.Addr())
-}
-
-// parseURL parses s, an endpoint's URL, which must be an absolute http or https URL.
-func parseURL(s string) (*url.URL, error) {
-	u, err := url.Parse(s)
-	if err != nil {
-		return nil, fmt.Errorf("invalid URL: %w", err)
-	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return nil, errors.New("URL scheme must be http or https")
-	}
-	if u.Host == "" {
-		return nil, errors.New("URL has no host")
-	}
-	return u, nil
 }

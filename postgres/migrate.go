@@ -4,69 +4,43 @@ import (
 	"context"
 	"embed"
 	"fmt"
-	"io/fs"
-	"sort"
-	"strconv"
-	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/hookd/hookd/migration"
 )
 
 //go:embed migrations/*.sql
 var migrations embed.FS
 
-// migration is one numbered schema change.
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
-// loadMigrations returns the embedded migrations in version order. File names start
-// with their version number: 0001_init.sql.
-func loadMigrations() ([]migration, error) {
-	files, err := fs.Glob(migrations, "migrations/*.sql")
-	if err != nil {
-		return nil, err
-	}
-	var ms []migration
-	for _, f := range files {
-		name := strings.TrimPrefix(f, "migrations/")
-		num, _, ok := strings.Cut(name, "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil || v < 1 {
-			return nil, fmt.Errorf("migration %s: name must start with a version number", name)
-		}
-		b, err := migrations.ReadFile(f)
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, migration{version: v, name: name, sql: string(b)})
-	}
-	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
-	for i := 1; i < len(ms); i++ {
-		if ms[i].version == ms[i-1].version {
-			return nil, fmt.Errorf("migrations %s and %s share a version", ms[i-1].name, ms[i].name)
-		}
-	}
-	return ms, nil
-}
-
 // Migrate applies the embedded migrations that the database has not seen yet, each
 // in its own transaction. An advisory lock (per schema) serialises nodes that start at
 // the same time, so each migration runs once.
 func (s *Store) Migrate(ctx context.Context) error {
-	ms, err := loadMigrations()
+	_, err := s.migrate(ctx)
+	return err
+}
+
+// SchemaVersion applies pending migrations (as Open did already) and returns the
+// database's schema version.
+func (s *Store) SchemaVersion(ctx context.Context) (int, error) { return s.migrate(ctx) }
+
+// migrate applies the pending migrations and returns the schema version.
+func (s *Store) migrate(ctx context.Context) (int, error) {
+	ms, err := migration.Load(migrations, "migrations")
 	if err != nil {
-		return fmt.Errorf("load migrations: %w", err)
+		return 0, err
 	}
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
-		return fmt.Errorf("migrate: %w", err)
+		return 0, fmt.Errorf("migrate: %w", err)
 	}
 	defer conn.Release()
 
 	const lockKey = "hashtext('hookd_migrate:' || coalesce(current_schema(), ''))"
 	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock("+lockKey+")"); err != nil {
-		return fmt.Errorf("migrate: lock: %w", err)
+		return 0, fmt.Errorf("migrate: lock: %w", err)
 	}
 	defer func() {
 		// A fresh context: the lock must be released even if ctx is done, or the
@@ -82,45 +56,38 @@ func (s *Store) Migrate(ctx context.Context) error {
 		name       text NOT NULL,
 		applied_at timestamptz NOT NULL DEFAULT now()
 	)`); err != nil {
-		return fmt.Errorf("migrate: create schema_migrations: %w", err)
+		return 0, fmt.Errorf("migrate: create schema_migrations: %w", err)
 	}
-	rows, err := conn.Query(ctx, "SELECT version FROM schema_migrations")
+	return migration.Run(ctx, migrationTarget{conn}, ms)
+}
+
+// migrationTarget applies migrations on one connection, which holds the advisory lock.
+type migrationTarget struct{ conn *pgxpool.Conn }
+
+func (t migrationTarget) Applied(ctx context.Context) (map[int]bool, error) {
+	rows, err := t.conn.Query(ctx, "SELECT version FROM schema_migrations")
 	if err != nil {
-		return fmt.Errorf("migrate: read versions: %w", err)
+		return nil, err
 	}
-	applied := map[int]bool{}
-	for rows.Next() {
-		var v int
-		if err := rows.Scan(&v); err != nil {
-			rows.Close()
-			return fmt.Errorf("migrate: read versions: %w", err)
-		}
+	vs, err := pgx.CollectRows(rows, pgx.RowTo[int])
+	if err != nil {
+		return nil, err
+	}
+	applied := make(map[int]bool, len(vs))
+	for _, v := range vs {
 		applied[v] = true
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("migrate: read versions: %w", err)
-	}
+	return applied, nil
+}
 
-	for _, m := range ms {
-		if applied[m.version] {
-			continue
+func (t migrationTarget) Apply(ctx context.Context, m migration.Migration) error {
+	return pgx.BeginFunc(ctx, t.conn, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, m.SQL); err != nil {
+			return err
 		}
-		tx, err := conn.Begin(ctx)
-		if err != nil {
-			return fmt.Errorf("migrate %s: %w", m.name, err)
+		if _, err := tx.Exec(ctx, "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", m.Version, m.Name); err != nil {
+			return fmt.Errorf("record version: %w", err)
 		}
-		if _, err := tx.Exec(ctx, m.sql); err != nil {
-			tx.Rollback(ctx)
-			return fmt.Errorf("migrate %s: %w", m.name, err)
-		}
-		if _, err := tx.Exec(ctx, "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", m.version, m.name); err != nil {
-			tx.Rollback(ctx)
-			return fmt.Errorf("migrate %s: record version: %w", m.name, err)
-		}
-		if err := tx.Commit(ctx); err != nil {
-			return fmt.Errorf("migrate %s: %w", m.name, err)
-		}
-	}
-	return nil
+		return nil
+	})
 }

@@ -18,12 +18,10 @@ import (
 	"net/url"
 	"os"
 	"runtime"
-	"sort"
-	"strconv"
-	"strings"
 	"sync"
 
 	"github.com/hookd/hookd"
+	"github.com/hookd/hookd/migration"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
@@ -129,64 +127,66 @@ func dsn(path string, readOnly bool) string {
 // Migrate applies the embedded migrations that the database has not seen yet, each in
 // its own transaction, recording them in schema_migrations. Open calls it.
 func (s *Store) Migrate(ctx context.Context) error {
-	if _, err := s.writer.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version INTEGER PRIMARY KEY, name TEXT NOT NULL)`); err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	names, err := fs.Glob(migrations, "migrations/*.sql")
-	if err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	type migration struct {
-		version int
-		name    string
-	}
-	var list []migration
-	for _, n := range names {
-		base := strings.TrimPrefix(n, "migrations/")
-		num, _, _ := strings.Cut(base, "_")
-		v, err := strconv.Atoi(num)
-		if err != nil {
-			return fmt.Errorf("migrate: bad migration name %q", base)
-		}
-		list = append(list, migration{v, base})
-	}
-	sort.Slice(list, func(i, j int) bool { return list[i].version < list[j].version })
-	for i := 1; i < len(list); i++ {
-		if list[i].version == list[i-1].version {
-			// The second would be skipped as applied: refuse to start instead.
-			return fmt.Errorf("migrate: migrations %s and %s share a version", list[i-1].name, list[i].name)
-		}
-	}
-	for _, m := range list {
-		if err := s.applyMigration(ctx, m.version, m.name); err != nil {
-			return fmt.Errorf("migrate %s: %w", m.name, err)
-		}
-	}
-	return nil
+	_, err := s.migrate(ctx)
+	return err
 }
 
-func (s *Store) applyMigration(ctx context.Context, version int, name string) error {
-	body, err := migrations.ReadFile("migrations/" + name)
+// migrate applies the pending migrations and returns the schema version.
+func (s *Store) migrate(ctx context.Context) (int, error) {
+	ms, err := migration.Load(migrations, "migrations")
 	if err != nil {
-		return err
+		return 0, err
 	}
-	tx, err := s.writer.BeginTx(ctx, nil)
+	if _, err := s.writer.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version INTEGER PRIMARY KEY, name TEXT NOT NULL)`); err != nil {
+		return 0, fmt.Errorf("migrate: %w", err)
+	}
+	return migration.Run(ctx, migrationTarget{s.writer}, ms)
+}
+
+// SchemaVersion applies pending migrations (as Open did already) and returns the
+// database's schema version.
+func (s *Store) SchemaVersion(ctx context.Context) (int, error) { return s.migrate(ctx) }
+
+// migrationTarget applies migrations through the writer connection. Its transactions
+// take the write lock at BEGIN (_txlock=immediate), so of two processes opening one
+// file at once, the second sees the first's versions.
+type migrationTarget struct{ db *sql.DB }
+
+func (t migrationTarget) Applied(ctx context.Context) (map[int]bool, error) {
+	rows, err := t.db.QueryContext(ctx, `SELECT version FROM schema_migrations`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	applied := map[int]bool{}
+	for rows.Next() {
+		var v int
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		applied[v] = true
+	}
+	return applied, rows.Err()
+}
+
+func (t migrationTarget) Apply(ctx context.Context, m migration.Migration) error {
+	tx, err := t.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
 	var n int
-	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, version).Scan(&n); err != nil {
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, m.Version).Scan(&n); err != nil {
 		return err
 	}
 	if n > 0 {
 		return nil
 	}
-	if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+	if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name) VALUES (?, ?)`, version, name); err != nil {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name) VALUES (?, ?)`, m.Version, m.Name); err != nil {
 		return err
 	}
 	return tx.Commit()

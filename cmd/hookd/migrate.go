@@ -45,25 +45,18 @@ advisory lock lets one process apply each migration.`,
 // migrate applies pending migrations to db (opening a store applies them) and
 // returns the schema version afterwards.
 func migrate(ctx context.Context, db string) (int, error) {
-	var version int
 	if strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://") {
 		s, err := postgres.Open(ctx, db, postgres.Options{MaxConns: 2})
 		if err != nil {
 			return 0, fmt.Errorf("migrate postgres: %w", err)
 		}
 		defer s.Close()
-		if err := s.Pool().QueryRow(ctx, "SELECT coalesce(max(version), 0) FROM schema_migrations").Scan(&version); err != nil {
-			return 0, fmt.Errorf("read schema version: %w", err)
-		}
-		return version, nil
+		return s.SchemaVersion(ctx)
 	}
 	s, err := sqlite.Open(ctx, db)
 	if err != nil {
 		return 0, fmt.Errorf("migrate sqlite %s: %w", db, err)
 	}
 	defer s.Close()
-	if err := s.DB().QueryRowContext(ctx, "SELECT coalesce(max(version), 0) FROM schema_migrations").Scan(&version); err != nil {
-		return 0, fmt.Errorf("read schema version: %w", err)
-	}
-	return version, nil
+	return s.SchemaVersion(ctx)
 }
