@@ -145,6 +145,25 @@ func TestPortal(t *testing.T) {
 		t.Fatal("the receiver got no test event within 20 s")
 	}
 
+	// The delivery log shows the test event, its attempt and the receiver's answer;
+	// resend makes a new attempt.
+	b.run("delivery log", chromedp.Navigate(ts.url+"/portal/app/"+appA.ID+"/endpoint/"+epID),
+		chromedp.WaitVisible(`a[href^="/portal/app/`+appA.ID+`/msg/"]`, chromedp.ByQuery),
+		chromedp.Click(`a[href^="/portal/app/`+appA.ID+`/msg/"]`, chromedp.ByQuery),
+		chromedp.WaitVisible(`a[href*="/attempt/"]`, chromedp.ByQuery))
+	b.screenshot("portal_message")
+	b.run("resend", chromedp.Click(".resend", chromedp.ByQuery),
+		chromedp.WaitVisible(`//p[@class="notice"][contains(., "Resend queued")]`, chromedp.BySearch))
+	select {
+	case <-rc.got:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the resend did not arrive")
+	}
+	b.run("attempt", chromedp.Click(`a[href*="/attempt/"]`, chromedp.ByQuery), chromedp.WaitVisible("#response-body", chromedp.ByQuery))
+	if got := b.text("#response-body"); got != "thanks" {
+		t.Fatalf("portal attempt shows response %q, want the receiver's", got)
+	}
+
 	// An Ed25519 endpoint reveals its public key only.
 	var edEp struct {
 		ID string `json:"id"`
