@@ -190,10 +190,12 @@ const messagesPattern = "/api/v1/app/{app_id}/msg"
 // allRoutes lists every operation; the OpenAPI test checks it against openapi.json.
 func allRoutes() []route {
 	const (
-		app = "/api/v1/app/{app_id}"
-		ep  = app + "/endpoint/{endpoint_id}"
-		msg = app + "/msg/{msg_id}"
-		et  = "/api/v1/event-type/{event_type_name}"
+		app   = "/api/v1/app/{app_id}"
+		ep    = app + "/endpoint/{endpoint_id}"
+		msg   = app + "/msg/{msg_id}"
+		et    = "/api/v1/event-type/{event_type_name}"
+		ops   = "/api/v1/operational-webhook/endpoint"
+		opsEp = ops + "/{endpoint_id}"
 	)
 	return []route{
 		{method: "GET", pattern: "/api/v1/health", access: Public, handle: (*Server).health},
@@ -265,6 +267,16 @@ func allRoutes() []route {
 		{method: "GET", pattern: "/api/v1/auth/api-key", access: ServerRead, handle: (*Server).listAPIKeys},
 		{method: "POST", pattern: "/api/v1/auth/api-key", access: ServerWrite, noReplay: true, handle: (*Server).createAPIKey},
 		{method: "POST", pattern: "/api/v1/auth/api-key/{key_id}/expire", access: ServerWrite, handle: (*Server).expireAPIKey},
+
+		{method: "GET", pattern: ops, access: ServerRead, handle: onOperational((*Server).listEndpoints)},
+		{method: "POST", pattern: ops, access: ServerWrite, handle: onOperational((*Server).createEndpoint)},
+		{method: "GET", pattern: opsEp, access: ServerRead, handle: onOperational((*Server).getEndpoint)},
+		{method: "PUT", pattern: opsEp, access: ServerWrite, handle: onOperational((*Server).updateEndpoint)},
+		{method: "DELETE", pattern: opsEp, access: ServerWrite, handle: onOperational((*Server).deleteEndpoint)},
+		{method: "GET", pattern: opsEp + "/headers", access: ServerRead, handle: onOperational((*Server).getEndpointHeaders)},
+		{method: "PUT", pattern: opsEp + "/headers", access: ServerWrite, handle: onOperational((*Server).updateEndpointHeaders)},
+		{method: "GET", pattern: opsEp + "/secret", access: ServerWrite, handle: onOperational((*Server).getEndpointSecret)},
+		{method: "POST", pattern: opsEp + "/secret/rotate", access: ServerWrite, handle: onOperational((*Server).rotateEndpointSecret)},
 
 		{method: "GET", pattern: "/api/v1/background-task", access: ServerRead, handle: (*Server).listTasks},
 		{method: "GET", pattern: "/api/v1/background-task/{task_id}", access: ServerRead, handle: (*Server).getTask},

@@ -484,5 +484,8 @@ func (s *Server) emitEndpoint(r *http.Request, eventType string, a *hookd.Applic
 	if s.cfg.EndpointChangedFunc != nil {
 		s.cfg.EndpointChangedFunc(a.ID, e.ID)
 	}
+	if a.UID == hookd.OperationalAppUID {
+		return // the operational endpoints do not report on themselves
+	}
 	s.emit(r.Context(), eventType, endpointEventData{AppID: a.ID, AppUID: a.UID, EndpointID: e.ID, EndpointUID: e.UID})
 }

@@ -29,6 +29,7 @@ type Store interface {
 	CreateApp(ctx context.Context, app *hookd.Application) error
 	Endpoint(ctx context.Context, appID, idOrUID string) (*hookd.Endpoint, error)
 	CreateEndpoint(ctx context.Context, ep *hookd.Endpoint) error
+	AllEndpoints(ctx context.Context, appID string) ([]*hookd.Endpoint, error)
 	UpdateEndpoint(ctx context.Context, ep *hookd.Endpoint) error
 	DisableEndpoint(ctx context.Context, appID, id string, at time.Time) (bool, error)
 	EventType(ctx context.Context, name string) (*hookd.EventType, error)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/hookd/hookd"
@@ -26,24 +27,35 @@ const (
 	EventMessageAttemptFailing    = "message.attempt.failing"
 	EventMessageAttemptRecovered  = "message.attempt.recovered"
 	healthCheckInterval           = time.Second
-	operationalApplicationName    = "hookd operational webhooks"
 	operationalEndpointDescriptor = "Operational webhooks of this hookd server (managed by hookd)"
 )
 
-// opsTarget identifies the operational application and endpoint.
+// opsTarget identifies the operational application.
 type opsTarget struct {
-	appID, endpointID string
+	appID string
 }
 
-// opsTarget returns the operational target if it is set up.
+// opsTarget returns the operational target if it is known.
 func (d *Dispatcher) opsTarget() *opsTarget {
 	d.opsMu.Lock()
 	defer d.opsMu.Unlock()
 	return d.ops
 }
 
-// operational returns the operational target, creating or updating the operational
-// application and endpoint on first use.
+// isOperational reports whether appID is the operational application, whose
+// deliveries are never reported on by operational events (they would report on
+// themselves).
+func (d *Dispatcher) isOperational(ctx context.Context, appID string) bool {
+	if ops := d.opsTarget(); ops != nil {
+		return ops.appID == appID
+	}
+	return d.appUID(ctx, appID) == OperationalAppUID
+}
+
+// operational returns the operational target, creating the operational application
+// and, with an OperationalWebhookURL, the endpoint for it (or setting it back to the
+// configured URL and secret) on first use. Without the URL and before any operational
+// endpoint was made through the API, it returns nil.
 func (d *Dispatcher) operational(ctx context.Context) (*opsTarget, error) {
 	d.opsMu.Lock()
 	defer d.opsMu.Unlock()
@@ -51,18 +63,20 @@ func (d *Dispatcher) operational(ctx context.Context) (*opsTarget, error) {
 		return d.ops, nil
 	}
 	now := d.cfg.Now()
-	app, err := d.store.App(ctx, OperationalAppUID)
-	if hookd.IsNotFound(err) {
-		app = &hookd.Application{
-			ID: d.cfg.IDs.New(hookd.PrefixApp), UID: OperationalAppUID,
-			Name: operationalApplicationName, CreatedAt: now, UpdatedAt: now,
+	if d.cfg.OperationalWebhookURL == "" {
+		app, err := d.store.App(ctx, OperationalAppUID)
+		if hookd.IsNotFound(err) {
+			return nil, nil
 		}
-		if err = d.store.CreateApp(ctx, app); hookd.IsConflict(err) {
-			app, err = d.store.App(ctx, OperationalAppUID) // another node made it
+		if err != nil {
+			return nil, fmt.Errorf("operational application: %w", err)
 		}
+		d.ops = &opsTarget{appID: app.ID}
+		return d.ops, nil
 	}
+	app, err := hookd.OperationalApp(ctx, d.store, d.cfg.IDs, now)
 	if err != nil {
-		return nil, fmt.Errorf("operational application: %w", err)
+		return nil, err
 	}
 	secrets := []hookd.Secret{{Key: d.cfg.OperationalWebhookSecret}}
 	ep, err := d.store.Endpoint(ctx, app.ID, operationalEndpointUID)
@@ -78,29 +92,36 @@ func (d *Dispatcher) operational(ctx context.Context) (*opsTarget, error) {
 		}
 	case err == nil:
 		if ep.URL != d.cfg.OperationalWebhookURL || ep.Disabled || len(ep.Secrets) != 1 ||
-			ep.Secrets[0].Key != d.cfg.OperationalWebhookSecret || ep.SignatureProfile != "" {
+			ep.Secrets[0].Key != d.cfg.OperationalWebhookSecret || ep.SignatureProfile != "" ||
+			len(ep.FilterTypes) > 0 || len(ep.Channels) > 0 {
 			ep.URL, ep.Disabled, ep.DisabledAt = d.cfg.OperationalWebhookURL, false, nil
 			ep.Secrets, ep.SignatureProfile, ep.UpdatedAt = secrets, "", now
+			ep.FilterTypes, ep.Channels = nil, nil
 			err = d.store.UpdateEndpoint(ctx, ep)
 		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("operational endpoint: %w", err)
 	}
-	d.ops = &opsTarget{appID: app.ID, endpointID: ep.ID}
+	d.ops = &opsTarget{appID: app.ID}
 	return d.ops, nil
 }
 
-// Emit sends an operational webhook {"type": eventType, "data": data} to the
-// operator's operational endpoint. It returns once the event is stored; delivery
-// follows like any message's. Without an OperationalWebhookURL it does nothing.
+// Emit sends an operational webhook {"type": eventType, "data": data} to every
+// operational endpoint that is enabled and takes the event type (its eventTypes
+// filter). It returns once the event is stored; delivery follows like any message's.
+// Without operational endpoints it stores nothing.
 func (d *Dispatcher) Emit(ctx context.Context, eventType string, data any) error {
-	if d.cfg.OperationalWebhookURL == "" {
-		return nil
-	}
 	ops, err := d.operational(ctx)
-	if err != nil {
+	if err != nil || ops == nil {
 		return err
+	}
+	eps, err := d.store.AllEndpoints(ctx, ops.appID)
+	if err != nil {
+		return fmt.Errorf("operational endpoints: %w", err)
+	}
+	if !slices.ContainsFunc(eps, func(e *hookd.Endpoint) bool { return e.Matches(eventType, nil) }) {
+		return nil
 	}
 	payload, err := json.Marshal(struct {
 		Type string `json:"type"`
@@ -113,10 +134,8 @@ func (d *Dispatcher) Emit(ctx context.Context, eventType string, data any) error
 		ID: d.cfg.IDs.New(hookd.PrefixMessage), AppID: ops.appID, EventType: eventType,
 		Payload: payload, Timestamp: d.cfg.Now(),
 	}
-	// The endpoint as operational set it up (enabled, no filters): it gets every event.
-	ep := &hookd.Endpoint{ID: ops.endpointID, AppID: ops.appID}
 	accept := hookd.Acceptor{Store: d.store, Handoff: d, IDs: d.cfg.IDs}
-	if _, err := accept.Accept(ctx, msg, []*hookd.Endpoint{ep}, msg.Timestamp); err != nil {
+	if _, err := accept.Accept(ctx, msg, eps, msg.Timestamp); err != nil {
 		return fmt.Errorf("store %s event: %w", eventType, err)
 	}
 	return nil
@@ -156,7 +175,7 @@ func (d *Dispatcher) after(ctx context.Context, it item) {
 	if it.info == nil {
 		return // refused without a request: nothing new about the endpoint
 	}
-	if ops := d.opsTarget(); ops != nil && ops.appID == dl.AppID {
+	if d.isOperational(ctx, dl.AppID) {
 		return // never report on the operational webhooks themselves
 	}
 	if res.Attempt.Status != hookd.StatusSuccess {
@@ -168,7 +187,7 @@ func (d *Dispatcher) after(ctx context.Context, it item) {
 	if it.gone {
 		d.disable(ctx, dl.AppID, dl.EndpointID, true)
 	}
-	if d.cfg.OperationalWebhookURL == "" || dl.Trigger != hookd.TriggerScheduled {
+	if dl.Trigger != hookd.TriggerScheduled {
 		return
 	}
 	var event string
@@ -270,7 +289,7 @@ func (d *Dispatcher) disable(ctx context.Context, appID, endpointID string, gone
 		reason = "answered 410 Gone"
 	}
 	d.log.Warn("endpoint disabled", "app", appID, "endpoint", endpointID, "reason", reason)
-	if ops := d.opsTarget(); ops != nil && ops.appID == appID {
+	if d.isOperational(ctx, appID) {
 		return
 	}
 	err = d.Emit(ctx, EventEndpointDisabled, endpointDisabledData{

@@ -69,7 +69,7 @@ func (d *Dispatcher) endpoint(ctx context.Context, appID, endpointID string) (*e
 		if ep.Timeout > 0 {
 			info.timeout = ep.Timeout
 		}
-		if ops := d.opsTarget(); ops != nil && ops.appID == appID {
+		if d.isOperational(ctx, appID) {
 			info.trusted = true
 		}
 		if info.url != nil && info.url.Scheme != "https" && !info.trusted {

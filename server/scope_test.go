@@ -91,6 +91,16 @@ var routeAccess = map[string]want{
 	"GET /api/v1/app/{app_id}/attempt/msg/{msg_id}":                         appRead,
 	"GET /api/v1/app/{app_id}/attempt/endpoint/{endpoint_id}":               appRead,
 
+	"GET /api/v1/operational-webhook/endpoint":                              serverRead,
+	"POST /api/v1/operational-webhook/endpoint":                             serverWrite,
+	"GET /api/v1/operational-webhook/endpoint/{endpoint_id}":                serverRead,
+	"PUT /api/v1/operational-webhook/endpoint/{endpoint_id}":                serverWrite,
+	"DELETE /api/v1/operational-webhook/endpoint/{endpoint_id}":             serverWrite,
+	"GET /api/v1/operational-webhook/endpoint/{endpoint_id}/headers":        serverRead,
+	"PUT /api/v1/operational-webhook/endpoint/{endpoint_id}/headers":        serverWrite,
+	"GET /api/v1/operational-webhook/endpoint/{endpoint_id}/secret":         serverWrite,
+	"POST /api/v1/operational-webhook/endpoint/{endpoint_id}/secret/rotate": serverWrite,
+
 	"GET /api/v1/background-task":                           serverRead,
 	"GET /api/v1/background-task/{task_id}":                 serverRead,
 	"POST /api/v1/app/{app_id}/relay":                       appWrite,
