@@ -188,7 +188,7 @@ func TestContract(t *testing.T) {
 	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	t.Cleanup(rcv.Close)
 
-	var appID, epID, msgID, attemptID, taskID string
+	var appID, epID, msgID, attemptID, taskID, opsID string
 	id := func(dst *string) func([]byte) {
 		return func(b []byte) {
 			var v struct{ ID string }
@@ -203,6 +203,7 @@ func TestContract(t *testing.T) {
 		ep  = app + "/endpoint/{endpoint_id}"
 		msg = app + "/msg/{msg_id}"
 		et  = "/api/v1/event-type/{event_type_name}"
+		ops = "/api/v1/operational-webhook/endpoint"
 	)
 	since := time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)
 	clientCA := hookdtest.NewCA(t, "clients")
@@ -383,6 +384,31 @@ func TestContract(t *testing.T) {
 		},
 		func() contractCase {
 			return contractCase{route: "POST /api/v1/auth/app/{app_id}/expire-all", path: "/api/v1/auth/app/acme/expire-all", body: `{}`, status: 204}
+		},
+		func() contractCase {
+			return contractCase{route: "POST " + ops, path: ops, body: `{"url":"` + rcv.URL + `","uid":"ops","eventTypes":["endpoint.disabled"],"metadata":{"k":"v"}}`, status: 201, then: id(&opsID)}
+		},
+		func() contractCase { return contractCase{route: "GET " + ops, path: ops + "?limit=5", status: 200} },
+		func() contractCase {
+			return contractCase{route: "GET " + ops + "/{endpoint_id}", path: ops + "/" + opsID, status: 200}
+		},
+		func() contractCase {
+			return contractCase{route: "PUT " + ops + "/{endpoint_id}", path: ops + "/" + opsID, body: `{"url":"` + rcv.URL + `","description":"ops"}`, status: 200}
+		},
+		func() contractCase {
+			return contractCase{route: "PUT " + ops + "/{endpoint_id}/headers", path: ops + "/" + opsID + "/headers", body: `{"headers":{"X-Ops":"1"}}`, status: 204}
+		},
+		func() contractCase {
+			return contractCase{route: "GET " + ops + "/{endpoint_id}/headers", path: ops + "/" + opsID + "/headers", status: 200}
+		},
+		func() contractCase {
+			return contractCase{route: "GET " + ops + "/{endpoint_id}/secret", path: ops + "/" + opsID + "/secret", status: 200}
+		},
+		func() contractCase {
+			return contractCase{route: "POST " + ops + "/{endpoint_id}/secret/rotate", path: ops + "/" + opsID + "/secret/rotate", body: `{}`, status: 204}
+		},
+		func() contractCase {
+			return contractCase{route: "DELETE " + ops + "/{endpoint_id}", path: ops + "/" + opsID, status: 204}
 		},
 		func() contractCase {
 			return contractCase{route: "DELETE " + et, path: "/api/v1/event-type/user.created", status: 204}
