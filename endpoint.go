@@ -31,6 +31,9 @@ type Endpoint struct {
 	Secrets []Secret
 	// SignatureProfile names a webhook.Profile ("" means the standard profile).
 	SignatureProfile string
+	// SignatureHeader, for the hex profiles, names the header the signature is sent
+	// in instead of the profile's ("" keeps the profile's).
+	SignatureHeader string
 	// RetrySchedule overrides the application's and server's schedule ("" inherits).
 	RetrySchedule string
 	// Timeout overrides the server's request timeout (0 inherits).

@@ -30,6 +30,7 @@ type endpointIn struct {
 	// hookd extensions. The SDKs cannot send them, so a PUT without one keeps the
 	// endpoint's value; null resets it to the default.
 	SignatureProfile optional[string] `json:"signatureProfile"`
+	SignatureHeader  optional[string] `json:"signatureHeader"`
 	RetrySchedule    optional[string] `json:"retrySchedule"`
 	TimeoutMs        optional[int64]  `json:"timeoutMs"`
 }
@@ -49,6 +50,7 @@ type endpointPatch struct {
 	Secret           optional[string]            `json:"secret"`
 	Version          optional[int32]             `json:"version"`
 	SignatureProfile optional[string]            `json:"signatureProfile"`
+	SignatureHeader  optional[string]            `json:"signatureHeader"`
 	RetrySchedule    optional[string]            `json:"retrySchedule"`
 	TimeoutMs        optional[int64]             `json:"timeoutMs"`
 }
@@ -76,8 +78,9 @@ type endpointOut struct {
 	UpdatedAt    time.Time         `json:"updatedAt"`
 
 	SignatureProfile string  `json:"signatureProfile"`
-	RetrySchedule    *string `json:"retrySchedule"` // null: the application's or the server's
-	TimeoutMs        *int64  `json:"timeoutMs"`     // null: the server's
+	SignatureHeader  *string `json:"signatureHeader"` // null: the profile's
+	RetrySchedule    *string `json:"retrySchedule"`   // null: the application's or the server's
+	TimeoutMs        *int64  `json:"timeoutMs"`       // null: the server's
 }
 
 func epOut(e *hookd.Endpoint) endpointOut {
@@ -95,6 +98,9 @@ func epOut(e *hookd.Endpoint) endpointOut {
 	}
 	if e.RetrySchedule != "" {
 		out.RetrySchedule = &e.RetrySchedule
+	}
+	if e.SignatureHeader != "" {
+		out.SignatureHeader = &e.SignatureHeader
 	}
 	if e.Timeout > 0 {
 		ms := e.Timeout.Milliseconds()
@@ -160,8 +166,14 @@ func (s *Server) applyEndpoint(in *endpointIn, e *hookd.Endpoint, isNew bool) (w
 	if in.SignatureProfile.Set || isNew {
 		e.SignatureProfile = in.SignatureProfile.Value
 	}
+	if in.SignatureHeader.Set || isNew {
+		e.SignatureHeader = in.SignatureHeader.Value
+	}
 	p, err := checkProfile("signatureProfile", e.SignatureProfile)
 	if err != nil {
+		return p, err
+	}
+	if err := checkSignatureHeader(e); err != nil {
 		return p, err
 	}
 	if in.RetrySchedule.Set || isNew {
@@ -421,8 +433,14 @@ func (s *Server) applyEndpointPatch(in *endpointPatch, e *hookd.Endpoint) error 
 	if in.SignatureProfile.Set {
 		e.SignatureProfile = in.SignatureProfile.Value
 	}
+	if in.SignatureHeader.Set {
+		e.SignatureHeader = in.SignatureHeader.Value
+	}
 	p, err := checkProfile("signatureProfile", e.SignatureProfile)
 	if err != nil {
+		return err
+	}
+	if err := checkSignatureHeader(e); err != nil {
 		return err
 	}
 	if in.Secret.Set && !in.Secret.Null && in.Secret.Value != "" {
@@ -488,4 +506,29 @@ func (s *Server) emitEndpoint(r *http.Request, eventType string, a *hookd.Applic
 		return // the operational endpoints do not report on themselves
 	}
 	s.emit(r.Context(), eventType, endpointEventData{AppID: a.ID, AppUID: a.UID, EndpointID: e.ID, EndpointUID: e.UID})
+}
+
+// namedHeaderProfiles are the profiles whose signature header an endpoint may name:
+// those that sign the raw body into one hex value, as many providers do under their
+// own header name.
+var namedHeaderProfiles = map[string]bool{"hmac-sha256-hex": true, "hmac-sha512-hex": true}
+
+// checkSignatureHeader validates the endpoint's signatureHeader against its profile.
+func checkSignatureHeader(e *hookd.Endpoint) error {
+	h := e.SignatureHeader
+	if h == "" {
+		return nil
+	}
+	if !namedHeaderProfiles[e.SignatureProfile] {
+		return invalid("signatureHeader", "signatureHeader applies only to the hmac-sha256-hex and hmac-sha512-hex profiles")
+	}
+	if len(h) > 64 || strings.ContainsFunc(h, func(r rune) bool {
+		return r <= ' ' || r >= 0x7f || strings.ContainsRune(`()<>@,;:\"/[]?={}`, r)
+	}) {
+		return invalid("signatureHeader", "signatureHeader must be an HTTP header name of at most 64 characters")
+	}
+	if lower := strings.ToLower(h); reservedHeaders[lower] || lower == "webhook-id" || lower == "webhook-timestamp" {
+		return invalid("signatureHeader", "header "+quote(h)+" is set by hookd for another purpose")
+	}
+	return nil
 }

@@ -96,7 +96,7 @@ func (d *Dispatcher) endpoint(ctx context.Context, appID, endpointID string) (*e
 	if info.signer == nil && info.signErr == nil || !slices.Equal(keys, info.keys) {
 		fresh := *info
 		fresh.keys = keys
-		fresh.signer, fresh.signErr = d.newSigner(info.ep.SignatureProfile, keys)
+		fresh.signer, fresh.signErr = d.newSigner(info.ep.SignatureProfile, info.ep.SignatureHeader, keys)
 		d.endpoints.mu.Lock()
 		if e, ok := d.endpoints.m[appID+"/"+endpointID]; ok && e.v == info {
 			e.v = &fresh
@@ -120,8 +120,9 @@ func (d *Dispatcher) httpsRequired(ctx context.Context, appID string, now time.T
 	return ""
 }
 
-// newSigner returns the signer for a profile name and keys.
-func (d *Dispatcher) newSigner(profile string, keys []string) (*webhook.Signer, error) {
+// newSigner returns the signer for a profile name, an optional signature header in
+// place of the profile's, and keys.
+func (d *Dispatcher) newSigner(profile, header string, keys []string) (*webhook.Signer, error) {
 	if profile == "" {
 		profile = "standard"
 	}
@@ -139,6 +140,9 @@ func (d *Dispatcher) newSigner(profile string, keys []string) (*webhook.Signer, 
 	}
 	if len(keys) == 0 {
 		return nil, errors.New("endpoint has no signing secret")
+	}
+	if header != "" {
+		p = p.WithSignatureHeader(header)
 	}
 	return webhook.NewSigner(p, keys...)
 }

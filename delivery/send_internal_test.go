@@ -32,7 +32,7 @@ func BenchmarkSend(b *testing.B) {
 	}
 	ep := &hookd.Endpoint{ID: "ep_1", AppID: "app_1", URL: rc.URL, Headers: map[string]string{"X-Tenant": "acme"}}
 	info := &endpointInfo{ep: ep, timeout: 5 * time.Second}
-	info.signer, err = d.newSigner("", []string{"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"})
+	info.signer, err = d.newSigner("", "", []string{"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -12,7 +12,7 @@ import (
 
 const endpointColumns = `id, app_id, coalesce(uid, ''), url, description, filter_types, channels, disabled,
 	disabled_at, rate_limit, metadata, headers, secrets, signature_profile, retry_schedule, timeout,
-	failing_since, created_at, updated_at, client_cert, client_key, server_ca, oauth`
+	failing_since, created_at, updated_at, client_cert, client_key, server_ca, oauth, signature_header`
 
 const endpointUIDTaken = "an endpoint with this uid already exists in the application"
 
@@ -25,9 +25,9 @@ func (s *Store) CreateEndpoint(ctx context.Context, ep *hookd.Endpoint) error {
 	_, err = s.pool.Exec(ctx, `INSERT INTO endpoints (id, app_id, uid, url, description, filter_types,
 		channels, disabled, disabled_at, rate_limit, metadata, headers, secrets, signature_profile,
 		retry_schedule, timeout, failing_since, client_cert, client_key, server_ca, oauth, created_at,
-		updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-		$18, $19, $20, $21, $22, $23)`,
-		append(args, ep.CreatedAt, ep.UpdatedAt)...)
+		updated_at, signature_header) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
+		$15, $16, $17, $18, $19, $20, $21, $22, $23, $24)`,
+		append(args, ep.CreatedAt, ep.UpdatedAt, ep.SignatureHeader)...)
 	if isCode(err, codeForeignKeyViolation) {
 		return hookd.Errorf(hookd.ENOTFOUND, "application not found")
 	}
@@ -83,7 +83,8 @@ func (s *Store) UpdateEndpoint(ctx context.Context, ep *hookd.Endpoint) error {
 		filter_types = $6, channels = $7, disabled = $8, disabled_at = $9, rate_limit = $10,
 		metadata = $11, headers = $12, secrets = $13, signature_profile = $14, retry_schedule = $15,
 		timeout = $16, failing_since = $17, client_cert = $18, client_key = $19, server_ca = $20,
-		oauth = $21, updated_at = $22 WHERE id = $1 AND app_id = $2`, append(args, ep.UpdatedAt)...)
+		oauth = $21, updated_at = $22, signature_header = $23 WHERE id = $1 AND app_id = $2`,
+		append(args, ep.UpdatedAt, ep.SignatureHeader)...)
 	if err != nil {
 		return storeErr(err, "update endpoint", endpointUIDTaken)
 	}
@@ -203,7 +204,7 @@ func scanEndpoint(row pgx.Row) (*hookd.Endpoint, error) {
 	if err := row.Scan(&e.ID, &e.AppID, &e.UID, &e.URL, &e.Description, &e.FilterTypes, &e.Channels,
 		&e.Disabled, &disabledAt, &e.RateLimit, &meta, &headers, &secrets, &e.SignatureProfile,
 		&e.RetrySchedule, &timeout, &failingSince, &e.CreatedAt, &e.UpdatedAt,
-		&cert, &key, &e.ServerCA, &oauth); err != nil {
+		&cert, &key, &e.ServerCA, &oauth, &e.SignatureHeader); err != nil {
 		return nil, err
 	}
 	if cert != "" {

@@ -1,0 +1,2 @@
+-- The header an endpoint of a hex profile receives its signature in ('' = the profile's).
+ALTER TABLE endpoints ADD COLUMN signature_header text NOT NULL DEFAULT '';
