@@ -22,6 +22,7 @@ const (
 	ETOOLARGE       Code = "payload_too_large" // 413
 	ERATELIMITED    Code = "rate_limited"      // 429
 	EUNAVAILABLE    Code = "unavailable"       // 503
+	ESTORAGEFULL    Code = "storage_full"      // 507: the database's disk is full
 	EIDEMPOTENTBUSY Code = "idempotency_conflict"
 )
 

@@ -21,6 +21,7 @@ var statusByCode = map[hookd.Code]int{
 	hookd.ERATELIMITED:    http.StatusTooManyRequests,
 	hookd.EINTERNAL:       http.StatusInternalServerError,
 	hookd.EUNAVAILABLE:    http.StatusServiceUnavailable,
+	hookd.ESTORAGEFULL:    http.StatusInsufficientStorage,
 }
 
 // StatusCode returns the HTTP status for an error code.
@@ -81,7 +82,8 @@ func invalidType(field, msg string) error {
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	code := hookd.ErrorCode(err)
 	status := StatusCode(code)
-	if status >= 500 {
+	// A full disk is logged once by the server, not with every refused request.
+	if status >= 500 && code != hookd.ESTORAGEFULL {
 		s.log.LogAttrs(r.Context(), slog.LevelError, "request failed",
 			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("err", err))
 	}

@@ -205,6 +205,7 @@ func isCode(err error, codes ...string) bool {
 const (
 	codeUniqueViolation     = "23505"
 	codeForeignKeyViolation = "23503"
+	codeDiskFull            = "53100"
 )
 
 // storeErr turns a driver error into a hookd error: unique violations become
@@ -217,6 +218,8 @@ func storeErr(err error, what, conflictMsg string) error {
 		return &hookd.Error{Code: hookd.ECONFLICT, Message: conflictMsg, Err: err}
 	case errors.Is(err, pgx.ErrNoRows):
 		return &hookd.Error{Code: hookd.ENOTFOUND, Message: what + " not found"}
+	case isCode(err, codeDiskFull):
+		return &hookd.Error{Code: hookd.ESTORAGEFULL, Message: "the database's disk is full: nothing can be written until space is freed", Err: err}
 	}
 	return fmt.Errorf("%s: %w", what, err)
 }

@@ -46,6 +46,8 @@ type Server struct {
 	dlv deliveryState
 	// ret is the purge loop's state; see retention.go.
 	ret retention
+	// stopStorage ends the storage watch; see storage.go.
+	stopStorage func()
 	// tasks is the background task runner; see task.go.
 	tasks taskState
 }
@@ -127,6 +129,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	}
 	s.startRetention()
 	s.startTasks()
+	s.startStorageWatch()
 	return nil
 }
 
@@ -160,8 +163,12 @@ func (s *Server) handler() http.Handler {
 		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 		defer cancel()
 		if err := s.store.Ping(ctx); err != nil {
-			s.log.Warn("readiness check failed", "err", err)
 			w.WriteHeader(http.StatusServiceUnavailable)
+			if hookd.ErrorCode(err) == hookd.ESTORAGEFULL {
+				_, _ = w.Write([]byte("storage_full: the database's disk is full\n"))
+				return // logged once by the storage watch
+			}
+			s.log.Warn("readiness check failed", "err", err)
 			_, _ = w.Write([]byte("store unavailable\n"))
 			return
 		}
@@ -217,6 +224,10 @@ func (s *Server) Close() error {
 			errs = append(errs, fmt.Errorf("serve: %w", err))
 		}
 		s.http = nil
+	}
+	if s.stopStorage != nil {
+		s.stopStorage()
+		s.stopStorage = nil
 	}
 	s.stopTasks()
 	s.stopDelivery()

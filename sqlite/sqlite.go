@@ -19,6 +19,7 @@ import (
 	"os"
 	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/migration"
@@ -34,8 +35,9 @@ var _ hookd.Store = (*Store)(nil)
 // Store is hookd's embedded store. Create it with Open.
 type Store struct {
 	path   string
-	writer *sql.DB // one connection: every write
-	reader *sql.DB // read-only pool
+	fullAt atomic.Int64 // when a write last failed for a full disk (Unix ns), 0 if never
+	writer *sql.DB      // one connection: every write
+	reader *sql.DB      // read-only pool
 
 	ops      chan *writeOp
 	quit     chan struct{}
@@ -209,6 +211,9 @@ func (s *Store) signal() {
 
 // Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) error {
+	if s.isFull() {
+		return errDiskFull(nil)
+	}
 	var one int
 	if err := s.reader.QueryRowContext(ctx, `SELECT 1`).Scan(&one); err != nil {
 		return fmt.Errorf("ping sqlite: %w", err)

@@ -5,6 +5,11 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"syscall"
+	"time"
+
+	"github.com/hookd/hookd"
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // maxBatch bounds how many queued calls one transaction commits.
@@ -43,7 +48,37 @@ func (s *Store) write(ctx context.Context, fn func(tx *wtx) (bool, error)) error
 	}
 	s.closeMu.RUnlock()
 	<-op.done
-	return op.err
+	return s.noteFull(op.err)
+}
+
+// noteFull turns a write's error into ESTORAGEFULL when the disk is full, and
+// remembers when (see fullFor).
+func (s *Store) noteFull(err error) error {
+	if err == nil || !diskFull(err) {
+		return err
+	}
+	s.fullAt.Store(time.Now().UnixNano())
+	return errDiskFull(err)
+}
+
+// fullFor is how long after a write failed for a full disk Ping reports the disk
+// full: small writes may still fit while larger ones fail, so one success does not
+// prove there is room again.
+const fullFor = 10 * time.Second
+
+// isFull reports whether a write failed for a full disk within fullFor.
+func (s *Store) isFull() bool {
+	at := s.fullAt.Load()
+	return at != 0 && time.Since(time.Unix(0, at)) < fullFor
+}
+
+// diskFull reports whether err says the database's disk is full.
+func diskFull(err error) bool {
+	return sqliteCode(err)&0xff == sqlite3.SQLITE_FULL || errors.Is(err, syscall.ENOSPC)
+}
+
+func errDiskFull(err error) error {
+	return &hookd.Error{Code: hookd.ESTORAGEFULL, Message: "the database's disk is full: nothing can be written until space is freed", Err: err}
 }
 
 // run is the writer goroutine: it takes every queued call (up to maxBatch), executes
