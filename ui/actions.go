@@ -169,7 +169,7 @@ func (h *Handler) taskPage(w http.ResponseWriter, r *http.Request, s *session) e
 	if !strings.HasPrefix(back, "/ui/") || strings.ContainsAny(back, "\\\r\n") {
 		back = ""
 	}
-	h.render(w, r, http.StatusOK, "task", adminView(s, "", "Task "+t.ID, struct {
+	h.render(w, r, http.StatusOK, "task", adminView(s, "apps", "Task "+t.ID, struct {
 		ID, Status, Task, Data, Back string
 		UpdatedAt                    time.Time
 		Running                      bool

@@ -111,6 +111,17 @@ func TestDashboard(t *testing.T) {
 	}
 	b.screenshot("attempt")
 
+	// The exhausted delivery is among the dead letters; the catalogue shows examples.
+	ts.do(t, "POST", "/api/v1/event-type", map[string]any{"name": "order.created", "description": "An order was placed.",
+		"schemas": map[string]any{"1": map[string]any{"type": "object", "examples": []any{map[string]any{"order": 42}}}}}, nil)
+	b.run("dead letters", chromedp.Navigate(ts.url+"/ui/dead-letters"),
+		chromedp.WaitVisible(`input[name="delivery"][value="`+appID+`/`+msgID+`/`+epID+`"]`, chromedp.ByQuery))
+	b.screenshot("deadletters")
+	b.run("event types", chromedp.Navigate(ts.url+"/ui/event-types"), chromedp.WaitVisible("section.eventtype pre.payload", chromedp.ByQuery))
+	b.screenshot("eventtypes")
+	b.run("back to the attempt", chromedp.Navigate(ts.url+"/ui/app/"+appID+"/msg/"+msgID+"/attempt/"+as[0].ID),
+		chromedp.WaitVisible("#resend", chromedp.ByQuery))
+
 	// Resend, confirm, and see the new attempt succeed.
 	rc.succeed.Store(true)
 	b.run("resend",

@@ -154,6 +154,24 @@ func TestPagesOverHTTP(t *testing.T) {
 		}
 	})
 
+	t.Run("dead letters are retried in bulk", func(t *testing.T) {
+		rc2 := newReceiver(t)
+		app2, ep2, msg2 := failedMessage(t, ts, rc2)
+		_, _, body := pc.get("/ui/dead-letters?app=" + app2)
+		pick := app2 + "/" + msg2 + "/" + ep2
+		if !strings.Contains(body, `value="`+pick+`"`) {
+			t.Fatal("the exhausted delivery is not listed among the dead letters")
+		}
+		rc2.succeed.Store(true)
+		form := url.Values{"csrf": {csrf}, "delivery": {pick}, "confirm": {"yes"}}
+		if code, _ := pc.post("/ui/dead-letters/retry", form); code != http.StatusSeeOther {
+			t.Fatalf("retry: %d", code)
+		}
+		as := ts.waitAttempts(t, app2, msg2, 2)
+		if as[0].ResponseStatusCode != 200 {
+			t.Fatalf("retried attempt got %d", as[0].ResponseStatusCode)
+		}
+	})
 	t.Run("read-only keys see but do not act", func(t *testing.T) {
 		var key struct {
 			Key string `json:"key"`
