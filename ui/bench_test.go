@@ -198,6 +198,9 @@ func BenchmarkPages(b *testing.B) {
 		{"search/event_type", app + "/msg?event_type=invoice.paid"},
 		{"search/event_type+time", app + "/msg?event_type=order.paid&after=" + url.QueryEscape(time.Now().UTC().Add(-6*time.Hour).Format("2006-01-02T15:04"))},
 		{"search/tag", app + "/msg?tag=tag-7"},
+		// Nothing matches: the whole application's messages are read to say so.
+		{"search/tag_unknown", app + "/msg?tag=no-such-tag"},
+		{"search/event_type_unknown", app + "/msg?event_type=no.such.type"},
 		{"search/event_id", app + "/msg?event_id=" + fx.event},
 		{"search/status_fail", app + "/msg?status=fail"},
 		{"search/status_success_endpoint", app + "/msg?status=success&endpoint=" + fx.epID},

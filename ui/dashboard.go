@@ -1,6 +1,9 @@
 package ui
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -273,6 +276,9 @@ func (h *Handler) searchRedirect(w http.ResponseWriter, r *http.Request, _ *sess
 	return nil
 }
 
+// searchBudget is how long a message search may read before it gives up.
+const searchBudget = 120 * time.Millisecond
+
 // messageSearch is the search form, as given.
 type messageSearch struct {
 	EventType, EventID, Tag, Channel, After, Before, Status, Endpoint, Iterator string
@@ -290,13 +296,20 @@ func (h *Handler) messagesPage(w http.ResponseWriter, r *http.Request, s *sessio
 	if err != nil {
 		return err
 	}
-	rows, next, form, err := h.searchMessages(r, app.ID)
+	// A filter that matches few messages reads many: the search gets a time budget,
+	// so the page answers in bounded time on any database.
+	sctx, cancel := context.WithTimeout(ctx, searchBudget)
+	rows, next, form, err := h.searchMessages(r.WithContext(sctx), app.ID)
+	cancel()
 	v := adminView(s, "apps", "Messages of "+app.Name, nil)
-	if err != nil {
-		if hookd.ErrorCode(err) != hookd.EINVALID {
-			return err
-		}
+	switch {
+	case err == nil:
+	case errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil:
+		v.Error = fmt.Sprintf("The search read messages for %d ms without filling a page: narrow it with a time range (After, Before) or an endpoint.", searchBudget.Milliseconds())
+	case hookd.ErrorCode(err) == hookd.EINVALID:
 		v.Error = hookd.ErrorMessage(err)
+	default:
+		return err
 	}
 	eps, err := h.cfg.Store.Endpoints(ctx, app.ID, hookd.Page{Limit: 250, Ascending: true})
 	if err != nil {
