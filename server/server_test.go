@@ -365,11 +365,20 @@ func TestEndpoints(t *testing.T) {
 		}
 	})
 	t.Run("order", func(t *testing.T) {
-		desc, err := c.Endpoint.List(ctx, "acme", &svix.EndpointListOptions{Order: ptr(svix.Ordering("descending"))})
+		// An application of its own, so the subtest runs alone as well as after "list".
+		if _, err := c.Application.Create(ctx, svix.ApplicationIn{Name: "Order", Uid: ptr("order")}, nil); err != nil {
+			t.Fatal(err)
+		}
+		for i := range 5 {
+			if _, err := c.Endpoint.Create(ctx, "order", svix.EndpointIn{Url: fmt.Sprintf("https://example.com/order/%d", i)}, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		desc, err := c.Endpoint.List(ctx, "order", &svix.EndpointListOptions{Order: ptr(svix.Ordering("descending"))})
 		if err != nil {
 			t.Fatal(err)
 		}
-		asc, err := c.Endpoint.List(ctx, "acme", &svix.EndpointListOptions{Order: ptr(svix.Ordering("ascending"))})
+		asc, err := c.Endpoint.List(ctx, "order", &svix.EndpointListOptions{Order: ptr(svix.Ordering("ascending"))})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -817,6 +826,12 @@ func TestMessages(t *testing.T) {
 		}
 	})
 	t.Run("time and tag filters", func(t *testing.T) {
+		// Whatever the subtests before this one sent (none when it runs alone) was
+		// sent before the mark.
+		prior, err := c.Message.List(ctx, "acme", &svix.MessageListOptions{Limit: ptr(uint64(250))})
+		if err != nil {
+			t.Fatal(err)
+		}
 		// The SDK sends before and after to the second: the mark is the next whole one.
 		mark := time.Now().Truncate(time.Second).Add(time.Second)
 		time.Sleep(time.Until(mark) + 10*time.Millisecond)
@@ -833,8 +848,8 @@ func TestMessages(t *testing.T) {
 			t.Fatalf("after filter: %d messages, %v; want the 2 sent after the mark", len(after.Data), err)
 		}
 		before, err := c.Message.List(ctx, "acme", &svix.MessageListOptions{Before: &mark})
-		if err != nil || len(before.Data) != 6 {
-			t.Fatalf("before filter: %d messages, %v; want the 6 sent before the mark", len(before.Data), err)
+		if err != nil || len(before.Data) != len(prior.Data) {
+			t.Fatalf("before filter: %d messages, %v; want the %d sent before the mark", len(before.Data), err, len(prior.Data))
 		}
 		byTag, err := c.Message.List(ctx, "acme", &svix.MessageListOptions{Tag: ptr("vip")})
 		if err != nil || len(byTag.Data) != 2 || !slices.Contains(tagged, byTag.Data[0].Id) || !slices.Contains(byTag.Data[0].Tags, "vip") {
@@ -869,8 +884,15 @@ func TestMessages(t *testing.T) {
 		if err != nil || rec.Task != "endpoint.recover" {
 			t.Fatalf("recover = %+v, %v", rec, err)
 		}
+		// Messages of a channel of their own, so that the subtest runs alone as well
+		// as after the others.
+		for i := range 5 {
+			if _, err := c.Message.Create(ctx, "acme", svix.MessageIn{EventType: "x.replayed", Payload: map[string]interface{}{"i": i}, Channels: []string{"replayed"}}, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
 		// An endpoint created after the messages has none of them until replayed.
-		late, err := c.Endpoint.Create(ctx, "acme", svix.EndpointIn{Url: "https://example.com/late", Channels: []string{"eu"}}, nil)
+		late, err := c.Endpoint.Create(ctx, "acme", svix.EndpointIn{Url: "https://example.com/late", Channels: []string{"replayed"}}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -887,7 +909,7 @@ func TestMessages(t *testing.T) {
 		}
 		lateMsgs, err = c.MessageAttempt.ListAttemptedMessages(ctx, "acme", late.Id, nil)
 		if err != nil || len(lateMsgs.Data) != 5 {
-			t.Fatalf("after replay the new endpoint has %d messages, %v; want the 5 on channel eu", len(lateMsgs.Data), err)
+			t.Fatalf("after replay the new endpoint has %d messages, %v; want the 5 on its channel", len(lateMsgs.Data), err)
 		}
 	})
 	t.Run("inline application", func(t *testing.T) {
