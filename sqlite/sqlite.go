@@ -48,6 +48,11 @@ type Store struct {
 	wstmts   map[string]*sql.Stmt // writer goroutine only
 	rstmtsMu sync.Mutex
 	rstmts   map[string]*sql.Stmt
+
+	// replayEveryWrite makes the writer treat every call as if one of its batch had
+	// failed: it runs and rolls back, then runs again in a savepoint. Tests set it to
+	// show that no call counts or writes twice when replayed.
+	replayEveryWrite atomic.Bool
 }
 
 // Open opens (creating if needed) the SQLite database at path, applies pending

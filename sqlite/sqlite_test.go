@@ -171,6 +171,13 @@ func TestStoreInMemory(t *testing.T) {
 	})
 }
 
+// TestStoreReplayingEveryWrite runs the conformance suite on a store that runs every
+// write twice, the first time rolled back, as the writer does to a whole batch when
+// one of its calls fails: no write may count or insert anything twice.
+func TestStoreReplayingEveryWrite(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) hookd.Store { return sqlite.OpenReplaying(t) })
+}
+
 func TestClosed(t *testing.T) {
 	s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "hookd.db"))
 	if err != nil {

@@ -153,7 +153,7 @@ func (s *Store) commit(batch []*writeOp) {
 		finish(nil)
 		return
 	}
-	if len(live) > 1 {
+	if len(live) > 1 || s.replayEveryWrite.Load() {
 		ok, err := s.commitAll(ctx, live)
 		if err != nil {
 			finish(err)
@@ -174,7 +174,7 @@ func (s *Store) commit(batch []*writeOp) {
 	}
 	w := &wtx{s: s, tx: tx}
 	defer w.prepareNew()
-	savepoints := len(live) > 1
+	savepoints := len(live) > 1 || s.replayEveryWrite.Load()
 	for _, op := range live {
 		if savepoints {
 			if _, err := w.exec(`SAVEPOINT op`); err != nil {
@@ -221,7 +221,7 @@ func (s *Store) commitAll(ctx context.Context, batch []*writeOp) (bool, error) {
 	w := &wtx{s: s, tx: tx}
 	defer w.prepareNew()
 	for _, op := range batch {
-		if op.wake, op.err = op.fn(w); op.err != nil {
+		if op.wake, op.err = op.fn(w); op.err != nil || s.replayEveryWrite.Load() {
 			if err := tx.Rollback(); err != nil {
 				return false, fmt.Errorf("rollback: %w", err)
 			}
