@@ -58,6 +58,18 @@ func (c *cache[V]) get(key string, now time.Time, fetch func() (V, error)) (V, e
 	return v, err
 }
 
+// replace swaps the value cached under key for v, keeping its age, if it still holds
+// old (compared with same); it does nothing otherwise, so a newer fetch or a forget
+// is never undone.
+func (c *cache[V]) replace(key string, same func(V) bool, v V) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.m[key]; ok && e.err == nil && same(e.v) {
+		e.v = v
+		c.m[key] = e
+	}
+}
+
 // forget drops key, so the next get fetches it again.
 func (c *cache[V]) forget(key string) {
 	c.mu.Lock()

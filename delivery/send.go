@@ -97,12 +97,8 @@ func (d *Dispatcher) endpoint(ctx context.Context, appID, endpointID string) (*e
 		fresh := *info
 		fresh.keys = keys
 		fresh.signer, fresh.signErr = d.newSigner(info.ep.SignatureProfile, info.ep.SignatureHeader, keys)
-		d.endpoints.mu.Lock()
-		if e, ok := d.endpoints.m[appID+"/"+endpointID]; ok && e.v == info {
-			e.v = &fresh
-			d.endpoints.m[appID+"/"+endpointID] = e
-		}
-		d.endpoints.mu.Unlock()
+		old := info
+		d.endpoints.replace(appID+"/"+endpointID, func(v *endpointInfo) bool { return v == old }, &fresh)
 		info = &fresh
 	}
 	return info, nil
