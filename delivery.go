@@ -43,7 +43,8 @@ const (
 )
 
 // Delivery is one message on its way to one endpoint. At most one delivery exists per
-// (message, endpoint).
+// (message, endpoint). docs/delivery.md draws its states and says which store method,
+// called by whom, makes each transition.
 type Delivery struct {
 	ID         string
 	AppID      string
