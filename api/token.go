@@ -132,12 +132,9 @@ func (s *Server) expireAppTokens(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(r, &in); err != nil {
 		return err
 	}
-	var delay time.Duration
-	if in.Expiry != nil {
-		if *in.Expiry < 0 || *in.Expiry > int64(appTokenExpireAllMax/time.Second) {
-			return invalid("expiry", "expiry must be between 0 and 259200 seconds (3 days)")
-		}
-		delay = time.Duration(*in.Expiry) * time.Second
+	delay, err := expireDelay(in.Expiry)
+	if err != nil {
+		return err
 	}
 	if len(in.SessionIDs) > maxExpireAllSessionID {
 		return invalid("sessionIds", "at most 1000 session IDs")
@@ -157,6 +154,18 @@ func (s *Server) expireAppTokens(w http.ResponseWriter, r *http.Request) error {
 	s.tokens.clear()
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// expireDelay reads the expiry of expire-all and of an API key's expire: seconds from
+// now, 0 (the default) to 3 days.
+func expireDelay(expiry *int64) (time.Duration, error) {
+	if expiry == nil {
+		return 0, nil
+	}
+	if *expiry < 0 || *expiry > int64(appTokenExpireAllMax/time.Second) {
+		return 0, invalid("expiry", "expiry must be between 0 and 259200 seconds (3 days)")
+	}
+	return time.Duration(*expiry) * time.Second, nil
 }
 
 // logout expires the application token the request carries.
@@ -263,12 +272,9 @@ func (s *Server) expireAPIKey(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(r, &in); err != nil {
 		return err
 	}
-	var delay time.Duration
-	if in.Expiry != nil {
-		if *in.Expiry < 0 || *in.Expiry > int64(appTokenExpireAllMax/time.Second) {
-			return invalid("expiry", "expiry must be between 0 and 259200 seconds (3 days)")
-		}
-		delay = time.Duration(*in.Expiry) * time.Second
+	delay, err := expireDelay(in.Expiry)
+	if err != nil {
+		return err
 	}
 	id := r.PathValue("key_id")
 	if !strings.HasPrefix(id, hookd.PrefixAPIKeyID) {

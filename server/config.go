@@ -141,6 +141,9 @@ func (c Config) Validate() error {
 	if c.AdminToken != "" && len(c.AdminToken) < 16 {
 		errs = append(errs, errors.New("admin-token: must be at least 16 characters"))
 	}
+	if len(c.AdminToken) > hookd.MaxTokenLength {
+		errs = append(errs, fmt.Errorf("admin-token: must be at most %d characters", hookd.MaxTokenLength))
+	}
 	if c.IsPostgres() && c.EncryptionKey == "" && c.EncryptionKeyFile == "" {
 		errs = append(errs, errors.New("encryption-key: required with PostgreSQL, the same on every node: secrets are encrypted at rest "+
 			"(give --encryption-key, HOOKD_ENCRYPTION_KEY or --encryption-key-file; make a key with: openssl rand -base64 32)"))

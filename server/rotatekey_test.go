@@ -1,11 +1,14 @@
 package server_test
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -13,6 +16,7 @@ import (
 	"time"
 
 	"github.com/hookd/hookd/crypt"
+	"github.com/hookd/hookd/hookdtest"
 	"github.com/hookd/hookd/server"
 	"github.com/hookd/hookd/webhook"
 )
@@ -65,8 +69,8 @@ func (r *verifyingReceiver) expect(t *testing.T, path, secret string) {
 	r.mu.Unlock()
 }
 
-// TestRotateKeyWhileTwoNodesDeliver runs crypt.Rotate (what hookd rotate-key does) on
-// a PostgreSQL database while two nodes accept and deliver messages and an endpoint
+// TestRotateKeyWhileTwoNodesDeliver runs the hookd rotate-key binary on a PostgreSQL
+// database while two nodes accept and deliver messages and an endpoint
 // is added: every delivery arrives and verifies; afterwards a node starts with the new
 // key and not with the old.
 func TestRotateKeyWhileTwoNodesDeliver(t *testing.T) {
@@ -123,27 +127,32 @@ func TestRotateKeyWhileTwoNodesDeliver(t *testing.T) {
 		}
 	}()
 
-	raw, err := server.OpenStore(ctx, server.Config{DB: db, DBMaxConns: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer raw.Close()
-	oldKey, err := crypt.ParseKey(testEncryptionKey)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// The real command, as an operator runs it beside the nodes.
+	bin := hookdtest.BuildBinary(t)
 	newKey := crypt.NewKey()
-	err = crypt.Rotate(ctx, raw, oldKey, newKey, crypt.RotateOptions{
-		Settle: 3 * crypt.RefreshInterval,
-		Step:   func(msg string) { t.Log("rotate-key:", msg) },
-		Added: func() error {
+	cmd := exec.Command(bin, "rotate-key", "--db", db, "--new-encryption-key", newKey.String(),
+		"--settle", (3 * crypt.RefreshInterval).String())
+	cmd.Env = append(os.Environ(), "HOOKD_ENCRYPTION_KEY="+testEncryptionKey)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() {
+		t.Log(sc.Text())
+		if strings.Contains(sc.Text(), "added data key") {
 			// A node (holding only the old key) adds an endpoint mid-rotation.
 			addEndpoint(nodes[1], "/second")
-			return nil
-		},
-	})
-	if err != nil {
-		t.Fatalf("rotate: %v", err)
+		}
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("hookd rotate-key: %v", err)
+	}
+	if len(epIDs) != 2 {
+		t.Fatalf("rotate-key never reported its new data key (%d endpoints)", len(epIDs))
 	}
 	// The nodes go on after the rotation, on the keys they loaded during it.
 	time.Sleep(500 * time.Millisecond)
