@@ -67,4 +67,8 @@ type StatsStore interface {
 	// FailedDeliveries lists exhausted deliveries (status fail) of every application,
 	// by delivery ID, with their Message.
 	FailedDeliveries(ctx context.Context, filter DeadLetterFilter, page Page) ([]*Delivery, error)
+	// MessageDestinations counts the deliveries (message × endpoint) of the
+	// application's messages whose IDs are in [fromID, toID), a time window made an ID
+	// range by IDAt. It reads the window's messages by index, not the whole log.
+	MessageDestinations(ctx context.Context, appID, fromID, toID string) (int64, error)
 }

@@ -15,6 +15,11 @@ const (
 	TaskRecover    TaskKind = "endpoint.recover"
 	TaskReplay     TaskKind = "endpoint.replay"
 	TaskBulkReplay TaskKind = "endpoint.bulk-replay"
+	// TaskAppStats counts each application's message destinations in a window.
+	TaskAppStats TaskKind = "application.stats"
+	// TaskEventTypeAggregate lists the event types each application's endpoints
+	// subscribe to.
+	TaskEventTypeAggregate TaskKind = "event-type.aggregate"
 )
 
 // TaskStatus is the state of a background task; the values are the Svix API's

@@ -278,6 +278,9 @@ func allRoutes() []route {
 		{method: "GET", pattern: opsEp + "/secret", access: ServerWrite, handle: onOperational((*Server).getEndpointSecret)},
 		{method: "POST", pattern: opsEp + "/secret/rotate", access: ServerWrite, handle: onOperational((*Server).rotateEndpointSecret)},
 
+		{method: "POST", pattern: "/api/v1/stats/usage/app", access: ServerRead, handle: (*Server).appUsageStats},
+		{method: "PUT", pattern: "/api/v1/stats/usage/event-types", access: ServerRead, handle: (*Server).aggregateEventTypes},
+
 		{method: "GET", pattern: "/api/v1/background-task", access: ServerRead, handle: (*Server).listTasks},
 		{method: "GET", pattern: "/api/v1/background-task/{task_id}", access: ServerRead, handle: (*Server).getTask},
 	}

@@ -46,19 +46,24 @@ func tOut(t *hookd.Task) taskOut {
 
 // startTask creates a task for the endpoint of the request and answers 202 with it.
 func (s *Server) startTask(w http.ResponseWriter, r *http.Request, kind hookd.TaskKind, p task.Params) error {
-	if s.cfg.Tasks == nil {
-		return hookd.Errorf(hookd.EUNAVAILABLE, "background tasks are not running on this server")
-	}
 	a, e, err := s.endpoint(r)
 	if err != nil {
 		return err
 	}
-	t, err := s.cfg.Tasks.Create(r.Context(), kind, a.ID, e.ID, p)
+	t, err := s.createTask(r, kind, a.ID, e.ID, p)
 	if err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusAccepted, tOut(t).taskStartOut)
 	return nil
+}
+
+// createTask stores a new background task for the runner.
+func (s *Server) createTask(r *http.Request, kind hookd.TaskKind, appID, endpointID string, p task.Params) (*hookd.Task, error) {
+	if s.cfg.Tasks == nil {
+		return nil, hookd.Errorf(hookd.EUNAVAILABLE, "background tasks are not running on this server")
+	}
+	return s.cfg.Tasks.Create(r.Context(), kind, appID, endpointID, p)
 }
 
 // taskIDPattern is the contract's pattern of a task ID.

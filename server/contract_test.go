@@ -374,6 +374,12 @@ func TestContract(t *testing.T) {
 			return contractCase{route: "GET /api/v1/background-task", path: "/api/v1/background-task?limit=2", status: 200}
 		},
 		func() contractCase {
+			return contractCase{route: "POST /api/v1/stats/usage/app", path: "/api/v1/stats/usage/app", body: `{"since":"` + since + `","until":"` + time.Now().Add(time.Hour).UTC().Format(time.RFC3339) + `","appIds":["acme","nope"]}`, status: 202}
+		},
+		func() contractCase {
+			return contractCase{route: "PUT /api/v1/stats/usage/event-types", path: "/api/v1/stats/usage/event-types", status: 202}
+		},
+		func() contractCase {
 			return contractCase{route: "DELETE " + msg + "/attempt/{attempt_id}/content", path: "/api/v1/app/acme/msg/" + msgID + "/attempt/" + attemptID + "/content", status: 204}
 		},
 		func() contractCase {

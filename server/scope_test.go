@@ -101,6 +101,9 @@ var routeAccess = map[string]want{
 	"GET /api/v1/operational-webhook/endpoint/{endpoint_id}/secret":         serverWrite,
 	"POST /api/v1/operational-webhook/endpoint/{endpoint_id}/secret/rotate": serverWrite,
 
+	"POST /api/v1/stats/usage/app":        serverRead,
+	"PUT /api/v1/stats/usage/event-types": serverRead,
+
 	"GET /api/v1/background-task":                           serverRead,
 	"GET /api/v1/background-task/{task_id}":                 serverRead,
 	"POST /api/v1/app/{app_id}/relay":                       appWrite,

@@ -89,3 +89,16 @@ func (s *Store) FailedDeliveries(ctx context.Context, filter hookd.DeadLetterFil
 	}
 	return out, nil
 }
+
+// MessageDestinations counts the deliveries of the application's messages in an ID
+// range: the messages by messages_app, their deliveries by the (msg_id, endpoint_id)
+// key.
+func (s *Store) MessageDestinations(ctx context.Context, appID, fromID, toID string) (int64, error) {
+	var n int64
+	err := s.queryRow(ctx, `SELECT count(*) FROM messages m JOIN deliveries d ON d.msg_id = m.id
+		WHERE m.app_id = ? AND m.id >= ? AND m.id < ?`, appID, fromID, toID).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("message destinations: %w", err)
+	}
+	return n, nil
+}

@@ -57,6 +57,40 @@ var statsTests = []test{
 			t.Fatalf("AttemptCounts before the first minute = %+v, want none", got)
 		}
 	}},
+	{"MessageDestinations", func(t *testing.T, f *fixture) {
+		a, b := f.app(), f.app()
+		e1, e2 := f.endpoint(a.ID), f.endpoint(a.ID)
+		eB := f.endpoint(b.ID)
+		before := f.tick()
+		m1, _ := f.message(a.ID, []*hookd.Endpoint{e1, e2}) // two destinations
+		f.message(a.ID, []*hookd.Endpoint{e1})              // one
+		f.message(b.ID, []*hookd.Endpoint{eB})              // another application's
+		f.tick()
+		mid := f.tick()
+		f.message(a.ID, []*hookd.Endpoint{e2}) // after mid
+		end := f.tick()
+		count := func(appID string, since, until time.Time) int64 {
+			t.Helper()
+			n, err := f.s.MessageDestinations(f.ctx, appID, hookd.IDAt(hookd.PrefixMessage, since), hookd.IDAt(hookd.PrefixMessage, until))
+			must(t, err)
+			return n
+		}
+		if n := count(a.ID, before, mid); n != 3 {
+			t.Errorf("window before mid = %d, want 3", n)
+		}
+		if n := count(a.ID, before, end.Add(time.Millisecond)); n != 4 {
+			t.Errorf("whole window = %d, want 4", n)
+		}
+		if n := count(a.ID, mid, end.Add(time.Millisecond)); n != 1 {
+			t.Errorf("window after mid = %d, want 1", n)
+		}
+		if n := count(b.ID, before, end); n != 1 {
+			t.Errorf("other application = %d, want 1", n)
+		}
+		if n := count(a.ID, m1.Timestamp.Add(time.Hour), m1.Timestamp.Add(2*time.Hour)); n != 0 {
+			t.Errorf("empty window = %d, want 0", n)
+		}
+	}},
 	{"QueueCounts", func(t *testing.T, f *fixture) {
 		a := f.app()
 		e := f.endpoint(a.ID)

@@ -30,6 +30,8 @@ type Params struct {
 	// StatusCodeClass keeps messages with an attempt whose status code is in
 	// [class, class+100); class 0 means attempts that got no response.
 	StatusCodeClass *int `json:"statusCodeClass,omitempty"`
+	// AppIDs limits application statistics to these applications (resolved IDs).
+	AppIDs []string `json:"appIds,omitempty"`
 }
 
 // Progress is a task's data as the API shows it: how far it got and, if it failed,
@@ -40,6 +42,24 @@ type Progress struct {
 	// MessagesSent counts the deliveries made due by the task (Svix's name).
 	MessagesSent int    `json:"messagesSent"`
 	Error        string `json:"error,omitempty"`
+	// AppStats is the result of an application.stats task.
+	AppStats []AppStat `json:"appStats,omitempty"`
+	// EventTypes is the result of an event-type.aggregate task.
+	EventTypes []AppEventTypes `json:"event_types,omitempty"`
+}
+
+// AppStat is one application's usage in an application.stats task's window.
+type AppStat struct {
+	AppID               string  `json:"appId"`
+	AppUID              *string `json:"appUid"`
+	MessageDestinations int64   `json:"messageDestinations"`
+}
+
+// AppEventTypes is what one application's endpoints subscribe to.
+type AppEventTypes struct {
+	AppID                          string   `json:"appId"`
+	ExplicitlySubscribedEventTypes []string `json:"explicitlySubscribedEventTypes"`
+	HasCatchAllEndpoint            bool     `json:"hasCatchAllEndpoint"`
 }
 
 // Defaults of a Runner.

@@ -10,8 +10,13 @@ import (
 
 // work does what the task asks, from its cursor on, saving progress after each page.
 func (w *run) work(ctx context.Context) error {
-	st := w.r.cfg.Store
-	if _, err := st.Endpoint(ctx, w.t.AppID, w.t.EndpointID); err != nil {
+	switch w.t.Kind {
+	case hookd.TaskAppStats:
+		return w.appStats(ctx)
+	case hookd.TaskEventTypeAggregate:
+		return w.eventTypeAggregate(ctx)
+	}
+	if _, err := w.r.cfg.Store.Endpoint(ctx, w.t.AppID, w.t.EndpointID); err != nil {
 		return err
 	}
 	switch w.t.Kind {
