@@ -169,24 +169,33 @@ func (h *Handler) health(r *http.Request, e *hookd.Endpoint) (endpointHealth, er
 	return eh, nil
 }
 
+// endpointsWithHealth reads a page of the application's endpoints (the request's
+// iterator) with their health, and the next page's iterator.
+func (h *Handler) endpointsWithHealth(r *http.Request, appID string) ([]endpointHealth, string, error) {
+	eps, err := h.cfg.Store.Endpoints(r.Context(), appID, hookd.Page{Limit: pageSize, Iterator: r.URL.Query().Get("iterator")})
+	if err != nil {
+		return nil, "", err
+	}
+	health := make([]endpointHealth, 0, len(eps))
+	for _, e := range eps {
+		eh, err := h.health(r, e)
+		if err != nil {
+			return nil, "", err
+		}
+		health = append(health, eh)
+	}
+	return health, nextIterator(eps, pageSize, func(e *hookd.Endpoint) string { return e.ID }), nil
+}
+
 func (h *Handler) appPage(w http.ResponseWriter, r *http.Request, s *session) error {
 	ctx := r.Context()
 	app, err := h.cfg.Store.App(ctx, r.PathValue("app_id"))
 	if err != nil {
 		return err
 	}
-	it := r.URL.Query().Get("iterator")
-	eps, err := h.cfg.Store.Endpoints(ctx, app.ID, hookd.Page{Limit: pageSize, Iterator: it})
+	health, next, err := h.endpointsWithHealth(r, app.ID)
 	if err != nil {
 		return err
-	}
-	var health []endpointHealth
-	for _, e := range eps {
-		eh, err := h.health(r, e)
-		if err != nil {
-			return err
-		}
-		health = append(health, eh)
 	}
 	msgs, err := h.cfg.Store.Messages(ctx, app.ID, hookd.MessageFilter{}, hookd.Page{Limit: 10})
 	if err != nil {
@@ -197,7 +206,7 @@ func (h *Handler) appPage(w http.ResponseWriter, r *http.Request, s *session) er
 		Endpoints []endpointHealth
 		Next      string
 		Messages  []*hookd.Message
-	}{app, health, nextIterator(eps, pageSize, func(e *hookd.Endpoint) string { return e.ID }), msgs}))
+	}{app, health, next, msgs}))
 	return nil
 }
 

@@ -139,17 +139,9 @@ func (h *Handler) portalHome(w http.ResponseWriter, r *http.Request, s *session)
 	if err != nil {
 		return err
 	}
-	eps, err := h.cfg.Store.Endpoints(ctx, app.ID, hookd.Page{Limit: pageSize, Iterator: r.URL.Query().Get("iterator")})
+	health, next, err := h.endpointsWithHealth(r, app.ID)
 	if err != nil {
 		return err
-	}
-	var health []endpointHealth
-	for _, e := range eps {
-		eh, err := h.health(r, e)
-		if err != nil {
-			return err
-		}
-		health = append(health, eh)
 	}
 	// The addresses deliveries come from, as the API publishes them.
 	var egress struct {
@@ -163,7 +155,7 @@ func (h *Handler) portalHome(w http.ResponseWriter, r *http.Request, s *session)
 		Endpoints []endpointHealth
 		Next      string
 		EgressIPs []string
-	}{app, health, nextIterator(eps, pageSize, func(e *hookd.Endpoint) string { return e.ID }), egress.EgressIPs}))
+	}{app, health, next, egress.EgressIPs}))
 	return nil
 }
 
