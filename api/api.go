@@ -232,6 +232,10 @@ func allRoutes() []route {
 		{method: "DELETE", pattern: ep + "/mtls", access: AppManage, handle: (*Server).deleteEndpointMTLS},
 		{method: "GET", pattern: ep + "/ca", access: AppRead, handle: (*Server).getEndpointCA},
 		{method: "PUT", pattern: ep + "/ca", access: AppManage, handle: (*Server).setEndpointCA},
+		{method: "GET", pattern: ep + "/oauth", access: AppRead, handle: (*Server).getEndpointOAuth},
+		{method: "GET", pattern: ep + "/oauth-config", access: AppRead, handle: (*Server).getEndpointOAuthConfig},
+		{method: "PUT", pattern: ep + "/oauth", access: AppManage, handle: (*Server).setEndpointOAuth},
+		{method: "DELETE", pattern: ep + "/oauth", access: AppManage, handle: (*Server).deleteEndpointOAuth},
 
 		{method: "GET", pattern: "/api/v1/event-type", access: AnyRead, handle: (*Server).listEventTypes},
 		{method: "POST", pattern: "/api/v1/event-type", access: ServerWrite, handle: (*Server).createEventType},

@@ -71,6 +71,9 @@ type Dispatcher struct {
 	runCtx   context.Context // done when Run's context is
 	sendCtx  context.Context // cancelled once the shutdown grace is over
 
+	// tokens are the endpoints' OAuth access tokens.
+	tokens tokens
+
 	opsMu sync.Mutex
 	// certWarned are the client certificates endpoint.mtls.expiring was sent for, by
 	// endpoint and expiry; guarded by opsMu.

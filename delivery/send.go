@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -213,7 +214,31 @@ func (d *Dispatcher) send(ctx context.Context, info *endpointInfo, dl *hookd.Del
 			fc = tcl.fc
 		}
 	}
+	var token string
+	if info.ep.OAuth != nil && !info.trusted {
+		var err error
+		if token, err = d.oauthToken(ctx, info, ""); err != nil {
+			r.duration = d.cfg.Now().Sub(start)
+			r.err = err.Error()
+			return r
+		}
+		h.Set("Authorization", "Bearer "+token)
+	}
 	err := fc.DoTimeout(req, resp, info.timeout)
+	if err == nil && token != "" && resp.StatusCode() == http.StatusUnauthorized {
+		// The token may have been revoked or expired early: fetch a new one and try
+		// once more, within the same attempt.
+		_ = resp.CloseBodyStream()
+		resp.Reset()
+		fresh, terr := d.oauthToken(ctx, info, token)
+		if terr != nil {
+			r.duration = d.cfg.Now().Sub(start)
+			r.err = "the endpoint answered 401 and a new token failed: " + terr.Error()
+			return r
+		}
+		h.Set("Authorization", "Bearer "+fresh)
+		err = fc.DoTimeout(req, resp, info.timeout)
+	}
 	if err != nil && tcl != nil {
 		err = tcl.cause(err)
 	} else if tcl != nil {
@@ -317,4 +342,9 @@ func requestTarget(u *url.URL) string {
 	t := *u
 	t.Fragment, t.RawFragment = "", ""
 	return t.String()
+}
+
+// basic returns the credentials of HTTP Basic authentication (RFC 7617).
+func basic(user, pass string) string {
+	return base64.StdEncoding.EncodeToString([]byte(user + ":" + pass))
 }

@@ -371,6 +371,19 @@ func TestContract(t *testing.T) {
 			return contractCase{route: "GET " + ep + "/ca", path: "/api/v1/app/acme/endpoint/" + epID + "/ca", status: 200}
 		},
 		func() contractCase {
+			return contractCase{route: "PUT " + ep + "/oauth", path: "/api/v1/app/acme/endpoint/" + epID + "/oauth",
+				body: `{"grantType":"clientCredentials","authMethod":"clientSecretBasic","clientId":"c","clientSecret":"s","tokenUrl":"https://auth.example/token","scopes":["a"]}`, status: 204}
+		},
+		func() contractCase {
+			return contractCase{route: "GET " + ep + "/oauth", path: "/api/v1/app/acme/endpoint/" + epID + "/oauth", status: 200}
+		},
+		func() contractCase {
+			return contractCase{route: "GET " + ep + "/oauth-config", path: "/api/v1/app/acme/endpoint/" + epID + "/oauth-config", status: 200}
+		},
+		func() contractCase {
+			return contractCase{route: "DELETE " + ep + "/oauth", path: "/api/v1/app/acme/endpoint/" + epID + "/oauth", status: 204}
+		},
+		func() contractCase {
 			return contractCase{route: "GET /api/v1/background-task", path: "/api/v1/background-task?limit=2", status: 200}
 		},
 		func() contractCase {

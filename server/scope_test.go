@@ -68,6 +68,10 @@ var routeAccess = map[string]want{
 	"DELETE /api/v1/app/{app_id}/endpoint/{endpoint_id}/mtls":         appWrite,
 	"GET /api/v1/app/{app_id}/endpoint/{endpoint_id}/ca":              appRead,
 	"PUT /api/v1/app/{app_id}/endpoint/{endpoint_id}/ca":              appWrite,
+	"GET /api/v1/app/{app_id}/endpoint/{endpoint_id}/oauth":           appRead,
+	"GET /api/v1/app/{app_id}/endpoint/{endpoint_id}/oauth-config":    appRead,
+	"PUT /api/v1/app/{app_id}/endpoint/{endpoint_id}/oauth":           appWrite,
+	"DELETE /api/v1/app/{app_id}/endpoint/{endpoint_id}/oauth":        appWrite,
 
 	"GET /api/v1/event-type":                                  anyRead,
 	"POST /api/v1/event-type":                                 serverWrite,

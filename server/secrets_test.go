@@ -54,6 +54,12 @@ func secretFixture(t *testing.T, ts *testServer) []string {
 	if code, b := ts.raw(t, "PUT", "/api/v1/app/"+app.ID+"/endpoint/"+eps.Data[0].ID+"/mtls", string(idBody)); code != 204 {
 		t.Fatalf("set mtls: %d %s", code, b)
 	}
+	oauth := `{"grantType":"clientCredentials","authMethod":"clientSecretPost","clientId":"hookd",
+		"clientSecret":"oauth-client-secret-0123456789","tokenUrl":"https://auth.example/token"}`
+	if code, b := ts.raw(t, "PUT", "/api/v1/app/"+app.ID+"/endpoint/"+eps.Data[0].ID+"/oauth", oauth); code != 204 {
+		t.Fatalf("set oauth: %d %s", code, b)
+	}
+	secrets = append(secrets, "oauth-client-secret-0123456789")
 	var key struct{ Key string }
 	code, b := ts.raw(t, "POST", "/api/v1/auth/api-key", `{"name":"scanned"}`)
 	if code != 201 || json.Unmarshal(b, &key) != nil {

@@ -151,3 +151,82 @@ func jsonBody(field, value string) string {
 	b, _ := json.Marshal(map[string]string{field: value})
 	return string(b)
 }
+
+// TestEndpointOAuth sets an endpoint's OAuth client credentials through the API in
+// the shape of Svix's /oauth operations: bad settings are 422 naming the field, the
+// client secret is never answered, and a delivery carries the token.
+func TestEndpointOAuth(t *testing.T) {
+	var tokens, authorized atomic.Int64
+	auth := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pass, _ := r.BasicAuth(); pass != "client-secret-123456" {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		tokens.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"access_token":"at-1","token_type":"bearer","expires_in":600}`))
+	}))
+	t.Cleanup(auth.Close)
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") == "Bearer at-1" {
+			authorized.Add(1)
+		}
+	}))
+	t.Cleanup(rcv.Close)
+
+	ts := startServer(t)
+	ctx := context.Background()
+	app, err := ts.client.Application.Create(ctx, svix.ApplicationIn{Name: "Acme"}, nil)
+	must(t, err)
+	ep, err := ts.client.Endpoint.Create(ctx, app.Id, svix.EndpointIn{Url: rcv.URL}, nil)
+	must(t, err)
+	base := "/api/v1/app/" + app.Id + "/endpoint/" + ep.Id
+	if code, b := ts.raw(t, "GET", base+"/oauth", ""); code != http.StatusNotFound {
+		t.Fatalf("GET oauth before any = %d %s", code, b)
+	}
+	if _, b := ts.raw(t, "GET", base+"/oauth-config", ""); string(b) != `{"enabled":false,"config":null}` {
+		t.Fatalf("GET oauth-config before any = %s", b)
+	}
+	good := `"grantType":"clientCredentials","authMethod":"clientSecretBasic","clientId":"hookd","clientSecret":"client-secret-123456","tokenUrl":"` + auth.URL + `/token"`
+	for _, tt := range []struct{ body, field string }{
+		{`{"grantType":"refreshToken","authMethod":"clientSecretBasic","clientId":"c","tokenUrl":"https://a.example/t"}`, "grantType"},
+		{`{"grantType":"clientCredentials","authMethod":"clientSecretJwt","clientId":"c","tokenUrl":"https://a.example/t"}`, "authMethod"},
+		{`{"grantType":"clientCredentials","authMethod":"clientSecretBasic","clientId":"c","clientSecret":"s","tokenUrl":"ftp://a.example/t"}`, "tokenUrl"},
+		{`{"grantType":"clientCredentials","authMethod":"clientSecretBasic","clientId":"c","tokenUrl":"https://a.example/t"}`, "clientSecret"},
+		{`{` + good + `,"scopes":["has space"]}`, "scopes"},
+		{`{` + good + `,"extraParams":{"client_secret":"x"}}`, "extraParams"},
+	} {
+		code, b := ts.raw(t, "PUT", base+"/oauth", tt.body)
+		if code != http.StatusUnprocessableEntity || !strings.Contains(string(b), `"loc":["body","`+tt.field+`"]`) {
+			t.Errorf("PUT oauth %s = %d %s, want 422 naming %s", tt.body, code, b, tt.field)
+		}
+	}
+	if code, b := ts.raw(t, "PUT", base+"/oauth", `{`+good+`,"scopes":["webhooks:write"],"audience":"api"}`); code != http.StatusNoContent {
+		t.Fatalf("PUT oauth = %d %s", code, b)
+	}
+	for _, path := range []string{"/oauth", "/oauth-config", "", "/headers", "/secret"} {
+		code, b := ts.raw(t, "GET", base+path, "")
+		if code != http.StatusOK || strings.Contains(string(b), "client-secret-123456") {
+			t.Fatalf("GET %s = %d %s, want it without the client secret", path, code, b)
+		}
+		if path == "/oauth" && !strings.Contains(string(b), `"audience":"api"`) {
+			t.Fatalf("GET oauth = %s, want the audience", b)
+		}
+	}
+	for range 3 {
+		msg, err := ts.client.Message.Create(ctx, app.Id, svix.MessageIn{EventType: "a.b", Payload: map[string]any{"x": 1}}, nil)
+		must(t, err)
+		if at := waitAttempt(t, ts.client, app.Id, msg.Id); at.ResponseStatusCode != 200 {
+			t.Fatalf("attempt = %+v", at)
+		}
+	}
+	if tokens.Load() != 1 || authorized.Load() != 3 {
+		t.Fatalf("%d tokens fetched, %d deliveries with it; want 1 and 3", tokens.Load(), authorized.Load())
+	}
+	if code, _ := ts.raw(t, "DELETE", base+"/oauth", ""); code != http.StatusNoContent {
+		t.Fatalf("DELETE oauth = %d", code)
+	}
+	if code, _ := ts.raw(t, "GET", base+"/oauth", ""); code != http.StatusNotFound {
+		t.Fatalf("GET oauth after delete = %d", code)
+	}
+}
