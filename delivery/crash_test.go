@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -17,23 +18,37 @@ import (
 
 const crashAdminToken = "crash-test-admin-token-0123456789"
 
+// crashMainKey is the servers' main encryption key: base64 of 32 bytes.
+const crashMainKey = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
+
 // startHookd runs `hookd serve` on db and waits until it listens.
 func startHookd(t *testing.T, bin, db string) *hookdtest.Process {
 	t.Helper()
-	return hookdtest.StartServe(t, bin, nil, "--addr", "127.0.0.1:0", "--db", db, "--allow-private",
-		"--admin-token", crashAdminToken, "--request-timeout", "2s", "--log-level", "error")
+	// A fixed main key: PostgreSQL needs one given, the same at every restart.
+	return hookdtest.StartServe(t, bin, []string{"HOOKD_ENCRYPTION_KEY=" + crashMainKey}, "--addr", "127.0.0.1:0",
+		"--db", db, "--allow-private", "--admin-token", crashAdminToken, "--request-timeout", "2s", "--log-level", "error")
 }
 
-// TestCrashLosesNothing runs the real binary, kills it with SIGKILL while it is
-// accepting and delivering 2,000 messages, restarts it on the same database and
-// checks that every accepted message reaches the receiver.
+// TestCrashLosesNothing is the fault suite's crash loop: it runs the real binary on
+// SQLite and on PostgreSQL, kills it with SIGKILL while it is accepting and
+// delivering (twice; five times with HOOKD_TEST_LONG=1), restarts it on the same
+// database each time and checks that every accepted message reaches the receiver,
+// with a valid signature.
 func TestCrashLosesNothing(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the hookd binary")
 	}
+	kills := 2
+	if os.Getenv("HOOKD_TEST_LONG") == "1" {
+		kills = 5
+	}
+	t.Run("sqlite", func(t *testing.T) { crashLoop(t, filepath.Join(t.TempDir(), "h.db"), kills) })
+	t.Run("postgres", func(t *testing.T) { crashLoop(t, hookdtest.PostgresDSN(t), kills) })
+}
+
+func crashLoop(t *testing.T, db string, kills int) {
 	const total = 2000
 	bin := hookdtest.BuildBinary(t)
-	db := filepath.Join(t.TempDir(), "h.db")
 
 	// The receiver verifies every signature and counts deliveries per message.
 	v := sigVerifier(t, testSecret)
@@ -72,44 +87,51 @@ func TestCrashLosesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// Send concurrently; kill the server once half are accepted.
 	accepted := make([]atomic.Bool, total)
-	var nAccepted atomic.Int64
-	var killOnce sync.Once
-	var atKill int64
 	post := func(base string, i int) bool {
 		code, err := api.Do(t.Context(), "POST", base+"/api/v1/app/"+app.ID+"/msg", nil, map[string]any{
 			"eventType": "crash.test", "eventId": fmt.Sprintf("evt-%d", i), "payload": map[string]int{"i": i},
 		}, nil)
 		return err == nil || code == http.StatusConflict // 409: accepted before (same eventId)
 	}
-	next := make(chan int, total)
-	for i := range total {
-		next <- i
-	}
-	close(next)
-	var wg sync.WaitGroup
-	for range 16 {
-		wg.Go(func() {
-			for i := range next {
-				if !post(p.URL, i) {
-					continue // not known to be accepted: sent again after the restart
+	// Each round sends its share concurrently and kills the server once half of it is
+	// accepted; the next round restarts it on the same database.
+	chunk := total / kills
+	for round := range kills {
+		if round > 0 {
+			p = startHookd(t, bin, db)
+		}
+		next := make(chan int, chunk)
+		for i := round * chunk; i < (round+1)*chunk; i++ {
+			next <- i
+		}
+		close(next)
+		var nAccepted atomic.Int64
+		var killOnce sync.Once
+		var atKill int64
+		var wg sync.WaitGroup
+		for range 16 {
+			wg.Go(func() {
+				for i := range next {
+					if !post(p.URL, i) {
+						continue // not known to be accepted: sent again after the last restart
+					}
+					accepted[i].Store(true)
+					if nAccepted.Add(1) == int64(chunk/2) {
+						killOnce.Do(func() {
+							atKill = delivered.Load()
+							p.Kill()
+						})
+					}
 				}
-				accepted[i].Store(true)
-				if nAccepted.Add(1) == total/2 {
-					killOnce.Do(func() {
-						atKill = delivered.Load()
-						p.Kill()
-					})
-				}
-			}
-		})
+			})
+		}
+		wg.Wait()
+		if !p.Exited() {
+			t.Fatalf("round %d: the server was never killed", round+1)
+		}
+		t.Logf("round %d: killed with SIGKILL after %d of its messages were accepted, %d deliveries received so far", round+1, chunk/2, atKill)
 	}
-	wg.Wait()
-	if !p.Exited() {
-		t.Fatalf("the server was never killed: %d of %d messages accepted", nAccepted.Load(), total)
-	}
-	t.Logf("killed with SIGKILL after %d messages accepted, %d deliveries received", total/2, atKill)
 
 	p = startHookd(t, bin, db)
 	resent := 0
@@ -119,12 +141,12 @@ func TestCrashLosesNothing(t *testing.T) {
 		}
 		resent++
 		if !post(p.URL, i) {
-			t.Fatalf("message %d not accepted after the restart", i)
+			t.Fatalf("message %d not accepted after the last restart", i)
 		}
 	}
-	t.Logf("after the restart: %d messages sent again (not acknowledged before the kill)", resent)
+	t.Logf("after the last restart: %d messages sent again (not acknowledged before a kill)", resent)
 
-	deadline := time.Now().Add(45 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for {
 		mu.Lock()
 		n := len(got)
@@ -133,7 +155,7 @@ func TestCrashLosesNothing(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("receiver has %d of %d messages after 45 s", n, total)
+			t.Fatalf("receiver has %d of %d messages after 60 s", n, total)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -149,8 +171,8 @@ func TestCrashLosesNothing(t *testing.T) {
 	if badSig.Load() != 0 {
 		t.Errorf("%d deliveries with a bad signature", badSig.Load())
 	}
-	t.Logf("all %d messages delivered; %d deliveries in all, %d messages delivered more than once (%d duplicate deliveries)",
-		total, delivered.Load(), countDup(got), dup)
+	t.Logf("crash loop: %d kills, all %d messages delivered; %d deliveries in all, %d messages delivered more than once (%d duplicate deliveries)",
+		kills, total, delivered.Load(), countDup(got), dup)
 }
 
 func countDup(got map[int]int) int {

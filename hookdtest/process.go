@@ -2,6 +2,7 @@ package hookdtest
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -12,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 var (
@@ -182,4 +185,33 @@ func (p *Process) PeakRSSMB() float64 {
 		}
 	}
 	return -1
+}
+
+// PostgresDSN returns a DSN for a fresh schema of the PostgreSQL database named by
+// HOOKD_TEST_POSTGRES (dropped when the test ends), or skips the test without it.
+func PostgresDSN(t *testing.T) string {
+	t.Helper()
+	dsn := os.Getenv("HOOKD_TEST_POSTGRES")
+	if dsn == "" {
+		t.Skip("HOOKD_TEST_POSTGRES not set: skipping PostgreSQL tests")
+	}
+	sep := "?"
+	if strings.Contains(dsn, "?") {
+		sep = "&"
+	}
+	schema := fmt.Sprintf("hookdtest_%d", time.Now().UnixNano())
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		conn, err := pgx.Connect(ctx, dsn)
+		if err != nil {
+			t.Logf("drop schema %s: %v", schema, err)
+			return
+		}
+		defer conn.Close(ctx)
+		if _, err := conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+schema+" CASCADE"); err != nil {
+			t.Logf("drop schema %s: %v", schema, err)
+		}
+	})
+	return dsn + sep + "search_path=" + schema
 }

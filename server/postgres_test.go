@@ -3,16 +3,13 @@ package server_test
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
-	"os"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
+	"github.com/hookd/hookd/hookdtest"
 	"github.com/hookd/hookd/server"
-	"github.com/jackc/pgx/v5"
 	svix "github.com/svix/svix-webhooks/go"
 )
 
@@ -56,29 +53,7 @@ func TestPostgres(t *testing.T) {
 // test ends), or skips the test without HOOKD_TEST_POSTGRES.
 func postgresDB(t *testing.T) string {
 	t.Helper()
-	dsn := os.Getenv("HOOKD_TEST_POSTGRES")
-	if dsn == "" {
-		t.Skip("HOOKD_TEST_POSTGRES not set: skipping PostgreSQL tests")
-	}
-	sep := "?"
-	if strings.Contains(dsn, "?") {
-		sep = "&"
-	}
-	schema := fmt.Sprintf("server_test_%d", time.Now().UnixNano())
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, dsn)
-		if err != nil {
-			t.Logf("drop schema %s: %v", schema, err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+schema+" CASCADE"); err != nil {
-			t.Logf("drop schema %s: %v", schema, err)
-		}
-	})
-	return dsn + sep + "search_path=" + schema
+	return hookdtest.PostgresDSN(t)
 }
 
 // TestPostgresIdempotencyAcrossNodes sends one Idempotency-Key to two servers sharing a
