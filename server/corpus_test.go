@@ -115,4 +115,3 @@ func TestBadInputCorpus(t *testing.T) {
 		}
 	})
 }
-
