@@ -17,8 +17,9 @@ type eventTypeIn struct {
 	FeatureFlag *string                    `json:"featureFlag"`
 	GroupName   *string                    `json:"groupName"` // accepted, not stored
 	Schemas     map[string]json.RawMessage `json:"schemas"`
-	// RetrySchedule is a hookd extension.
-	RetrySchedule *string `json:"retrySchedule"`
+	// RetrySchedule is a hookd extension. The SDKs cannot send it, so a PUT without
+	// it keeps the event type's; null resets it.
+	RetrySchedule optional[string] `json:"retrySchedule"`
 }
 
 // eventTypePatch is the body of PATCH /event-type/{event_type_name}.
@@ -39,7 +40,7 @@ type eventTypeOut struct {
 	Deprecated    bool                       `json:"deprecated"`
 	FeatureFlag   string                     `json:"featureFlag,omitempty"`
 	Schemas       map[string]json.RawMessage `json:"schemas,omitempty"`
-	RetrySchedule string                     `json:"retrySchedule,omitempty"`
+	RetrySchedule *string                    `json:"retrySchedule"` // null: the server's
 	CreatedAt     time.Time                  `json:"createdAt"`
 	UpdatedAt     time.Time                  `json:"updatedAt"`
 }
@@ -48,11 +49,14 @@ func etOut(withSchemas bool) func(*hookd.EventType) eventTypeOut {
 	return func(et *hookd.EventType) eventTypeOut {
 		out := eventTypeOut{
 			Name: et.Name, Description: et.Description, Archived: et.Archived, Deprecated: et.Deprecated,
-			FeatureFlag: et.FeatureFlag, RetrySchedule: et.RetrySchedule,
-			CreatedAt: et.CreatedAt.UTC(), UpdatedAt: et.UpdatedAt.UTC(),
+			FeatureFlag: et.FeatureFlag,
+			CreatedAt:   et.CreatedAt.UTC(), UpdatedAt: et.UpdatedAt.UTC(),
 		}
 		if withSchemas {
 			out.Schemas = et.Schemas
+		}
+		if et.RetrySchedule != "" {
+			out.RetrySchedule = &et.RetrySchedule
 		}
 		return out
 	}
@@ -87,12 +91,11 @@ func (in *eventTypeIn) apply(et *hookd.EventType) error {
 		return err
 	}
 	et.Schemas = in.Schemas
-	et.RetrySchedule = ""
-	if in.RetrySchedule != nil {
-		if err := hookd.CheckRetrySchedule("retrySchedule", *in.RetrySchedule); err != nil {
+	if in.RetrySchedule.Set {
+		if err := hookd.CheckRetrySchedule("retrySchedule", in.RetrySchedule.Value); err != nil {
 			return err
 		}
-		et.RetrySchedule = *in.RetrySchedule
+		et.RetrySchedule = in.RetrySchedule.Value
 	}
 	return nil
 }

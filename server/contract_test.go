@@ -71,6 +71,14 @@ var loadContract = sync.OnceValues(func() (*contract, error) {
 	if err != nil {
 		return nil, err
 	}
+	return parseContract(b)
+})
+
+// loadOwn is hookd's own OpenAPI document (GET /openapi.json), read the same way.
+var loadOwn = sync.OnceValues(func() (*contract, error) { return parseContract(api.OpenAPI()) })
+
+// parseContract reads an OpenAPI document's operations and prepares its schemas.
+func parseContract(b []byte) (*contract, error) {
 	var doc struct {
 		Paths map[string]map[string]json.RawMessage
 	}
@@ -99,7 +107,7 @@ var loadContract = sync.OnceValues(func() (*contract, error) {
 		return nil, err
 	}
 	return c, nil
-})
+}
 
 // svixID matches the contract's ID patterns, such as ^ep_[A-Za-z0-9]{27}$.
 var svixID = regexp.MustCompile(`^\^([a-z]+_)\[A-Za-z0-9\]\{27\}\$$`)
@@ -181,6 +189,10 @@ type contractCase struct {
 // the error bodies. An operation added to hookd without a case here fails the test.
 func TestContract(t *testing.T) {
 	c, err := loadContract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	own, err := loadOwn()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -461,6 +473,16 @@ func TestContract(t *testing.T) {
 				}
 			} else if err := c.validate(ref, body); err != nil {
 				t.Fatalf("%s %s: answer %s does not match %s: %v", method, tc.path, truncate(body), ref, err)
+			}
+			// hookd's own document describes the same answer, extensions included.
+			if ownOp := own.ops[tc.route]; ownOp == nil {
+				t.Errorf("%s is not in hookd's openapi.json", tc.route)
+			} else if ownRef, ok := ownOp.success()[code]; !ok {
+				t.Errorf("hookd's openapi.json has no %d answer for %s", code, tc.route)
+			} else if ownRef != "" {
+				if err := own.validate(ownRef, body); err != nil {
+					t.Errorf("%s %s: answer %s does not match hookd's openapi.json %s: %v", method, tc.path, truncate(body), ownRef, err)
+				}
 			}
 			if tc.then != nil {
 				tc.then(body)

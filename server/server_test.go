@@ -715,6 +715,20 @@ func TestEventTypes(t *testing.T) {
 	}
 	_, err = c.EventType.Get(ctx, "user.created")
 	wantStatus(t, err, http.StatusNotFound)
+	t.Run("retrySchedule kept by an SDK update", func(t *testing.T) {
+		if code, body := ts.raw(t, "POST", "/api/v1/event-type", `{"name":"with.schedule","description":"x","retrySchedule":"short"}`); code != 201 {
+			t.Fatalf("create with retrySchedule: %d %s", code, body)
+		}
+		if _, err := c.EventType.Update(ctx, "with.schedule", svix.EventTypeUpdate{Description: "y"}); err != nil {
+			t.Fatal(err)
+		}
+		if code, body := ts.raw(t, "GET", "/api/v1/event-type/with.schedule", ""); code != 200 || !strings.Contains(string(body), `"retrySchedule":"short"`) {
+			t.Fatalf("after an SDK update: %d %s", code, body)
+		}
+		if code, body := ts.raw(t, "PUT", "/api/v1/event-type/with.schedule", `{"description":"y","retrySchedule":null}`); code != 200 || !strings.Contains(string(body), `"retrySchedule":null`) {
+			t.Fatalf("PUT with a null retrySchedule: %d %s", code, body)
+		}
+	})
 	_, err = c.EventType.Create(ctx, svix.EventTypeIn{Name: "bad name!", Description: "x"}, nil)
 	wantStatus(t, err, http.StatusUnprocessableEntity)
 }
