@@ -2,7 +2,6 @@ package delivery_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/binary"
 	"io"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/delivery"
+	"github.com/hookd/hookd/hookdtest"
 )
 
 // testProxy is a real proxy on loopback, HTTP CONNECT or SOCKS5, that records what it
@@ -341,7 +341,7 @@ func TestRequireHTTPSAtDelivery(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			rc := newReceiver(t, nil)
-			var logs syncBuffer
+			var logs hookdtest.LogBuffer
 			e := newEnv(t, func(c *delivery.Config) {
 				c.RequireHTTPS = tt.server
 				c.Logger = slog.New(slog.NewTextHandler(&logs, nil))
@@ -369,22 +369,4 @@ func TestRequireHTTPSAtDelivery(t *testing.T) {
 			}
 		})
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for a logger and a test to share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

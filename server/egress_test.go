@@ -1,36 +1,17 @@
 package server_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
 	"net/netip"
 	"strings"
-	"sync"
 	"testing"
 
+	"github.com/hookd/hookd/hookdtest"
 	"github.com/hookd/hookd/server"
 )
-
-// lockedBuffer collects a server's logs for a test to read.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // TestRequireHTTPSAtAPI refuses http:// endpoint URLs with a 422 naming the field,
 // server-wide with --require-https and per application with requireHttps, and logs
@@ -45,7 +26,7 @@ func TestRequireHTTPSAtAPI(t *testing.T) {
 		{"application", false, "requireHttps"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			var logs lockedBuffer
+			var logs hookdtest.LogBuffer
 			ts := startServer(t, func(c *server.Config) {
 				c.RequireHTTPS = tt.server
 				c.Logger = slog.New(slog.NewTextHandler(&logs, nil))
