@@ -213,22 +213,10 @@ func (s *Server) expungeAttemptContent(w http.ResponseWriter, r *http.Request) e
 
 // messageEndpointOut is an endpoint a message was sent to, with the delivery's state.
 type messageEndpointOut struct {
-	ID           string     `json:"id"`
-	UID          string     `json:"uid,omitempty"`
-	URL          string     `json:"url"`
-	Description  string     `json:"description"`
-	EventTypes   []string   `json:"eventTypes,omitempty"`
-	FilterTypes  []string   `json:"filterTypes,omitempty"`
-	Channels     []string   `json:"channels,omitempty"`
-	Disabled     bool       `json:"disabled"`
-	ThrottleRate *int32     `json:"throttleRate,omitempty"`
-	RateLimit    *int32     `json:"rateLimit,omitempty"`
-	Version      int        `json:"version"`
-	CreatedAt    time.Time  `json:"createdAt"`
-	UpdatedAt    time.Time  `json:"updatedAt"`
-	Status       int        `json:"status"`
-	StatusText   string     `json:"statusText"`
-	NextAttempt  *time.Time `json:"nextAttempt,omitempty"`
+	endpointOut
+	Status      int        `json:"status"`
+	StatusText  string     `json:"statusText"`
+	NextAttempt *time.Time `json:"nextAttempt,omitempty"`
 }
 
 func nextAttempt(d *hookd.Delivery) *time.Time {
@@ -268,11 +256,7 @@ func (s *Server) listDestinations(w http.ResponseWriter, r *http.Request) error 
 			return nil // the endpoint was deleted since
 		}
 		eo := epOut(e)
-		return &messageEndpointOut{
-			ID: eo.ID, UID: eo.UID, URL: eo.URL, Description: eo.Description, EventTypes: eo.EventTypes, FilterTypes: eo.FilterTypes,
-			Channels: eo.Channels, Disabled: eo.Disabled, ThrottleRate: eo.ThrottleRate, RateLimit: eo.RateLimit, Version: eo.Version,
-			CreatedAt: eo.CreatedAt, UpdatedAt: eo.UpdatedAt, Status: int(d.Status), StatusText: d.Status.String(), NextAttempt: nextAttempt(d),
-		}
+		return &messageEndpointOut{endpointOut: eo, Status: int(d.Status), StatusText: d.Status.String(), NextAttempt: nextAttempt(d)}
 	})
 	out.Data = dropNil(out.Data)
 	writeJSON(w, http.StatusOK, out)

@@ -1,23 +1,11 @@
 // Applications and event types through the official JavaScript SDK (npm svix).
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { ApiException } from "svix";
-import { raw, startHookd } from "./hookd.mjs";
+import { raw, startHookd, status } from "./hookd.mjs";
 
 let hookd;
 before(async () => { hookd = await startHookd(); });
 after(async () => { await hookd?.stop(); });
-
-// status runs fn and returns the HTTP status of the ApiException it throws.
-async function status(fn) {
-  try {
-    await fn();
-  } catch (e) {
-    assert.ok(e instanceof ApiException, `not an ApiException: ${e}`);
-    return e.code;
-  }
-  assert.fail("no error");
-}
 
 describe("applications", () => {
   test("create, get, upsert, patch, delete", async () => {

@@ -3,8 +3,7 @@
 // read-modify-write keeps the filter.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { ApiException } from "svix";
-import { raw, startHookd, startReceiver, until } from "./hookd.mjs";
+import { raw, startHookd, startReceiver, status, until } from "./hookd.mjs";
 
 let hookd;
 let app;
@@ -13,16 +12,6 @@ before(async () => {
   app = await hookd.svix.application.create({ name: "Acme", uid: "acme" });
 });
 after(async () => { await hookd?.stop(); });
-
-async function status(fn) {
-  try {
-    await fn();
-  } catch (e) {
-    assert.ok(e instanceof ApiException, `not an ApiException: ${e}`);
-    return e.code;
-  }
-  assert.fail("no error");
-}
 
 const fields = {
   url: "https://example.com/hook",

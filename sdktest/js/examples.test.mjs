@@ -3,8 +3,7 @@
 // covers bulk replay, recover, precheck, statistics and operational endpoints).
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { ApiException } from "svix";
-import { startHookd, startReceiver, until } from "./hookd.mjs";
+import { startHookd, startReceiver, status, until } from "./hookd.mjs";
 
 let hookd;
 let rcv;
@@ -21,16 +20,6 @@ after(async () => {
   await rcv?.close();
   await hookd?.stop();
 });
-
-async function status(fn) {
-  try {
-    await fn();
-  } catch (e) {
-    assert.ok(e instanceof ApiException, `not an ApiException: ${e}`);
-    return e.code;
-  }
-  assert.fail("no error");
-}
 
 // finished waits until the background task has finished and returns it.
 function finished(svix, id) {

@@ -6,7 +6,8 @@ import http from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { Svix, Webhook } from "svix";
+import assert from "node:assert/strict";
+import { ApiException, Svix, Webhook } from "svix";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const adminToken = "sdktest-admin-token-0123456789abcdef";
@@ -133,4 +134,15 @@ export async function until(what, fn) {
     if (Date.now() > deadline) throw new Error(`${what}: not within 30s`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+}
+
+// status runs fn and returns the HTTP status of the ApiException it throws.
+export async function status(fn) {
+  try {
+    await fn();
+  } catch (e) {
+    assert.ok(e instanceof ApiException, `not an ApiException: ${e}`);
+    return e.code;
+  }
+  assert.fail("no error");
 }

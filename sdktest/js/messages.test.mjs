@@ -2,8 +2,7 @@
 // (npm svix), delivered to a real receiver.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { ApiException } from "svix";
-import { startHookd, startReceiver, until } from "./hookd.mjs";
+import { startHookd, startReceiver, status, until } from "./hookd.mjs";
 
 let hookd;
 let rcv;
@@ -20,16 +19,6 @@ after(async () => {
   await rcv?.close();
   await hookd?.stop();
 });
-
-async function status(fn) {
-  try {
-    await fn();
-  } catch (e) {
-    assert.ok(e instanceof ApiException, `not an ApiException: ${e}`);
-    return e.code;
-  }
-  assert.fail("no error");
-}
 
 test("messages: create, get, list, filters, with_content", async () => {
   const { svix } = hookd;
