@@ -20,6 +20,9 @@ const (
 	// TaskEventTypeAggregate lists the event types each application's endpoints
 	// subscribe to.
 	TaskEventTypeAggregate TaskKind = "event-type.aggregate"
+	// TaskSDKGenerate is the export of the event types as an OpenAPI document, made
+	// before the request answers; the task only holds the result.
+	TaskSDKGenerate TaskKind = "sdk.generate"
 )
 
 // TaskStatus is the state of a background task; the values are the Svix API's

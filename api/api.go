@@ -238,6 +238,8 @@ func allRoutes() []route {
 		{method: "DELETE", pattern: ep + "/oauth", access: AppManage, handle: (*Server).deleteEndpointOAuth},
 
 		{method: "GET", pattern: "/api/v1/event-type", access: AnyRead, handle: (*Server).listEventTypes},
+		{method: "POST", pattern: "/api/v1/event-type/import/openapi", access: ServerWrite, handle: (*Server).importEventTypesOpenAPI},
+		{method: "POST", pattern: "/api/v1/event-type/export/openapi", access: ServerRead, handle: (*Server).exportEventTypesOpenAPI},
 		{method: "POST", pattern: "/api/v1/event-type", access: ServerWrite, handle: (*Server).createEventType},
 		{method: "GET", pattern: et, access: AnyRead, handle: (*Server).getEventType},
 		{method: "PUT", pattern: et, access: ServerWrite, handle: (*Server).updateEventType},

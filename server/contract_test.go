@@ -270,6 +270,13 @@ func TestContract(t *testing.T) {
 			return contractCase{route: "PATCH " + et, path: "/api/v1/event-type/invoice.paid", body: `{"deprecated":true}`, status: 200}
 		},
 		func() contractCase {
+			return contractCase{route: "POST /api/v1/event-type/import/openapi", path: "/api/v1/event-type/import/openapi",
+				body: `{"spec":{"openapi":"3.1.0","webhooks":{"pet.new":{"post":{"description":"new pet"}}}}}`, status: 200}
+		},
+		func() contractCase {
+			return contractCase{route: "POST /api/v1/event-type/export/openapi", path: "/api/v1/event-type/export/openapi", status: 202}
+		},
+		func() contractCase {
 			return contractCase{route: "POST " + app + "/endpoint", path: "/api/v1/app/acme/endpoint",
 				body: `{"url":"` + rcv.URL + `","eventTypes":["invoice.paid"],"channels":["eu"],"throttleRate":9,"metadata":{"t":"b"},"headers":{"X-A":"1"}}`, status: 201, then: id(&epID)}
 		},

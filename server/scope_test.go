@@ -108,6 +108,9 @@ var routeAccess = map[string]want{
 	"POST /api/v1/stats/usage/app":        serverRead,
 	"PUT /api/v1/stats/usage/event-types": serverRead,
 
+	"POST /api/v1/event-type/import/openapi": serverWrite,
+	"POST /api/v1/event-type/export/openapi": serverRead,
+
 	"GET /api/v1/background-task":                           serverRead,
 	"GET /api/v1/background-task/{task_id}":                 serverRead,
 	"POST /api/v1/app/{app_id}/relay":                       appWrite,
