@@ -13,11 +13,11 @@ import (
 // iterator to the rest, as a page of fewer rows would. It keeps the memory of a list
 // request bounded (250 payloads of 1 MiB would otherwise be read, copied and encoded
 // at once). A single row always fits.
-const maxPageBytes = 8 << 20
+const maxPageBytes = 4 << 20
 
 // firstChunkRows is how many rows a list reads first, before it knows how large they
 // are.
-const firstChunkRows = 8
+const firstChunkRows = 4
 
 // fetchPage reads the rows of page p, with the probe row (see probe), in chunks sized
 // by the rows read so far so that it never holds much more than maxPageBytes of

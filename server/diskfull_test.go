@@ -49,21 +49,13 @@ func TestDiskFull(t *testing.T) {
 	t.Cleanup(rc.Close)
 
 	bin := hookdtest.BuildBinary(t)
-	const token = "disk-full-token-0123456789"
-	p := hookdtest.StartServe(t, bin, []string{"HOOKD_ADMIN_TOKEN=" + token},
+	p := hookdtest.StartServe(t, bin, []string{"HOOKD_ADMIN_TOKEN=" + adminToken},
 		"--addr", "127.0.0.1:0", "--db", filepath.Join(dir, "hookd.db"), "--allow-private")
+	ts := &testServer{url: p.URL}
 	call := func(method, path, body string) (int, string) {
 		t.Helper()
-		req, _ := http.NewRequest(method, p.URL+path, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+token)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
+		code, b := ts.raw(t, method, path, body)
+		return code, string(b)
 	}
 	if code, b := call("POST", "/api/v1/app", `{"name":"full","uid":"full"}`); code != 201 {
 		t.Fatalf("create app: %d %s", code, b)

@@ -3,7 +3,6 @@ package server_test
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -28,33 +27,16 @@ func TestListMemoryBounded(t *testing.T) {
 		messages = 250
 	}
 	bin := hookdtest.BuildBinary(t)
-	const token = "list-memory-token-0123456789"
-	p := hookdtest.StartServe(t, bin, []string{"HOOKD_ADMIN_TOKEN=" + token},
+	p := hookdtest.StartServe(t, bin, []string{"HOOKD_ADMIN_TOKEN=" + adminToken},
 		"--addr", "127.0.0.1:0", "--db", filepath.Join(t.TempDir(), "mem.db"), "--log-level", "warn")
-	call := func(method, path, body string) (int, io.ReadCloser) {
-		t.Helper()
-		req, err := http.NewRequest(method, p.URL+path, strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Header.Set("Authorization", "Bearer "+token)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return resp.StatusCode, resp.Body
-	}
-	if code, body := call("POST", "/api/v1/app", `{"name":"mem","uid":"mem"}`); code != 201 {
-		t.Fatalf("create app: %d", code)
-	} else {
-		body.Close()
+	ts := &testServer{url: p.URL}
+	if code, body := ts.raw(t, "POST", "/api/v1/app", `{"name":"mem","uid":"mem"}`); code != 201 {
+		t.Fatalf("create app: %d %s", code, clip(body))
 	}
 	start := time.Now()
 	filler := strings.Repeat("x", 1<<20-64)
 	for i := range messages {
-		code, body := call("POST", "/api/v1/app/mem/msg", fmt.Sprintf(`{"eventType":"big","payload":{"i":%d,"d":"%s"}}`, i, filler))
-		body.Close()
+		code, _ := ts.raw(t, "POST", "/api/v1/app/mem/msg", fmt.Sprintf(`{"eventType":"big","payload":{"i":%d,"d":"%s"}}`, i, filler))
 		if code != http.StatusAccepted {
 			t.Fatalf("message %d: %d", i, code)
 		}
@@ -71,14 +53,13 @@ func TestListMemoryBounded(t *testing.T) {
 			defer wg.Done()
 			iter := ""
 			for pages[c] < 2*messages {
-				code, body := call("GET", "/api/v1/app/mem/msg?limit=250"+iter, "")
+				code, body := ts.raw(t, "GET", "/api/v1/app/mem/msg?limit=250"+iter, "")
 				var page struct {
 					Data     []json.RawMessage `json:"data"`
 					Done     bool              `json:"done"`
 					Iterator *string           `json:"iterator"`
 				}
-				err := json.NewDecoder(body).Decode(&page)
-				body.Close()
+				err := json.Unmarshal(body, &page)
 				if code != http.StatusOK || err != nil {
 					t.Errorf("list: %d %v", code, err)
 					return
