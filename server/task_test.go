@@ -154,18 +154,26 @@ func (ts *testServer) sendRaw(t *testing.T, app, body string) string {
 	return m.ID
 }
 
+// startWithEndpoint starts a server with the application "acme" and its endpoint
+// "ep", which delivers to a counting receiver.
+func startWithEndpoint(t *testing.T) (*testServer, *counter) {
+	t.Helper()
+	ts := startServer(t)
+	rc := newCounter(t)
+	if _, err := ts.client.Application.Create(t.Context(), svix.ApplicationIn{Name: "Acme", Uid: ptr("acme")}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ts.client.Endpoint.Create(t.Context(), "acme", svix.EndpointIn{Url: rc.URL, Uid: ptr("ep")}, nil); err != nil {
+		t.Fatal(err)
+	}
+	return ts, rc
+}
+
 // TestBulkReplay resends a time window of an endpoint's messages, narrowed by the
 // contract's filters, as a background task that the SDK reads back.
 func TestBulkReplay(t *testing.T) {
-	ts := startServer(t)
+	ts, rc := startWithEndpoint(t)
 	c, ctx := ts.client, t.Context()
-	rc := newCounter(t)
-	if _, err := c.Application.Create(ctx, svix.ApplicationIn{Name: "Acme", Uid: ptr("acme")}, nil); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.Endpoint.Create(ctx, "acme", svix.EndpointIn{Url: rc.URL, Uid: ptr("ep")}, nil); err != nil {
-		t.Fatal(err)
-	}
 	start := time.Now().Add(-time.Second).UTC()
 	var ids []string
 	types := []string{"a.one", "a.two", "a.one", "a.three", "a.one"}
@@ -259,15 +267,8 @@ func TestBulkReplay(t *testing.T) {
 // TestBackgroundTasks lists and reads, through the SDK, the tasks that recover,
 // replay-missing and bulk replay start.
 func TestBackgroundTasks(t *testing.T) {
-	ts := startServer(t)
+	ts, rc := startWithEndpoint(t)
 	c, ctx := ts.client, t.Context()
-	rc := newCounter(t)
-	if _, err := c.Application.Create(ctx, svix.ApplicationIn{Name: "Acme", Uid: ptr("acme")}, nil); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.Endpoint.Create(ctx, "acme", svix.EndpointIn{Url: rc.URL, Uid: ptr("ep")}, nil); err != nil {
-		t.Fatal(err)
-	}
 	m, err := c.Message.Create(ctx, "acme", svix.MessageIn{EventType: "a.b", Payload: map[string]any{}}, nil)
 	if err != nil {
 		t.Fatal(err)
