@@ -57,6 +57,7 @@ func TestMTLS(t *testing.T) {
 
 	e := newEnv(t, func(c *delivery.Config) { c.RetrySchedule = hookd.RetrySchedule{Name: "none"} })
 	trust := func(ep *hookd.Endpoint) { ep.ServerCA = serverPEM(srv) }
+	accepted := 0 // requests the subtests that ran expect the server to answer
 	for _, tt := range []struct {
 		name   string
 		cert   *hookd.ClientCert
@@ -75,6 +76,7 @@ func TestMTLS(t *testing.T) {
 			m := e.send("invoice.paid", ep.Channels, `{}`)
 			a := e.attemptOf(m.ID)
 			if tt.reason == "" {
+				accepted++
 				if a.Status != hookd.StatusSuccess {
 					t.Fatalf("attempt = %v %q, want success", a.Status, a.Error)
 				}
@@ -92,8 +94,8 @@ func TestMTLS(t *testing.T) {
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if len(seen) != 1 {
-		t.Errorf("server answered %d requests, want only the one with the right certificate", len(seen))
+	if len(seen) != accepted {
+		t.Errorf("server answered %d requests, want %d: only those with the right certificate", len(seen), accepted)
 	}
 }
 
