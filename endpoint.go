@@ -172,6 +172,8 @@ type EndpointStore interface {
 	// stored, and reports whether it did; nothing else changes. Encryption at rest re-seals with it, without undoing
 	// an update made meanwhile.
 	SwapEndpointSecrets(ctx context.Context, prev, next *Endpoint) (bool, error)
-	// EndpointStats counts the endpoint's deliveries by status.
-	EndpointStats(ctx context.Context, appID, id string) (EndpointStats, error)
+	// EndpointStats counts the endpoint's deliveries by status, those of the messages
+	// whose IDs are in [fromID, toID) ("" leaves that side open): a time window made an
+	// ID range by IDAt, read by the endpoint's (endpoint_id, msg_id) index.
+	EndpointStats(ctx context.Context, appID, id, fromID, toID string) (EndpointStats, error)
 }

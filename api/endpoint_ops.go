@@ -276,19 +276,27 @@ type endpointStatsOut struct {
 	Canceled int64 `json:"canceled"`
 }
 
-// endpointStats counts the endpoint's deliveries by status. since and until are
-// accepted for compatibility; the counts cover all retained deliveries.
+// endpointStats counts the endpoint's deliveries by status: those of the messages
+// created in [since, until), each side open when absent.
 func (s *Server) endpointStats(w http.ResponseWriter, r *http.Request) error {
-	for _, name := range []string{"since", "until"} {
-		if _, err := queryTime(r, name); err != nil {
+	var ids [2]string
+	for i, name := range []string{"since", "until"} {
+		t, err := queryTime(r, name)
+		if err != nil {
 			return err
 		}
+		if !t.IsZero() {
+			ids[i] = hookd.IDAt(hookd.PrefixMessage, t)
+		}
+	}
+	if ids[0] != "" && ids[1] != "" && ids[0] > ids[1] {
+		return invalidQuery("until", "until must not be before since")
 	}
 	a, e, err := s.endpoint(r)
 	if err != nil {
 		return err
 	}
-	st, err := s.store.EndpointStats(r.Context(), a.ID, e.ID)
+	st, err := s.store.EndpointStats(r.Context(), a.ID, e.ID, ids[0], ids[1])
 	if err != nil {
 		return err
 	}

@@ -79,7 +79,7 @@ func TestSlowEndpointDoesNotDelayOthers(t *testing.T) {
 
 func countSuccess(t *testing.T, e *env, endpointID string) int {
 	t.Helper()
-	st, err := e.store.EndpointStats(t.Context(), e.app.ID, endpointID)
+	st, err := e.store.EndpointStats(t.Context(), e.app.ID, endpointID, "", "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -150,8 +150,9 @@ func (s *Store) queryEndpoints(ctx context.Context, sql string, args ...any) ([]
 	return eps, nil
 }
 
-// EndpointStats counts the endpoint's deliveries by status.
-func (s *Store) EndpointStats(ctx context.Context, appID, id string) (hookd.EndpointStats, error) {
+// EndpointStats counts the endpoint's deliveries by status, of the messages in
+// [fromID, toID).
+func (s *Store) EndpointStats(ctx context.Context, appID, id, fromID, toID string) (hookd.EndpointStats, error) {
 	var exists bool
 	if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM endpoints WHERE app_id = $1 AND id = $2)`,
 		appID, id).Scan(&exists); err != nil {
@@ -160,8 +161,16 @@ func (s *Store) EndpointStats(ctx context.Context, appID, id string) (hookd.Endp
 	if !exists {
 		return hookd.EndpointStats{}, hookd.Errorf(hookd.ENOTFOUND, "endpoint not found")
 	}
-	return s.countDeliveries(ctx, `SELECT status, count(*) FROM deliveries
-		WHERE app_id = $1 AND endpoint_id = $2 GROUP BY status`, appID, id)
+	q, args := `SELECT status, count(*) FROM deliveries WHERE app_id = $1 AND endpoint_id = $2`, []any{appID, id}
+	if fromID != "" {
+		args = append(args, fromID)
+		q += fmt.Sprintf(` AND msg_id >= $%d`, len(args))
+	}
+	if toID != "" {
+		args = append(args, toID)
+		q += fmt.Sprintf(` AND msg_id < $%d`, len(args))
+	}
+	return s.countDeliveries(ctx, q+` GROUP BY status`, args...)
 }
 
 // countDeliveries runs a "status, count" query.

@@ -39,14 +39,7 @@ func TestRecoverAndResend(t *testing.T) {
 	}))
 	t.Cleanup(rcv.Close)
 
-	app, err := c.Application.Create(ctx, svix.ApplicationIn{Name: "Acme"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ep, err := c.Endpoint.Create(ctx, app.Id, svix.EndpointIn{Url: rcv.URL + "/hook"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	app, ep := appWithEndpoint(t, c, rcv.URL+"/hook")
 	msg, err := c.Message.Create(ctx, app.Id, svix.MessageIn{EventType: "invoice.paid", Payload: map[string]interface{}{"n": 1.0}}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -168,4 +161,113 @@ func TestRecoverAndResend(t *testing.T) {
 		_, err = c.Endpoint.GetStats(ctx, app.Id, "ep_nope", nil)
 		wantStatus(t, err, http.StatusNotFound)
 	})
+}
+
+// TestEndpointStatsWindow checks that the endpoint stats count only the deliveries of
+// the messages created in [since, until): one message fails before the split, one
+// succeeds after it, and bad windows are refused.
+func TestEndpointStatsWindow(t *testing.T) {
+	none, err := hookd.ParseRetrySchedule("none")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := startServer(t, func(c *server.Config) { c.RetrySchedule = none })
+	ctx := context.Background()
+	c := ts.client
+
+	var received atomic.Int32
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		if received.Add(1) == 1 {
+			http.Error(w, "down", http.StatusInternalServerError)
+		}
+	}))
+	t.Cleanup(rcv.Close)
+	app, ep := appWithEndpoint(t, c, rcv.URL+"/hook")
+	send := func() time.Time {
+		t.Helper()
+		msg, err := c.Message.Create(ctx, app.Id, svix.MessageIn{EventType: "invoice.paid", Payload: map[string]interface{}{"n": 1.0}}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		at, ok := hookd.IDTime(msg.Id)
+		if !ok {
+			t.Fatalf("message ID %q carries no time", msg.Id)
+		}
+		return at
+	}
+	stats := func(opts *svix.EndpointGetStatsOptions) *models.EndpointStats {
+		t.Helper()
+		st, err := c.Endpoint.GetStats(ctx, app.Id, ep.Id, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	settled := func(success, fail int64) {
+		t.Helper()
+		for range 500 {
+			if st := stats(nil); st.Success == success && st.Fail == fail && st.Pending == 0 && st.Sending == 0 {
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		t.Fatalf("stats never reached success %d, fail %d: %+v", success, fail, stats(nil))
+	}
+
+	// The SDK sends since and until in whole seconds, so the second message is sent
+	// once the first one's second has passed, and the split is the start of its second.
+	first := send()
+	settled(0, 1)
+	for range 200 {
+		if time.Now().Truncate(time.Second).After(first) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	split := send().Truncate(time.Second)
+	settled(1, 1)
+	if !split.After(first) {
+		t.Fatalf("second message's second %v is not after the first message at %v", split, first)
+	}
+
+	before, later := first.Add(-time.Hour), split.Add(time.Hour)
+	for _, w := range []struct {
+		name          string
+		since, until  *time.Time
+		success, fail int64
+	}{
+		{"both", &before, &later, 1, 1},
+		{"before the split", &before, &split, 0, 1},
+		{"from the split", &split, nil, 1, 0},
+		{"until the split", nil, &split, 0, 1},
+		{"after both", &later, nil, 0, 0},
+	} {
+		st := stats(&svix.EndpointGetStatsOptions{Since: w.since, Until: w.until})
+		if st.Success != w.success || st.Fail != w.fail || st.Pending != 0 || st.Sending != 0 || st.Canceled != 0 {
+			t.Errorf("%s: stats = %+v, want success %d, fail %d", w.name, st, w.success, w.fail)
+		}
+	}
+
+	path := "/api/v1/app/" + app.Id + "/endpoint/" + ep.Id + "/stats"
+	for _, q := range []string{"?since=yesterday", "?until=2026-13-01T00:00:00Z", "?since=2026-02-02T00:00:00Z&until=2026-02-01T00:00:00Z"} {
+		if code, body := ts.raw(t, "GET", path+q, ""); code != http.StatusUnprocessableEntity {
+			t.Errorf("GET %s = %d %s, want 422", q, code, body)
+		}
+	}
+}
+
+// appWithEndpoint creates an application with one endpoint at url.
+func appWithEndpoint(t *testing.T, c *svix.Svix, url string) (*models.ApplicationOut, *models.EndpointOut) {
+	t.Helper()
+	ctx := context.Background()
+	app, err := c.Application.Create(ctx, svix.ApplicationIn{Name: "Acme"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ep, err := c.Endpoint.Create(ctx, app.Id, svix.EndpointIn{Url: url}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return app, ep
 }

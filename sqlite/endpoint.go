@@ -262,8 +262,9 @@ func (s *Store) AllEndpoints(ctx context.Context, appID string) ([]*hookd.Endpoi
 	return out, nil
 }
 
-// EndpointStats counts the endpoint's deliveries by status.
-func (s *Store) EndpointStats(ctx context.Context, appID, id string) (hookd.EndpointStats, error) {
+// EndpointStats counts the endpoint's deliveries by status, of the messages in
+// [fromID, toID).
+func (s *Store) EndpointStats(ctx context.Context, appID, id, fromID, toID string) (hookd.EndpointStats, error) {
 	var n int
 	if err := s.queryRow(ctx, `SELECT count(*) FROM endpoints WHERE app_id = ? AND id = ?`, appID, id).Scan(&n); err != nil {
 		return hookd.EndpointStats{}, fmt.Errorf("endpoint stats: %w", err)
@@ -271,8 +272,14 @@ func (s *Store) EndpointStats(ctx context.Context, appID, id string) (hookd.Endp
 	if n == 0 {
 		return hookd.EndpointStats{}, notFound("endpoint")
 	}
-	st, err := s.countStatuses(ctx, `SELECT status, count(*) FROM deliveries
-		WHERE endpoint_id = ? AND app_id = ? GROUP BY status`, id, appID)
+	q, args := `SELECT status, count(*) FROM deliveries WHERE endpoint_id = ? AND app_id = ?`, []any{id, appID}
+	if fromID != "" {
+		q, args = q+` AND msg_id >= ?`, append(args, fromID)
+	}
+	if toID != "" {
+		q, args = q+` AND msg_id < ?`, append(args, toID)
+	}
+	st, err := s.countStatuses(ctx, q+` GROUP BY status`, args...)
 	if err != nil {
 		return st, fmt.Errorf("endpoint stats: %w", err)
 	}

@@ -82,7 +82,7 @@ func TestMigrationKeepsDeliveries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := s.EndpointStats(ctx, "app_1", "ep_2")
+	st, err := s.EndpointStats(ctx, "app_1", "ep_2", "", "")
 	if err != nil || st.Success != 1 {
 		t.Fatalf("stats of ep_2 after recording: %+v, %v", st, err)
 	}

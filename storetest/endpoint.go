@@ -49,7 +49,7 @@ var endpointTests = []test{
 		}
 		wantCode(t, f.s.UpdateEndpoint(f.ctx, &hookd.Endpoint{ID: "ep_missing", AppID: a.ID, URL: "https://x"}), hookd.ENOTFOUND)
 		wantCode(t, f.s.DeleteEndpoint(f.ctx, a.ID, "ep_missing"), hookd.ENOTFOUND)
-		_, err = f.s.EndpointStats(f.ctx, a.ID, "ep_missing")
+		_, err = f.s.EndpointStats(f.ctx, a.ID, "ep_missing", "", "")
 		wantCode(t, err, hookd.ENOTFOUND)
 	}},
 	{"DisableEndpoint", func(t *testing.T, f *fixture) {
@@ -140,7 +140,7 @@ var endpointTests = []test{
 		upd.AppID, upd.URL = b.ID, "https://evil.example"
 		wantCode(t, f.s.UpdateEndpoint(f.ctx, &upd), hookd.ENOTFOUND)
 		wantCode(t, f.s.DeleteEndpoint(f.ctx, b.ID, e.ID), hookd.ENOTFOUND)
-		_, err := f.s.EndpointStats(f.ctx, b.ID, e.ID)
+		_, err := f.s.EndpointStats(f.ctx, b.ID, e.ID, "", "")
 		wantCode(t, err, hookd.ENOTFOUND)
 		l, err := f.s.Endpoints(f.ctx, b.ID, hookd.Page{Limit: 10})
 		must(t, err)
@@ -212,8 +212,10 @@ var endpointTests = []test{
 	{"Stats", func(t *testing.T, f *fixture) {
 		a := f.app()
 		e, other := f.endpoint(a.ID), f.endpoint(a.ID)
+		var msgs []*hookd.Message
 		for range 4 {
-			f.message(a.ID, []*hookd.Endpoint{e, other})
+			m, _ := f.message(a.ID, []*hookd.Endpoint{e, other})
+			msgs = append(msgs, m)
 		}
 		f.now = f.now.Add(time.Second)
 		claimed, err := f.s.ClaimDeliveries(f.ctx, f.now, time.Minute, 3)
@@ -247,10 +249,27 @@ var endpointTests = []test{
 			}
 		}
 		want.Pending += 4 - want.Success - want.Fail - want.Pending
-		got, err := f.s.EndpointStats(f.ctx, a.ID, e.ID)
+		got, err := f.s.EndpointStats(f.ctx, a.ID, e.ID, "", "")
 		must(t, err)
 		if got != want {
 			t.Errorf("EndpointStats = %+v, want %+v", got, want)
+		}
+		// A window of message IDs: the last two messages are unclaimed, so pending;
+		// the first two hold the claimed deliveries.
+		got, err = f.s.EndpointStats(f.ctx, a.ID, e.ID, msgs[2].ID, "")
+		must(t, err)
+		if late := (hookd.EndpointStats{Pending: 2}); got != late {
+			t.Errorf("EndpointStats from message 3 = %+v, want %+v", got, late)
+		}
+		got, err = f.s.EndpointStats(f.ctx, a.ID, e.ID, "", msgs[2].ID)
+		must(t, err)
+		if early := (hookd.EndpointStats{Success: want.Success, Fail: want.Fail, Pending: want.Pending - 2}); got != early {
+			t.Errorf("EndpointStats until message 3 = %+v, want %+v", got, early)
+		}
+		got, err = f.s.EndpointStats(f.ctx, a.ID, e.ID, msgs[1].ID, msgs[2].ID)
+		must(t, err)
+		if got.Success+got.Fail+got.Pending+got.Sending != 1 {
+			t.Errorf("EndpointStats of message 2 = %+v, want one delivery", got)
 		}
 		total = hookd.EndpointStats{Success: 1, Fail: 1, Pending: 6}
 		counts, err := f.s.DeliveryCounts(f.ctx)
