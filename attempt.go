@@ -2,6 +2,7 @@ package hookd
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -26,6 +27,55 @@ type Attempt struct {
 	// connection refused, address refused by the SSRF guard, …); "" otherwise.
 	Error     string
 	Timestamp time.Time
+	// Headers are the request headers sent and the response headers received; nil
+	// when none were stored (no request was made, or it was logged before hookd
+	// kept them).
+	Headers *AttemptHeaders
+}
+
+// AttemptHeaders are the headers of one attempt, each side cut at MaxAttemptHeaderBytes.
+type AttemptHeaders struct {
+	// Sent are the request headers, signature included; the values of the names
+	// in Sensitive are replaced by RedactedValue.
+	Sent      map[string]string `json:"sent"`
+	Sensitive []string          `json:"sensitive,omitempty"`
+	// Response are the response headers in the order received; nil without a response.
+	Response [][2]string `json:"response,omitempty"`
+}
+
+// MaxAttemptHeaderBytes caps the headers kept of each side of an attempt (names and
+// values): headers past it are left out.
+const MaxAttemptHeaderBytes = 16 << 10
+
+// RedactedValue stands for the value of a sensitive header in the attempt log.
+const RedactedValue = "<redacted>"
+
+// EncodeAttemptHeaders returns h as stores keep it: "" for nil, else JSON.
+func EncodeAttemptHeaders(h *AttemptHeaders) string {
+	if h == nil {
+		return ""
+	}
+	b, err := json.Marshal(h)
+	if err != nil {
+		return ""
+	}
+	return string(b)
+}
+
+// DecodeAttemptHeaders reads what EncodeAttemptHeaders returned; nil for "" or
+// text that does not parse.
+func DecodeAttemptHeaders(s string) *AttemptHeaders {
+	if s == "" {
+		return nil
+	}
+	var h AttemptHeaders
+	if json.Unmarshal([]byte(s), &h) != nil {
+		return nil
+	}
+	if h.Sent == nil {
+		h.Sent = map[string]string{}
+	}
+	return &h
 }
 
 // AttemptFilter narrows a list of attempts.

@@ -257,6 +257,7 @@ func allRoutes() []route {
 		{method: "GET", pattern: msg + "/endpoint/{endpoint_id}/attempt", access: AppRead, handle: (*Server).listAttemptsForEndpoint},
 		{method: "POST", pattern: msg + "/endpoint/{endpoint_id}/resend", access: AppAttempts, handle: (*Server).resend},
 		{method: "GET", pattern: msg + "/attempt/{attempt_id}", access: AppRead, handle: (*Server).getAttempt},
+		{method: "GET", pattern: msg + "/attempt/{attempt_id}/headers", access: AppRead, handle: (*Server).getAttemptHeaders},
 		{method: "DELETE", pattern: msg + "/attempt/{attempt_id}/content", access: AppAdmin, handle: (*Server).expungeAttemptContent},
 		{method: "GET", pattern: app + "/attempt/msg/{msg_id}", access: AppRead, handle: (*Server).listAttemptsByMessage},
 		{method: "GET", pattern: app + "/attempt/endpoint/{endpoint_id}", access: AppRead, handle: (*Server).listAttemptsByEndpoint},

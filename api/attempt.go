@@ -199,6 +199,35 @@ func (s *Server) getAttempt(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// attemptHeadersOut is MessageAttemptHeadersOut: the headers hookd sent, the
+// names among them whose values are redacted, and the headers of the response (null
+// without one).
+type attemptHeadersOut struct {
+	SentHeaders     map[string]string `json:"sentHeaders"`
+	ResponseHeaders [][2]string       `json:"responseHeaders"`
+	Sensitive       []string          `json:"sensitive"`
+}
+
+func (s *Server) getAttemptHeaders(w http.ResponseWriter, r *http.Request) error {
+	a, m, err := s.message(r)
+	if err != nil {
+		return err
+	}
+	at, err := s.store.Attempt(r.Context(), a.ID, m.ID, r.PathValue("attempt_id"))
+	if err != nil {
+		return err
+	}
+	out := attemptHeadersOut{SentHeaders: map[string]string{}, Sensitive: []string{}}
+	if h := at.Headers; h != nil {
+		out.SentHeaders, out.ResponseHeaders = h.Sent, h.Response
+		if h.Sensitive != nil {
+			out.Sensitive = h.Sensitive
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
 func (s *Server) expungeAttemptContent(w http.ResponseWriter, r *http.Request) error {
 	a, m, err := s.message(r)
 	if err != nil {

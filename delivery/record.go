@@ -22,6 +22,7 @@ func (d *Dispatcher) decide(dl *hookd.Delivery, info *endpointInfo, r response) 
 		Trigger:            dl.Trigger,
 		Error:              hookd.StorableText(r.err),
 		Timestamp:          r.start,
+		Headers:            r.headers,
 	}
 	res := &hookd.AttemptResult{Delivery: dl, Attempt: att, Attempts: dl.Attempts + 1}
 	it := item{res: res, info: info, prev: dl.Attempts, gone: r.err == "" && r.code == http.StatusGone}
@@ -85,7 +86,7 @@ func (d *Dispatcher) recordOne(ctx context.Context, res *hookd.AttemptResult) er
 		return err
 	}
 	bare := *res.Attempt
-	bare.Response = ""
+	bare.Response, bare.Headers = "", nil
 	bare.Error = hookd.StorableText("the attempt's response could not be stored: " + err.Error())
 	plain := *res
 	plain.Attempt = &bare

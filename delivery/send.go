@@ -153,6 +153,7 @@ type response struct {
 	retryAfter time.Duration // from a Retry-After header, clamped; 0 if none
 	abort      bool
 	err        string // why there is no usable response, "" otherwise
+	headers    *hookd.AttemptHeaders
 }
 
 // send makes one request for dl. It never returns an error: what went wrong is in
@@ -238,6 +239,10 @@ func (d *Dispatcher) send(ctx context.Context, info *endpointInfo, dl *hookd.Del
 		}
 		h.Set("Authorization", "Bearer "+fresh)
 		err = fc.DoTimeout(req, resp, info.timeout)
+	}
+	r.headers = sentHeaders(info, req.Header.VisitAll)
+	if err == nil {
+		r.headers.Response = responseHeaders(resp.Header.VisitAll)
 	}
 	if err != nil && tcl != nil {
 		err = tcl.cause(err)

@@ -11,7 +11,7 @@ import (
 )
 
 const attemptColumns = `a.id, a.app_id, a.msg_id, a.endpoint_id, a.url, a.status, a.response_status_code,
-	a.response, a.duration, a.trigger, a.error, a.timestamp`
+	a.response, a.duration, a.trigger, a.error, a.timestamp, a.headers`
 
 // Attempt returns one attempt of a message.
 func (s *Store) Attempt(ctx context.Context, appID, msgID, attemptID string) (*hookd.Attempt, error) {
@@ -91,10 +91,12 @@ func (s *Store) ExpungeAttemptContent(ctx context.Context, appID, msgID, attempt
 func scanAttempt(row pgx.Row) (*hookd.Attempt, error) {
 	var a hookd.Attempt
 	var dur int64
+	var headers string
 	if err := row.Scan(&a.ID, &a.AppID, &a.MsgID, &a.EndpointID, &a.URL, &a.Status, &a.ResponseStatusCode,
-		&a.Response, &dur, &a.Trigger, &a.Error, &a.Timestamp); err != nil {
+		&a.Response, &dur, &a.Trigger, &a.Error, &a.Timestamp, &headers); err != nil {
 		return nil, err
 	}
+	a.Headers = hookd.DecodeAttemptHeaders(headers)
 	a.Duration = time.Duration(dur)
 	return &a, nil
 }

@@ -60,17 +60,17 @@ func (s *Store) RecordAttempts(ctx context.Context, results []hookd.AttemptResul
 		return nil
 	}
 	var (
-		aIDs, aApps, aMsgs, aEps, aURLs, aResp, aErrs []string
-		aStatus, aTrig                                []int16
-		aCodes                                        []int32
-		aDur                                          []int64
-		aTimes                                        []time.Time
-		dIDs                                          []string
-		dLeases                                       []int64
-		dStatus                                       []int16
-		dNext, dAt                                    []time.Time
-		dAttempts                                     []int32
-		attempts                                      []*hookd.Attempt
+		aIDs, aApps, aMsgs, aEps, aURLs, aResp, aErrs, aHdrs []string
+		aStatus, aTrig                                       []int16
+		aCodes                                               []int32
+		aDur                                                 []int64
+		aTimes                                               []time.Time
+		dIDs                                                 []string
+		dLeases                                              []int64
+		dStatus                                              []int16
+		dNext, dAt                                           []time.Time
+		dAttempts                                            []int32
+		attempts                                             []*hookd.Attempt
 	)
 	for _, r := range results {
 		if a := r.KeyedAttempt(); a != nil {
@@ -78,6 +78,7 @@ func (s *Store) RecordAttempts(ctx context.Context, results []hookd.AttemptResul
 			aURLs, aResp, aErrs = append(aURLs, a.URL), append(aResp, a.Response), append(aErrs, a.Error)
 			aStatus, aTrig, aCodes = append(aStatus, int16(a.Status)), append(aTrig, int16(a.Trigger)), append(aCodes, int32(a.ResponseStatusCode))
 			aDur, aTimes = append(aDur, int64(a.Duration)), append(aTimes, a.Timestamp)
+			aHdrs = append(aHdrs, hookd.EncodeAttemptHeaders(a.Headers))
 			attempts = append(attempts, a)
 		}
 		if d := r.Delivery; d != nil {
@@ -95,13 +96,13 @@ func (s *Store) RecordAttempts(ctx context.Context, results []hookd.AttemptResul
 		// An attempt whose message was deleted meanwhile (with its application) is
 		// dropped rather than failing the whole batch on the foreign key.
 		b.Queue(`INSERT INTO attempts (id, app_id, msg_id, endpoint_id, url, status, response_status_code,
-				response, duration, trigger, error, timestamp)
+				response, duration, trigger, error, timestamp, headers)
 			SELECT r.* FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::smallint[],
-				$7::integer[], $8::text[], $9::bigint[], $10::smallint[], $11::text[], $12::timestamptz[])
-				AS r(id, app_id, msg_id, endpoint_id, url, status, code, response, duration, trigger, error, ts)
+				$7::integer[], $8::text[], $9::bigint[], $10::smallint[], $11::text[], $12::timestamptz[], $13::text[])
+				AS r(id, app_id, msg_id, endpoint_id, url, status, code, response, duration, trigger, error, ts, headers)
 			WHERE EXISTS (SELECT 1 FROM messages m WHERE m.id = r.msg_id)
 			ON CONFLICT (id) DO NOTHING`,
-			aIDs, aApps, aMsgs, aEps, aURLs, aStatus, aCodes, aResp, aDur, aTrig, aErrs, aTimes)
+			aIDs, aApps, aMsgs, aEps, aURLs, aStatus, aCodes, aResp, aDur, aTrig, aErrs, aTimes, aHdrs)
 	}
 	if len(dIDs) > 0 {
 		b.Queue(`UPDATE deliveries d SET status = r.status, next_attempt = r.next_attempt,

@@ -344,6 +344,9 @@ func TestContract(t *testing.T) {
 			return contractCase{route: "GET " + msg + "/attempt/{attempt_id}", path: "/api/v1/app/acme/msg/" + msgID + "/attempt/" + attemptID, status: 200}
 		},
 		func() contractCase {
+			return contractCase{route: "GET " + msg + "/attempt/{attempt_id}/headers", path: "/api/v1/app/acme/msg/" + msgID + "/attempt/" + attemptID + "/headers", status: 200}
+		},
+		func() contractCase {
 			return contractCase{route: "GET " + msg + "/endpoint", path: "/api/v1/app/acme/msg/" + msgID + "/endpoint", status: 200}
 		},
 		func() contractCase {

@@ -91,6 +91,7 @@ var routeAccess = map[string]want{
 	"GET /api/v1/app/{app_id}/msg/{msg_id}/endpoint/{endpoint_id}/attempt":  appRead,
 	"POST /api/v1/app/{app_id}/msg/{msg_id}/endpoint/{endpoint_id}/resend":  appWrite,
 	"GET /api/v1/app/{app_id}/msg/{msg_id}/attempt/{attempt_id}":            appRead,
+	"GET /api/v1/app/{app_id}/msg/{msg_id}/attempt/{attempt_id}/headers":    appRead,
 	"DELETE /api/v1/app/{app_id}/msg/{msg_id}/attempt/{attempt_id}/content": appAdmin,
 	"GET /api/v1/app/{app_id}/attempt/msg/{msg_id}":                         appRead,
 	"GET /api/v1/app/{app_id}/attempt/endpoint/{endpoint_id}":               appRead,

@@ -12,20 +12,22 @@ import (
 )
 
 const attemptColumns = `id, app_id, msg_id, endpoint_id, url, status, response_status_code,
-	response, duration, trigger, error, timestamp`
+	response, duration, trigger, error, timestamp, headers`
 
 const attemptColumnsA = `a.id, a.app_id, a.msg_id, a.endpoint_id, a.url, a.status,
-	a.response_status_code, a.response, a.duration, a.trigger, a.error, a.timestamp`
+	a.response_status_code, a.response, a.duration, a.trigger, a.error, a.timestamp, a.headers`
 
 func scanAttempt(sc scanner) (*hookd.Attempt, error) {
 	var (
 		a       hookd.Attempt
 		dur, at int64
+		headers string
 	)
 	if err := sc.Scan(&a.ID, &a.AppID, &a.MsgID, &a.EndpointID, &a.URL, &a.Status,
-		&a.ResponseStatusCode, &a.Response, &dur, &a.Trigger, &a.Error, &at); err != nil {
+		&a.ResponseStatusCode, &a.Response, &dur, &a.Trigger, &a.Error, &at, &headers); err != nil {
 		return nil, err
 	}
+	a.Headers = hookd.DecodeAttemptHeaders(headers)
 	a.Duration = time.Duration(dur)
 	a.Timestamp = fromTS(at)
 	return &a, nil
@@ -38,7 +40,7 @@ func scanAttempt(sc scanner) (*hookd.Attempt, error) {
 // column1, column2, …: column1 is id, column3 msg_id.
 var insertAttemptsSQL = func() [maxRowsPerInsert + 1]string {
 	var out [maxRowsPerInsert + 1]string
-	row := `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	row := `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	for n := 1; n <= maxRowsPerInsert; n++ {
 		out[n] = `INSERT INTO attempts (` + attemptColumns + `) SELECT * FROM (VALUES ` + row +
 			strings.Repeat(", "+row, n-1) + `) AS v
@@ -50,14 +52,14 @@ var insertAttemptsSQL = func() [maxRowsPerInsert + 1]string {
 
 // insertAttempts inserts as with one statement per maxRowsPerInsert rows.
 func insertAttempts(tx *wtx, as []*hookd.Attempt) error {
-	args := make([]any, 0, 12*min(len(as), maxRowsPerInsert))
+	args := make([]any, 0, 13*min(len(as), maxRowsPerInsert))
 	for len(as) > 0 {
 		chunk := as[:min(len(as), maxRowsPerInsert)]
 		as = as[len(chunk):]
 		args = args[:0]
 		for _, a := range chunk {
 			args = append(args, a.ID, a.AppID, a.MsgID, a.EndpointID, a.URL, int(a.Status), a.ResponseStatusCode,
-				a.Response, int64(a.Duration), int(a.Trigger), a.Error, ts(a.Timestamp))
+				a.Response, int64(a.Duration), int(a.Trigger), a.Error, ts(a.Timestamp), hookd.EncodeAttemptHeaders(a.Headers))
 		}
 		if _, err := tx.exec(insertAttemptsSQL[len(chunk)], args...); err != nil {
 			return err

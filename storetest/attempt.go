@@ -58,6 +58,40 @@ func (f *fixture) makeAttempts() *attemptSet {
 }
 
 var attemptTests = []test{
+	{"Headers", func(t *testing.T, f *fixture) {
+		s := f.makeAttempts()
+		for _, at := range []*hookd.Attempt{s.ok, s.no} {
+			got, err := f.s.Attempt(f.ctx, s.app.ID, at.MsgID, at.ID)
+			must(t, err)
+			if got.Headers != nil {
+				t.Errorf("attempt recorded without headers reads back %+v", got.Headers)
+			}
+		}
+		m, _ := f.message(s.app.ID, []*hookd.Endpoint{s.e1})
+		f.now = f.now.Add(time.Second)
+		var d *hookd.Delivery
+		for _, c := range f.claim(f.now, 10) {
+			if c.MsgID == m.ID {
+				d = c
+			}
+		}
+		if d == nil {
+			t.Fatal("new message's delivery not claimed")
+		}
+		r := f.result(d, hookd.StatusSuccess, 200)
+		want := &hookd.AttemptHeaders{
+			Sent:      map[string]string{"webhook-id": d.MsgID, "X-Api-Key": hookd.RedactedValue, "quote": `a"b\\c ü`},
+			Sensitive: []string{"X-Api-Key"},
+			Response:  [][2]string{{"Content-Type", "text/plain"}, {"Set-Cookie", "a=1"}, {"Set-Cookie", "b=2"}},
+		}
+		r.Attempt.Headers = want
+		must(t, f.s.RecordAttempts(f.ctx, []hookd.AttemptResult{r}))
+		got, err := f.s.Attempt(f.ctx, s.app.ID, d.MsgID, r.Attempt.ID)
+		must(t, err)
+		if !reflect.DeepEqual(got.Headers, want) {
+			t.Errorf("Headers = %+v, want %+v", got.Headers, want)
+		}
+	}},
 	{"Get", func(t *testing.T, f *fixture) {
 		s := f.makeAttempts()
 		got, err := f.s.Attempt(f.ctx, s.app.ID, s.m2.ID, s.no.ID)

@@ -109,6 +109,9 @@ func TestDashboard(t *testing.T) {
 	if got := b.text("#response-body"); got != failBody {
 		t.Fatalf("attempt response shown as %q, want %q", got, failBody)
 	}
+	if got := b.text("#request-headers"); !strings.Contains(strings.ToLower(got), "webhook-signature: v1,") {
+		t.Fatalf("attempt request headers shown as %q, want the signature", got)
+	}
 	b.screenshot("attempt")
 
 	// The exhausted delivery is among the dead letters; the catalogue shows examples.

@@ -1,0 +1,2 @@
+-- The request and response headers of an attempt (hookd.EncodeAttemptHeaders; '' = not stored).
+ALTER TABLE attempts ADD COLUMN headers TEXT NOT NULL DEFAULT '';
