@@ -186,12 +186,17 @@ func (s *Server) listAttemptsByEndpoint(w http.ResponseWriter, r *http.Request) 
 	return nil
 }
 
-func (s *Server) getAttempt(w http.ResponseWriter, r *http.Request) error {
+// attempt returns the attempt the request's path names.
+func (s *Server) attempt(r *http.Request) (*hookd.Attempt, error) {
 	a, m, err := s.message(r)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	at, err := s.store.Attempt(r.Context(), a.ID, m.ID, r.PathValue("attempt_id"))
+	return s.store.Attempt(r.Context(), a.ID, m.ID, r.PathValue("attempt_id"))
+}
+
+func (s *Server) getAttempt(w http.ResponseWriter, r *http.Request) error {
+	at, err := s.attempt(r)
 	if err != nil {
 		return err
 	}
@@ -209,11 +214,7 @@ type attemptHeadersOut struct {
 }
 
 func (s *Server) getAttemptHeaders(w http.ResponseWriter, r *http.Request) error {
-	a, m, err := s.message(r)
-	if err != nil {
-		return err
-	}
-	at, err := s.store.Attempt(r.Context(), a.ID, m.ID, r.PathValue("attempt_id"))
+	at, err := s.attempt(r)
 	if err != nil {
 		return err
 	}
