@@ -75,19 +75,25 @@ func (c *client) newFast(conf *tls.Config) *fasthttp.Client {
 		StreamResponseBody:        true,
 		NoDefaultUserAgentHeader:  true,
 		DisablePathNormalizing:    true, // send the endpoint's path as it was given
-		MaxIdemponentCallAttempts: 2,
+		MaxIdemponentCallAttempts: maxStaleRetries + 1,
 		RetryIfErr:                retryStale,
 	}
 }
 
-// retryStale retries a request once when it provably never reached the receiver: its
-// kept-alive connection had been closed by the receiver (typically after sitting idle
-// in the pool) before the request was written, which trackedConn checks before the
-// first write of each reuse. Any other failure may have come after the receiver read
-// the request, so it is left to the retry schedule, never repeated here.
-func retryStale(_ *fasthttp.Request, attempts int, err error) (resetTimeout, retry bool) {
-	return false, attempts <= 1 && errors.Is(err, errStaleConn)
+// retryStale retries a request at once when it provably never reached the receiver:
+// its kept-alive connection had been closed by the receiver (typically after sitting
+// idle in the pool) before the request was written, which trackedConn checks before
+// the first write of each reuse. The pool can hold several such connections at once
+// (a receiver that closes its idle connections closes them all), so the retry is
+// repeated up to maxStaleRetries times, each on the next connection; nothing was sent
+// on any of them. Any other failure may have come after the receiver read the
+// request, so it is left to the retry schedule, never repeated here.
+func retryStale(_ *fasthttp.Request, _ int, err error) (resetTimeout, retry bool) {
+	return false, errors.Is(err, errStaleConn)
 }
+
+// maxStaleRetries bounds the immediate retries of retryStale.
+const maxStaleRetries = 8
 
 // errStaleConn fails the write of a request on a kept-alive connection the receiver
 // had already closed; nothing of the request was sent.
