@@ -3,23 +3,16 @@
 // covers bulk replay, recover, precheck, statistics and operational endpoints).
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { startHookd, startReceiver, status, until } from "./hookd.mjs";
+import { startWithEndpoint, stopAll, status, until } from "./hookd.mjs";
 
 let hookd;
 let rcv;
 let app;
 let ep;
 before(async () => {
-  hookd = await startHookd();
-  rcv = await startReceiver();
-  app = await hookd.svix.application.create({ name: "Acme", uid: "acme" });
-  ep = await hookd.svix.endpoint.create(app.id, { url: rcv.url + "/hook", eventTypes: ["order.placed", "order.example"] });
-  rcv.setSecret("/hook", (await hookd.svix.endpoint.getSecret(app.id, ep.id)).key);
+  ({ hookd, rcv, app, ep } = await startWithEndpoint({ name: "Acme", uid: "acme" }, { eventTypes: ["order.placed", "order.example"] }));
 });
-after(async () => {
-  await rcv?.close();
-  await hookd?.stop();
-});
+after(() => stopAll(hookd, rcv));
 
 // finished waits until the background task has finished and returns it.
 function finished(svix, id) {

@@ -146,3 +146,27 @@ export async function status(fn) {
   }
   assert.fail("no error");
 }
+
+// startWithEndpoint starts hookd and a receiver, creates the application appIn with one
+// endpoint at the receiver's /hook (endpointIn adds fields), and gives the receiver its
+// secret so every request is verified.
+export async function startWithEndpoint(appIn, endpointIn = {}) {
+  const hookd = await startHookd();
+  let rcv;
+  try {
+    rcv = await startReceiver();
+    const app = await hookd.svix.application.create(appIn);
+    const ep = await hookd.svix.endpoint.create(app.id, { url: rcv.url + "/hook", ...endpointIn });
+    rcv.setSecret("/hook", (await hookd.svix.endpoint.getSecret(app.id, ep.id)).key);
+    return { hookd, rcv, app, ep };
+  } catch (err) {
+    await stopAll(hookd, rcv);
+    throw err;
+  }
+}
+
+// stopAll closes the receiver and stops hookd, either of which may be missing.
+export async function stopAll(hookd, rcv) {
+  await rcv?.close();
+  await hookd?.stop();
+}

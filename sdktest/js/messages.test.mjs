@@ -2,23 +2,16 @@
 // (npm svix), delivered to a real receiver.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { startHookd, startReceiver, status, until } from "./hookd.mjs";
+import { startWithEndpoint, stopAll, status, until } from "./hookd.mjs";
 
 let hookd;
 let rcv;
 let app;
 let ep;
 before(async () => {
-  hookd = await startHookd();
-  rcv = await startReceiver();
-  app = await hookd.svix.application.create({ name: "Acme", uid: "acme" });
-  ep = await hookd.svix.endpoint.create(app.id, { url: rcv.url + "/hook" });
-  rcv.setSecret("/hook", (await hookd.svix.endpoint.getSecret(app.id, ep.id)).key);
+  ({ hookd, rcv, app, ep } = await startWithEndpoint({ name: "Acme", uid: "acme" }));
 });
-after(async () => {
-  await rcv?.close();
-  await hookd?.stop();
-});
+after(() => stopAll(hookd, rcv));
 
 test("messages: create, get, list, filters, with_content", async () => {
   const { svix } = hookd;

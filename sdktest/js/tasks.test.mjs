@@ -3,23 +3,16 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { ApiException } from "svix";
-import { startHookd, startReceiver, until } from "./hookd.mjs";
+import { startWithEndpoint, stopAll, until } from "./hookd.mjs";
 
 let hookd;
 let rcv;
 let app;
 let ep;
 before(async () => {
-  hookd = await startHookd();
-  rcv = await startReceiver();
-  app = await hookd.svix.application.create({ name: "Tasks", uid: "tasks" });
-  ep = await hookd.svix.endpoint.create(app.id, { url: rcv.url + "/hook" });
-  rcv.setSecret("/hook", (await hookd.svix.endpoint.getSecret(app.id, ep.id)).key);
+  ({ hookd, rcv, app, ep } = await startWithEndpoint({ name: "Tasks", uid: "tasks" }));
 });
-after(async () => {
-  await rcv?.close();
-  await hookd?.stop();
-});
+after(() => stopAll(hookd, rcv));
 
 // finished polls a background task until it is no longer running.
 async function finished(id) {
