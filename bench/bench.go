@@ -35,6 +35,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -97,10 +98,16 @@ type Config struct {
 	// Profile is the signature profile the receiver verifies with ("" = standard).
 	Profile string
 
+	// IdempotencyKeys makes every message POST carry a unique Idempotency-Key, as
+	// the Svix SDKs do; false sends none.
+	IdempotencyKeys bool
+
 	// CeilingConcurrency is the ceiling's number of clients (0: Concurrency).
 	CeilingConcurrency int
 	// CeilingDuration bounds the ceiling phase; 0 skips it.
 	CeilingDuration time.Duration
+	// RelayDuration bounds the durable relay's phase; 0 skips it.
+	RelayDuration time.Duration
 
 	// ProfileDir, when set, receives cpu.pprof (ProfileSeconds of the hookd phase,
 	// from its start) and heap.pprof (at its end) from the server's /debug/pprof: the
@@ -130,7 +137,9 @@ func DefaultConfig() Config {
 		PayloadBytes:     1024,
 		Fanout:           1,
 		Apps:             1,
+		IdempotencyKeys:  true,
 		CeilingDuration:  10 * time.Second,
+		RelayDuration:    10 * time.Second,
 		Timeout:          10 * time.Minute,
 		ProgressInterval: time.Second,
 	}
@@ -192,6 +201,9 @@ func (c Config) Validate() error {
 	if c.CeilingConcurrency < 0 || c.CeilingDuration < 0 {
 		errs = append(errs, errors.New("ceiling-concurrency, ceiling-duration: must not be negative"))
 	}
+	if c.RelayDuration < 0 {
+		errs = append(errs, errors.New("relay-duration: must not be negative"))
+	}
 	if c.Timeout <= 0 {
 		errs = append(errs, errors.New("timeout: must be positive"))
 	}
@@ -215,6 +227,12 @@ type Result struct {
 	CeilingPerS float64 `json:"ceiling_per_s"`
 	// Ratio is DeliveriesPerS / CeilingPerS.
 	Ratio float64 `json:"ratio"`
+	// RelayCeilingPerS is the durable relay's deliveries/s (relay.go): the same
+	// clients, bodies and receiver, each request appended to a file with
+	// group-committed fsync and forwarded before it is answered.
+	RelayCeilingPerS float64 `json:"relay_ceiling_per_s"`
+	// RelayRatio is DeliveriesPerS / RelayCeilingPerS.
+	RelayRatio float64 `json:"relay_ratio"`
 	// LatencyMS is API accept → verified receipt, over every delivery. hookd starts
 	// delivering once a message is stored, before its answer reaches the client, so a
 	// delivery that arrives first counts as 0.
@@ -249,6 +267,11 @@ type Result struct {
 	// CeilingDeliveries and CeilingLatencyMS describe the ceiling phase.
 	CeilingDeliveries int64   `json:"ceiling_deliveries"`
 	CeilingLatencyMS  Latency `json:"ceiling_latency_ms"`
+	// RelayDeliveries, RelayCommits (fsyncs of its log) and RelayLatencyMS (its
+	// POST round trip) describe the relay phase.
+	RelayDeliveries int64   `json:"relay_deliveries"`
+	RelayCommits    int64   `json:"relay_commits"`
+	RelayLatencyMS  Latency `json:"relay_latency_ms"`
 	// DrainS is, with Backlog, the time from the release to the last delivery.
 	DrainS float64 `json:"drain_s,omitempty"`
 	// IngestS is the time spent sending; DurationS the hookd phase in all.
@@ -268,10 +291,12 @@ type Result struct {
 	Concurrency  int     `json:"concurrency"`
 	PayloadBytes int     `json:"payload_bytes"`
 	Rate         float64 `json:"rate,omitempty"`
-	Backlog      int     `json:"backlog,omitempty"`
-	FailingRatio float64 `json:"failing_ratio,omitempty"`
-	CPUs         int     `json:"cpus"`
-	GoVersion    string  `json:"go_version"`
+	// IdempotencyKeys is whether every message POST carried an Idempotency-Key.
+	IdempotencyKeys bool    `json:"idempotency_keys"`
+	Backlog         int     `json:"backlog,omitempty"`
+	FailingRatio    float64 `json:"failing_ratio,omitempty"`
+	CPUs            int     `json:"cpus"`
+	GoVersion       string  `json:"go_version"`
 }
 
 // Problems lists what makes the run a failure: lost deliveries, invalid signatures,
@@ -320,7 +345,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		Store: cfg.Store, Nodes: max(cfg.Nodes, 1), Fanout: cfg.Fanout, Apps: cfg.Apps, Concurrency: cfg.Concurrency,
 		PayloadBytes: cfg.PayloadBytes, Rate: cfg.Rate, Backlog: cfg.Backlog,
 		FailingRatio: cfg.FailingRatio, CPUs: runtime.NumCPU(), GoVersion: runtime.Version(),
-		ServerCPUS: -1,
+		ServerCPUS: -1, IdempotencyKeys: cfg.IdempotencyKeys,
 	}
 	start := time.Now()
 	rcv, err := newReceiver(start)
@@ -330,6 +355,10 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	defer rcv.close()
 	profile, _ := webhook.LookupProfile(cfg.Profile)
 	payload := makePayload(cfg.PayloadBytes)
+	body, err := json.Marshal(map[string]any{"eventType": EventType, "payload": json.RawMessage(payload)})
+	if err != nil {
+		return res, err
+	}
 
 	expected := cfg.Messages * cfg.Fanout
 	if cfg.Backlog > 0 {
@@ -347,6 +376,23 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		res.CeilingPerS, res.CeilingDeliveries, res.CeilingLatencyMS = c.perS, c.deliveries, c.latency
 		res.InvalidSignatures += c.invalid
 		note(cfg, "ceiling: %d requests, %.0f/s with %d clients", c.deliveries, c.perS, cfg.CeilingConcurrency)
+	}
+	if cfg.RelayDuration > 0 {
+		limit := expected / cfg.Fanout
+		if cfg.Backlog == 0 && cfg.Messages <= 0 {
+			limit = 0
+		}
+		dir := ""
+		if cfg.Store == "sqlite" && cfg.DB != "" {
+			dir = filepath.Dir(cfg.DB) // the filesystem the database is on
+		}
+		rl, err := runRelay(ctx, rcv, profile, body, dir, cfg.Concurrency, cfg.Fanout, limit, cfg.RelayDuration, cfg.IdempotencyKeys)
+		if err != nil {
+			return res, err
+		}
+		res.RelayCeilingPerS, res.RelayDeliveries, res.RelayCommits, res.RelayLatencyMS = rl.perS, rl.deliveries, rl.commits, rl.latency
+		res.InvalidSignatures += rl.invalid
+		note(cfg, "relay: %d deliveries, %.0f/s with %d clients, %d fsyncs", rl.deliveries, rl.perS, cfg.Concurrency, rl.commits)
 	}
 
 	bases, token, pids := []string{cfg.URL}, cfg.Token, []int{cfg.PID}
@@ -390,10 +436,6 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	invalidBefore := rcv.invalid.Load()
 	rcv.setPhase(eps, trk)
 
-	body, err := json.Marshal(map[string]any{"eventType": EventType, "payload": json.RawMessage(payload)})
-	if err != nil {
-		return res, err
-	}
 	if cfg.Backlog > 0 {
 		rcv.hold()
 	}
@@ -403,6 +445,9 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	}
 	phaseStart := time.Since(start)
 	ing := &ingest{apis: apis, paths: paths, body: body, trk: trk, start: start}
+	if cfg.IdempotencyKeys {
+		ing.keyPrefix = "bench-" + randomHex(8) + "-"
+	}
 	stopProgress := startProgress(ctx, cfg, ing, trk, pids[0])
 
 	switch {
@@ -479,6 +524,9 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	}
 	if res.CeilingPerS > 0 {
 		res.Ratio = res.DeliveriesPerS / res.CeilingPerS
+	}
+	if res.RelayCeilingPerS > 0 {
+		res.RelayRatio = res.DeliveriesPerS / res.RelayCeilingPerS
 	}
 	return res, nil
 }
@@ -647,6 +695,8 @@ type ingest struct {
 	body  []byte
 	trk   *tracker
 	start time.Time
+	// keyPrefix, when set, makes message i's Idempotency-Key keyPrefix+i.
+	keyPrefix string
 
 	sent     atomic.Int64
 	errors   atomic.Int64
@@ -659,8 +709,12 @@ type ingest struct {
 // send posts message number i and records the outcome; lat collects round trips.
 func (g *ingest) send(ctx context.Context, i int, lat *[]time.Duration) {
 	g.sent.Add(1)
+	key := ""
+	if g.keyPrefix != "" {
+		key = g.keyPrefix + strconv.Itoa(i)
+	}
 	t0 := time.Now()
-	id, err := g.apis[i%len(g.apis)].sendMessage(ctx, g.paths[i%len(g.paths)], g.body)
+	id, err := g.apis[i%len(g.apis)].sendMessage(ctx, g.paths[i%len(g.paths)], g.body, key)
 	if err != nil {
 		if ctx.Err() != nil {
 			return

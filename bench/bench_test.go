@@ -44,6 +44,7 @@ func quickConfig(url string) bench.Config {
 	cfg.Token = adminToken
 	cfg.Concurrency = 8
 	cfg.CeilingDuration = 2 * time.Second
+	cfg.RelayDuration = 2 * time.Second
 	cfg.Timeout = 30 * time.Second
 	return cfg
 }
@@ -56,16 +57,19 @@ func TestRun(t *testing.T) {
 		fanout        int
 		failing       float64
 		backlog       int
+		noKeys        bool
 		wantDelivered int64
 	}{
 		{name: "fanout 2", messages: 200, fanout: 2, wantDelivered: 400},
 		{name: "failing first attempts", messages: 50, fanout: 1, failing: 0.5, wantDelivered: 50},
 		{name: "backlog", fanout: 3, backlog: 60, wantDelivered: 180},
+		{name: "without idempotency keys", messages: 100, fanout: 1, noKeys: true, wantDelivered: 100},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := quickConfig(url)
 			cfg.Messages, cfg.Fanout, cfg.FailingRatio, cfg.Backlog = tt.messages, tt.fanout, tt.failing, tt.backlog
+			cfg.IdempotencyKeys = !tt.noKeys
 			res, err := bench.Run(context.Background(), cfg)
 			if err != nil {
 				t.Fatalf("Run: %v", err)
@@ -82,8 +86,15 @@ func TestRun(t *testing.T) {
 			if p := res.Problems(); len(p) != 0 {
 				t.Errorf("Problems() = %q", p)
 			}
-			if res.DeliveriesPerS <= 0 || res.CeilingPerS <= 0 || res.Ratio <= 0 || res.IngestPerS <= 0 {
+			if res.DeliveriesPerS <= 0 || res.CeilingPerS <= 0 || res.Ratio <= 0 || res.IngestPerS <= 0 ||
+				res.RelayCeilingPerS <= 0 || res.RelayRatio <= 0 {
 				t.Errorf("rates not measured: %+v", res)
+			}
+			if res.RelayDeliveries < int64(tt.wantDelivered) || res.RelayCommits <= 0 || res.RelayCommits > res.RelayDeliveries {
+				t.Errorf("relay: %d deliveries in %d fsyncs, want at least %d deliveries", res.RelayDeliveries, res.RelayCommits, tt.wantDelivered)
+			}
+			if res.IdempotencyKeys != !tt.noKeys {
+				t.Errorf("idempotency_keys = %v", res.IdempotencyKeys)
 			}
 			// Each delivery's end-to-end latency includes its API round trip, so no
 			// percentile of it is below accept → receipt's.
@@ -107,6 +118,7 @@ func TestResultJSON(t *testing.T) {
 	for _, key := range []string{
 		"messages", "deliveries", "deliveries_per_s", "ceiling_per_s", "ratio", "latency_ms",
 		"ingest_per_s", "peak_rss_mb", "lost", "duplicates", "invalid_signatures",
+		"relay_ceiling_per_s", "relay_ratio", "idempotency_keys",
 	} {
 		if _, ok := m[key]; !ok {
 			t.Errorf("JSON result lacks %q: %s", key, data)
@@ -146,6 +158,7 @@ func TestConfigValidate(t *testing.T) {
 		{name: "nodes with url", edit: func(c *bench.Config) { c.Nodes, c.Store = 2, "postgres" }, field: "nodes"},
 		{name: "negative nodes", edit: func(c *bench.Config) { c.Nodes = -1 }, field: "nodes"},
 		{name: "unknown profile", edit: func(c *bench.Config) { c.Profile = "nope" }, field: "profile"},
+		{name: "negative relay duration", edit: func(c *bench.Config) { c.RelayDuration = -time.Second }, field: "relay-duration"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

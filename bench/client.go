@@ -45,6 +45,11 @@ func (e *apiError) Error() string {
 
 // do sends body (already JSON, or nil) and decodes a 2xx answer into out (if non-nil).
 func (c *apiClient) do(ctx context.Context, method, path string, body []byte, out any) error {
+	return c.doKey(ctx, method, path, body, "", out)
+}
+
+// doKey is do with an Idempotency-Key header, unless key is empty.
+func (c *apiClient) doKey(ctx context.Context, method, path string, body []byte, key string, out any) error {
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
@@ -57,6 +62,9 @@ func (c *apiClient) do(ctx context.Context, method, path string, body []byte, ou
 	req.Header.Set("Accept", "application/json")
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if key != "" {
+		req.Header.Set("Idempotency-Key", key)
 	}
 	resp, err := c.httpc.Do(req)
 	if err != nil {
@@ -136,10 +144,11 @@ func msgPath(appID string) string {
 	return "/api/v1/app/" + appID + "/msg?with_content=false"
 }
 
-// sendMessage posts one pre-encoded MessageIn body and returns the message ID.
-func (c *apiClient) sendMessage(ctx context.Context, path string, body []byte) (string, error) {
+// sendMessage posts one pre-encoded MessageIn body, with an Idempotency-Key unless
+// key is empty (as the Svix SDKs send one with every POST), and returns the message ID.
+func (c *apiClient) sendMessage(ctx context.Context, path string, body []byte, key string) (string, error) {
 	var out idOut
-	if err := c.do(ctx, http.MethodPost, path, body, &out); err != nil {
+	if err := c.doKey(ctx, http.MethodPost, path, body, key, &out); err != nil {
 		return "", err
 	}
 	if out.ID == "" {

@@ -42,6 +42,15 @@ deliveries_per_s is deliveries over the time from the first message sent to the 
 delivery received; ratio is deliveries_per_s / ceiling_per_s. peak_rss_mb is the
 server's VmHWM (a started server, or --pid).
 
+Between the two it measures a durable relay (at most --relay-duration): a small
+server in the bench that appends each POST to a file with group-committed fsync,
+forwards it with a bare client to the same receiver (to each of --fanout endpoints)
+and only then answers, driven by the same clients with the same bodies.
+relay_ceiling_per_s is its deliveries/s and relay_ratio = deliveries_per_s /
+relay_ceiling_per_s: the share of what any durable sender could do here that hookd
+reaches. Every message POST carries a unique Idempotency-Key, as the Svix SDKs send
+(--idempotency-keys=false sends none).
+
 --backlog N accepts N messages while the receiver holds every request without
 answering (a receiver that has stopped responding; the started server gets
 --request-timeout equal to --timeout so held requests do not fail), then releases it:
@@ -143,6 +152,8 @@ usage error; 3 when the run could not be carried out.`,
 	f.StringVar(&cfg.Profile, "profile", "", "signature profile the server signs with (default standard)")
 	f.IntVar(&cfg.CeilingConcurrency, "ceiling-concurrency", 0, "concurrent clients of the ceiling measurement (default --concurrency)")
 	f.DurationVar(&cfg.CeilingDuration, "ceiling-duration", cfg.CeilingDuration, "longest ceiling measurement (0 skips it)")
+	f.DurationVar(&cfg.RelayDuration, "relay-duration", cfg.RelayDuration, "longest durable-relay measurement (0 skips it)")
+	f.BoolVar(&cfg.IdempotencyKeys, "idempotency-keys", cfg.IdempotencyKeys, "send an Idempotency-Key with every message, as the Svix SDKs do (--idempotency-keys=false: none)")
 	f.StringVar(&cfg.ProfileDir, "profile-dir", "", "fetch cpu.pprof and heap.pprof of the server's run into this directory, and write bench-cpu.pprof of this process (receiver and API clients) beside them (the started server gets --pprof-addr)")
 	f.IntVar(&cfg.ProfileSeconds, "profile-seconds", 10, "length of the CPU profile, from the start of sending")
 	f.StringVar(&cfg.PprofURL, "pprof-url", "", "base URL of the --url server's /debug/pprof handlers, for --profile-dir")
@@ -160,8 +171,12 @@ func printBenchResult(w io.Writer, r bench.Result) {
 	lat := func(l bench.Latency) string {
 		return fmt.Sprintf("p50 %.2f  p90 %.2f  p99 %.2f  max %.2f ms", l.P50, l.P90, l.P99, l.Max)
 	}
-	fmt.Fprintf(w, "store %s, %d node(s), fan-out %d, %d app(s), concurrency %d, payload %d B, %d CPUs\n",
-		r.Store, r.Nodes, r.Fanout, r.Apps, r.Concurrency, r.PayloadBytes, r.CPUs)
+	keys := "idempotency keys"
+	if !r.IdempotencyKeys {
+		keys = "no idempotency keys"
+	}
+	fmt.Fprintf(w, "store %s, %d node(s), fan-out %d, %d app(s), concurrency %d, payload %d B, %s, %d CPUs\n",
+		r.Store, r.Nodes, r.Fanout, r.Apps, r.Concurrency, r.PayloadBytes, keys, r.CPUs)
 	fmt.Fprintf(w, "messages      %d accepted (%.0f/s, POST round trip %s), %d rejected\n",
 		r.Messages, r.IngestPerS, lat(r.IngestLatencyMS), r.APIErrors)
 	fmt.Fprintf(w, "deliveries    %d of %d  %.0f/s", r.Deliveries, r.ExpectedDeliveries, r.DeliveriesPerS)
@@ -170,7 +185,8 @@ func printBenchResult(w io.Writer, r bench.Result) {
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "ceiling       %.0f/s (%d requests, %s)\n", r.CeilingPerS, r.CeilingDeliveries, lat(r.CeilingLatencyMS))
-	fmt.Fprintf(w, "ratio         %.3f\n", r.Ratio)
+	fmt.Fprintf(w, "relay         %.0f/s (%d deliveries, %d fsyncs, POST round trip %s)\n", r.RelayCeilingPerS, r.RelayDeliveries, r.RelayCommits, lat(r.RelayLatencyMS))
+	fmt.Fprintf(w, "ratio         %.3f (relay_ratio %.3f)\n", r.Ratio, r.RelayRatio)
 	fmt.Fprintf(w, "latency       %s (accept → receipt)\n", lat(r.LatencyMS))
 	fmt.Fprintf(w, "end to end    %s (request sent → receipt)\n", lat(r.EndToEndLatencyMS))
 	fmt.Fprintf(w, "server        peak RSS %s, CPU %.1f s\n", rss, r.ServerCPUS)
