@@ -118,10 +118,10 @@ func New(cfg Config) *Server {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.MaxPayloadBytes <= 0 {
-		cfg.MaxPayloadBytes = 1 << 20
+		cfg.MaxPayloadBytes = hookd.DefaultMaxPayloadBytes
 	}
 	if cfg.RotationGrace <= 0 {
-		cfg.RotationGrace = 24 * time.Hour
+		cfg.RotationGrace = hookd.DefaultRotationGrace
 	}
 	if cfg.FanoutCacheTTL == 0 {
 		cfg.FanoutCacheTTL = defaultFanoutTTL

@@ -9,7 +9,7 @@ import (
 )
 
 // defaultFanoutTTL is how long createMessage reuses an application and its endpoints.
-const defaultFanoutTTL = time.Second
+const defaultFanoutTTL = hookd.DefaultCacheTTL
 
 // maxFanoutEntries bounds the fan-out cache; past it, the cache starts over.
 const maxFanoutEntries = 10000

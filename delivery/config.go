@@ -141,8 +141,8 @@ type Config struct {
 // DefaultConfig returns the configuration New fills zero fields from.
 func DefaultConfig() Config {
 	return Config{
-		Workers:             256,
-		EndpointConcurrency: 32,
+		Workers:             hookd.DefaultWorkers,
+		EndpointConcurrency: hookd.DefaultEndpointConcurrency,
 		EndpointQueue:       256,
 		QueueSize:           1024,
 		MaxHeldBytes:        64 << 20,
@@ -152,12 +152,12 @@ func DefaultConfig() Config {
 		Heartbeat:           5 * time.Second,
 		SaturatedDelay:      250 * time.Millisecond,
 		ShutdownTimeout:     10 * time.Second,
-		CacheTTL:            time.Second,
+		CacheTTL:            hookd.DefaultCacheTTL,
 		RetrySchedule:       hookd.DefaultRetrySchedule(),
-		RequestTimeout:      15 * time.Second,
+		RequestTimeout:      hookd.DefaultRequestTimeout,
 		MaxResponseBytes:    4 << 10,
 		UserAgent:           "hookd-webhooks/1.0 (+https://github.com/hookd/hookd)",
-		DisableAfter:        5 * 24 * time.Hour,
+		DisableAfter:        hookd.DefaultDisableAfter,
 		FailingAfter:        4,
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/netip"
 	"regexp"
 	"strings"
@@ -62,7 +61,7 @@ type Config struct {
 	// addresses (development and tests only).
 	AllowPrivate bool
 	// AllowCIDRs lets deliveries reach these networks even with the SSRF guard on.
-	AllowCIDRs []*net.IPNet
+	AllowCIDRs []netip.Prefix
 	// Proxy, if set, carries every delivery: http://host:port asks it with CONNECT,
 	// socks5://host:port with SOCKS5 (user:password@ for either). The SSRF guard still
 	// applies: hookd resolves and checks each target and asks the proxy for its IP.
@@ -113,14 +112,14 @@ func DefaultConfig() Config {
 		DB:                  "./hookd.db",
 		DBMaxConns:          16,
 		DBMinConns:          2,
-		MaxPayloadBytes:     1 << 20,
+		MaxPayloadBytes:     hookd.DefaultMaxPayloadBytes,
 		RetrySchedule:       hookd.DefaultRetrySchedule(),
-		RequestTimeout:      15 * time.Second,
-		Workers:             256,
-		EndpointConcurrency: 32,
-		DisableAfter:        5 * 24 * time.Hour,
-		RotationGrace:       24 * time.Hour,
-		IdempotencyTTL:      24 * time.Hour,
+		RequestTimeout:      hookd.DefaultRequestTimeout,
+		Workers:             hookd.DefaultWorkers,
+		EndpointConcurrency: hookd.DefaultEndpointConcurrency,
+		DisableAfter:        hookd.DefaultDisableAfter,
+		RotationGrace:       hookd.DefaultRotationGrace,
+		IdempotencyTTL:      hookd.DefaultIdempotencyTTL,
 	}
 }
 
@@ -191,12 +190,56 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("proxy: %w", err))
 		}
 	}
+	errs = append(errs, checkCIDRs("allow-cidr", c.AllowCIDRs), checkCIDRs("egress-ips", c.EgressIPs))
 	for _, a := range c.SourceAddrs {
 		if !a.IsValid() || a.IsUnspecified() || a.IsMulticast() {
 			errs = append(errs, fmt.Errorf("source-addr: %s is not a unicast address", a))
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// ParseCIDRs parses the networks given to flag (such as --allow-cidr), each like
+// 10.0.0.0/8; with addrOK a bare address stands for the network of that address
+// alone. Errors name the flag. Config holds the result and Validate checks it.
+func ParseCIDRs(flag string, vals []string, addrOK bool) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, v := range vals {
+		v = strings.TrimSpace(v)
+		p, err := netip.ParsePrefix(v)
+		if err != nil {
+			a, aerr := netip.ParseAddr(v)
+			if !addrOK || aerr != nil {
+				if addrOK {
+					return nil, fmt.Errorf("%s: %q is not an IP address or a CIDR", flag, v)
+				}
+				return nil, fmt.Errorf("%s: %q is not a CIDR like 10.0.0.0/8", flag, v)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		if p.Addr().Is4In6() && p.Bits() >= 96 {
+			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
+}
+
+// checkCIDRs reports the first network of flag that is not a valid, masked prefix of
+// an IPv4 or IPv6 address (an IPv4-mapped IPv6 network would never match an IPv4
+// peer).
+func checkCIDRs(flag string, ps []netip.Prefix) error {
+	for _, p := range ps {
+		switch {
+		case !p.IsValid():
+			return fmt.Errorf("%s: %s is not a network", flag, p)
+		case p.Addr().Is4In6():
+			return fmt.Errorf("%s: %s is an IPv4-mapped IPv6 network; give it as IPv4", flag, p)
+		case p != p.Masked():
+			return fmt.Errorf("%s: %s has host bits set; the network is %s", flag, p, p.Masked())
+		}
+	}
+	return nil
 }
 
 // dsnKeyword matches the start of a libpq keyword/value connection string

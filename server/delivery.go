@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"net/netip"
 	"sync/atomic"
 
 	"github.com/hookd/hookd"
@@ -21,18 +20,6 @@ type deliveryState struct {
 // startDelivery starts the delivery workers. They run until stopDelivery, not until
 // ctx is done: ctx only bounds the start.
 func (s *Server) startDelivery(ctx context.Context) (err error) {
-	cidrs := make([]netip.Prefix, 0, len(s.cfg.AllowCIDRs))
-	for _, n := range s.cfg.AllowCIDRs {
-		ones, _ := n.Mask.Size()
-		a, ok := netip.AddrFromSlice(n.IP)
-		if !ok {
-			return fmt.Errorf("allow-cidr: invalid network %s", n)
-		}
-		if a.Is4In6() {
-			a = a.Unmap()
-		}
-		cidrs = append(cidrs, netip.PrefixFrom(a, ones).Masked())
-	}
 	var eg delivery.Egress
 	if s.cfg.Proxy != "" {
 		if eg.Proxy, err = delivery.ParseProxy(s.cfg.Proxy); err != nil {
@@ -59,7 +46,7 @@ func (s *Server) startDelivery(ctx context.Context) (err error) {
 		RequestTimeout:           s.cfg.RequestTimeout,
 		SvixHeaders:              s.cfg.SvixHeaders,
 		AllowPrivate:             s.cfg.AllowPrivate,
-		AllowCIDRs:               cidrs,
+		AllowCIDRs:               s.cfg.AllowCIDRs,
 		Egress:                   eg,
 		RequireHTTPS:             s.cfg.RequireHTTPS,
 		DisableAfter:             s.cfg.DisableAfter,

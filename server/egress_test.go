@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 
@@ -157,4 +158,62 @@ func must(t *testing.T, err error) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestCIDRs parses --allow-cidr and --egress-ips into networks and checks, in
+// Validate, the networks a Config is given directly.
+func TestCIDRs(t *testing.T) {
+	t.Parallel()
+	t.Run("parse", func(t *testing.T) {
+		t.Parallel()
+		for _, tt := range []struct {
+			flag   string
+			in     []string
+			addrOK bool
+			want   []netip.Prefix
+			err    string
+		}{
+			{"allow-cidr", []string{"10.0.0.0/8", " 192.168.1.7/24 "}, false, []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.168.1.0/24")}, ""},
+			{"allow-cidr", []string{"::ffff:10.1.0.0/112"}, false, []netip.Prefix{netip.MustParsePrefix("10.1.0.0/16")}, ""},
+			{"allow-cidr", []string{"10.0.0.1"}, false, nil, `allow-cidr: "10.0.0.1" is not a CIDR`},
+			{"egress-ips", []string{"203.0.113.7", "2001:db8::/32"}, true, []netip.Prefix{netip.MustParsePrefix("203.0.113.7/32"), netip.MustParsePrefix("2001:db8::/32")}, ""},
+			{"egress-ips", []string{"nope"}, true, nil, `egress-ips: "nope" is not an IP address or a CIDR`},
+		} {
+			got, err := server.ParseCIDRs(tt.flag, tt.in, tt.addrOK)
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Errorf("ParseCIDRs(%q) = %v, %v; want an error with %q", tt.in, got, err, tt.err)
+				}
+				continue
+			}
+			if err != nil || !slices.Equal(got, tt.want) {
+				t.Errorf("ParseCIDRs(%q) = %v, %v; want %v", tt.in, got, err, tt.want)
+			}
+		}
+	})
+	t.Run("validate", func(t *testing.T) {
+		t.Parallel()
+		for _, tt := range []struct {
+			name string
+			edit func(*server.Config)
+			want string
+		}{
+			{"zero", func(c *server.Config) { c.AllowCIDRs = []netip.Prefix{{}} }, "allow-cidr:"},
+			{"host bits", func(c *server.Config) {
+				c.AllowCIDRs = []netip.Prefix{netip.PrefixFrom(netip.MustParseAddr("10.0.0.1"), 8)}
+			}, "allow-cidr: 10.0.0.1/8 has host bits set"},
+			{"mapped", func(c *server.Config) { c.EgressIPs = []netip.Prefix{netip.MustParsePrefix("::ffff:10.0.0.0/104")} }, "egress-ips:"},
+		} {
+			cfg := server.DefaultConfig()
+			tt.edit(&cfg)
+			if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("%s: Validate = %v, want an error with %q", tt.name, err, tt.want)
+			}
+		}
+		cfg := server.DefaultConfig()
+		cfg.AllowCIDRs = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
+		if err := cfg.Validate(); err != nil {
+			t.Errorf("Validate with 10.0.0.0/8 = %v", err)
+		}
+	})
 }

@@ -146,13 +146,8 @@ func (f *serveFlags) apply(cfg *server.Config, logOut io.Writer) error {
 		return fmt.Errorf("retry-schedule: %w", err)
 	}
 	cfg.RetrySchedule = rs
-	cfg.AllowCIDRs = nil
-	for _, c := range f.allowCIDRs {
-		_, n, err := net.ParseCIDR(strings.TrimSpace(c))
-		if err != nil {
-			return fmt.Errorf("allow-cidr: %q is not a CIDR like 10.0.0.0/8", c)
-		}
-		cfg.AllowCIDRs = append(cfg.AllowCIDRs, n)
+	if cfg.AllowCIDRs, err = server.ParseCIDRs("allow-cidr", f.allowCIDRs, false); err != nil {
+		return err
 	}
 	cfg.SourceAddrs = nil
 	for _, s := range f.sourceAddrs {
@@ -162,18 +157,8 @@ func (f *serveFlags) apply(cfg *server.Config, logOut io.Writer) error {
 		}
 		cfg.SourceAddrs = append(cfg.SourceAddrs, a)
 	}
-	cfg.EgressIPs = nil
-	for _, s := range f.egressIPs {
-		s = strings.TrimSpace(s)
-		p, err := netip.ParsePrefix(s)
-		if err != nil {
-			a, aerr := netip.ParseAddr(s)
-			if aerr != nil {
-				return fmt.Errorf("egress-ips: %q is not an IP address or a CIDR", s)
-			}
-			p = netip.PrefixFrom(a, a.BitLen())
-		}
-		cfg.EgressIPs = append(cfg.EgressIPs, p.Masked())
+	if cfg.EgressIPs, err = server.ParseCIDRs("egress-ips", f.egressIPs, true); err != nil {
+		return err
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {

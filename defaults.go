@@ -1,0 +1,28 @@
+package hookd
+
+import "time"
+
+// Defaults hookd runs with unless told otherwise. The serve command's flags, the
+// server's DefaultConfig, the dispatcher's and the API's all take them from here.
+const (
+	// DefaultMaxPayloadBytes is the largest message payload accepted.
+	DefaultMaxPayloadBytes = 1 << 20
+	// DefaultRequestTimeout is the timeout of one delivery request.
+	DefaultRequestTimeout = 15 * time.Second
+	// DefaultWorkers is how many delivery requests one node has in flight at most.
+	DefaultWorkers = 256
+	// DefaultEndpointConcurrency caps the requests in flight to one endpoint, from all
+	// the nodes together.
+	DefaultEndpointConcurrency = 32
+	// DefaultDisableAfter is how long an endpoint fails continuously before it is
+	// disabled.
+	DefaultDisableAfter = 5 * 24 * time.Hour
+	// DefaultRotationGrace is how long a rotated-out endpoint secret keeps signing.
+	DefaultRotationGrace = 24 * time.Hour
+	// DefaultIdempotencyTTL is how long the answer to a request with an
+	// Idempotency-Key is kept and replayed.
+	DefaultIdempotencyTTL = 24 * time.Hour
+	// DefaultCacheTTL is how long the API and the dispatcher reuse an application, its
+	// endpoints and event types they have read: a change reaches every node within it.
+	DefaultCacheTTL = time.Second
+)
