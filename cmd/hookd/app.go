@@ -7,8 +7,6 @@ import (
 	"github.com/spf13/pflag"
 )
 
-func init() { commands = append(commands, newAppCmd) }
-
 var appColumns = cols("ID", "id", "UID", "uid", "NAME", "name", "RATE LIMIT", "rateLimit", "CREATED", "createdAt")
 
 // appFields are the flags create and update share.

@@ -8,8 +8,6 @@ import (
 	"github.com/spf13/pflag"
 )
 
-func init() { commands = append(commands, newAttemptCmd) }
-
 var attemptColumns = cols("ID", "id", "MESSAGE", "msgId", "ENDPOINT", "endpointId", "HTTP", "responseStatusCode", "STATUS", "status", "MS", "responseDurationMs", "TIMESTAMP", "timestamp")
 
 func newAttemptCmd() *cobra.Command {

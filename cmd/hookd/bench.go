@@ -13,8 +13,6 @@ import (
 	"github.com/hookd/hookd/bench"
 )
 
-func init() { commands = append(commands, newBenchCmd) }
-
 func newBenchCmd() *cobra.Command {
 	cfg := bench.DefaultConfig()
 	var (

@@ -11,8 +11,6 @@ import (
 	"github.com/spf13/pflag"
 )
 
-func init() { commands = append(commands, newEndpointCmd) }
-
 var endpointColumns = cols("ID", "id", "UID", "uid", "URL", "url", "EVENTS", "filterTypes", "CHANNELS", "channels", "DISABLED", "disabled", "CREATED", "createdAt")
 
 // endpointFields are the flags create and update share.

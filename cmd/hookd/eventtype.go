@@ -8,8 +8,6 @@ import (
 	"github.com/spf13/pflag"
 )
 
-func init() { commands = append(commands, newEventTypeCmd) }
-
 var eventTypeColumns = cols("NAME", "name", "DESCRIPTION", "description", "ARCHIVED", "archived", "DEPRECATED", "deprecated", "CREATED", "createdAt")
 
 type eventTypeFields struct {

@@ -22,8 +22,6 @@ import (
 	"github.com/hookd/hookd/webhook"
 )
 
-func init() { commands = append(commands, newListenCmd) }
-
 // defaultListenPort is listen's --port.
 const defaultListenPort = 8072
 

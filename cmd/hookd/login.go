@@ -14,8 +14,6 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func init() { commands = append(commands, newLoginCmd) }
-
 // savedProfile is one named connection saved by `hookd login`.
 type savedProfile struct {
 	URL   string `json:"url"`

@@ -24,11 +24,33 @@ const (
 	exitError   = 3 // something went wrong while running (I/O, server unreachable, …)
 )
 
-// commands holds the constructors of the subcommands; each subcommand's file adds its
-// own in init, so a new command is one new file.
-var commands []func() *cobra.Command
+// commands returns the subcommands, each defined in a file of its own; a new command
+// is a new file and a line here.
+func commands() []*cobra.Command {
+	return []*cobra.Command{
+		newServeCmd(),
+		newMigrateCmd(),
+		newRotateKeyCmd(),
+		newTokenCmd(),
+		newLoginCmd(),
+		newAppCmd(),
+		newEndpointCmd(),
+		newEventTypeCmd(),
+		newMessageCmd(),
+		newAttemptCmd(),
+		newTaskCmd(),
+		newTriggerCmd(),
+		newListenCmd(),
+		newReplayCmd(),
+		newSignCmd(),
+		newVerifyCmd(),
+		newBenchCmd(),
+	}
+}
 
-// exitError carries an exit code out of a command.
+// codedError carries an exit code out of a command. A wrong command line is one with
+// exitUsage: every way cobra reports one (flags, arguments, unknown commands) is
+// wrapped in it where it is made, so run never reads an error's text.
 type codedError struct {
 	code int
 	err  error
@@ -65,8 +87,32 @@ name in upper case with dashes as underscores (--admin-token is HOOKD_ADMIN_TOKE
 		SilenceErrors: true,
 	}
 	root.SetVersionTemplate("hookd {{.Version}}\n")
-	for _, c := range commands {
-		root.AddCommand(c())
+	root.AddCommand(commands()...)
+	// An unknown command is refused by root's own argument check (which cobra runs only
+	// for a runnable command): without one, cobra would report it as an error of no
+	// particular type. Run alone, hookd shows its help.
+	root.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
+	root.Args = func(cmd *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return nil
+		}
+		msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+		if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+			msg += "\n\nDid you mean this?\n\t" + strings.Join(s, "\n\t") + "\n"
+		}
+		return withCode(exitUsage, fmt.Errorf("%s\nRun '%s --help' for usage.", msg, cmd.CommandPath()))
+	}
+	var wrap func(c *cobra.Command)
+	wrap = func(c *cobra.Command) {
+		if c.Args != nil {
+			c.Args = usageArgs(c.Args)
+		}
+		for _, sub := range c.Commands() {
+			wrap(sub)
+		}
+	}
+	for _, c := range root.Commands() {
+		wrap(c)
 	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return withCode(exitUsage, fmt.Errorf("%w\nRun '%s --help' for usage.", err, c.CommandPath()))
@@ -110,10 +156,6 @@ func run(ctx context.Context, args []string) int {
 	var ce *codedError
 	if errors.As(err, &ce) {
 		return ce.code
-	}
-	if strings.HasPrefix(err.Error(), "unknown command") || strings.HasPrefix(err.Error(), "unknown flag") ||
-		strings.Contains(err.Error(), "accepts ") || strings.Contains(err.Error(), "required flag") {
-		return exitUsage
 	}
 	return exitError
 }

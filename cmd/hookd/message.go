@@ -9,8 +9,6 @@ import (
 	"github.com/spf13/pflag"
 )
 
-func init() { commands = append(commands, newMessageCmd) }
-
 var messageColumns = cols("ID", "id", "EVENT TYPE", "eventType", "EVENT ID", "eventId", "CHANNELS", "channels", "TIMESTAMP", "timestamp")
 
 func newMessageCmd() *cobra.Command {

@@ -12,8 +12,6 @@ import (
 	"github.com/hookd/hookd/sqlite"
 )
 
-func init() { commands = append(commands, newMigrateCmd) }
-
 func newMigrateCmd() *cobra.Command {
 	var db string
 	cmd := &cobra.Command{

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/url"
@@ -75,7 +76,12 @@ func newAPICmd(s apiSpec) *cobra.Command {
 // usageArgs makes a wrong argument count a usage error (exit 2).
 func usageArgs(check cobra.PositionalArgs) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
-		if err := check(cmd, args); err != nil {
+		err := check(cmd, args)
+		var ce *codedError
+		if errors.As(err, &ce) {
+			return err // already a usage error
+		}
+		if err != nil {
 			return withCode(exitUsage, fmt.Errorf("%w\nRun '%s --help' for usage.", err, cmd.CommandPath()))
 		}
 		return nil

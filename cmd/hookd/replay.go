@@ -18,8 +18,6 @@ import (
 	"github.com/hookd/hookd/webhook"
 )
 
-func init() { commands = append(commands, newReplayCmd) }
-
 type replayFlags struct {
 	to      string
 	resign  bool

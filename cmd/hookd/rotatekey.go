@@ -14,8 +14,6 @@ import (
 	"github.com/hookd/hookd/server"
 )
 
-func init() { commands = append(commands, newRotateKeyCmd) }
-
 func newRotateKeyCmd() *cobra.Command {
 	cfg := server.DefaultConfig()
 	var (

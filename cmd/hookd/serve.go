@@ -20,8 +20,6 @@ import (
 	"github.com/hookd/hookd/server"
 )
 
-func init() { commands = append(commands, newServeCmd) }
-
 // serveFlags are the serve command's flags that need parsing into server.Config.
 type serveFlags struct {
 	retrySchedule string

@@ -20,8 +20,6 @@ import (
 	"github.com/hookd/hookd/webhook"
 )
 
-func init() { commands = append(commands, newSignCmd) }
-
 // webhookFlags are the flags sign and verify share.
 type webhookFlags struct {
 	secrets     []string

@@ -10,8 +10,6 @@ import (
 	"github.com/spf13/pflag"
 )
 
-func init() { commands = append(commands, newTaskCmd) }
-
 var taskColumns = cols("ID", "id", "TASK", "task", "STATUS", "status", "DATA", "data", "UPDATED", "updatedAt")
 
 func newTaskCmd() *cobra.Command {

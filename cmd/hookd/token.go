@@ -15,8 +15,6 @@ import (
 	"github.com/hookd/hookd/server"
 )
 
-func init() { commands = append(commands, newTokenCmd) }
-
 func newTokenCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "token",
@@ -73,6 +71,9 @@ func newTokenCreateCmd() *cobra.Command {
   hookd token create --name grafana --read-only --expires-in 720h`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if name == "" {
+				return withCode(exitUsage, errors.New(`required flag "name" not set`))
+			}
 			if err := api.CheckKeyName(name); err != nil {
 				return withCode(exitUsage, fmt.Errorf("name: %s", err.(*hookd.Error).Message))
 			}
@@ -103,7 +104,6 @@ func newTokenCreateCmd() *cobra.Command {
 	cmd.Flags().StringVar(&name, "name", "", "the key's unique name (letters, digits, '-', '_', '.')")
 	cmd.Flags().BoolVar(&readOnly, "read-only", false, "the key may only read")
 	cmd.Flags().DurationVar(&expiresIn, "expires-in", 0, "the key stops working after this long (0: never)")
-	_ = cmd.MarkFlagRequired("name")
 	return cmd
 }
 

@@ -10,8 +10,6 @@ import (
 	"github.com/spf13/pflag"
 )
 
-func init() { commands = append(commands, newTriggerCmd) }
-
 func newTriggerCmd() *cobra.Command {
 	var (
 		app, payload, eventID, endpoint string

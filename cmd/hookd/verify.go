@@ -11,8 +11,6 @@ import (
 	"github.com/hookd/hookd/webhook"
 )
 
-func init() { commands = append(commands, newVerifyCmd) }
-
 type verifyFlags struct {
 	webhookFlags
 	signature       string
