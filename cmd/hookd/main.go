@@ -82,6 +82,9 @@ local inbox (listen), replay of captured requests, sign and verify.
 
 Every flag can also be set through an environment variable: HOOKD_ followed by the flag
 name in upper case with dashes as underscores (--admin-token is HOOKD_ADMIN_TOKEN).`,
+		Example: `  hookd serve
+  hookd app list
+  hookd sign --secret whsec_… --body '{"a":1}'`,
 		Version:       version(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
