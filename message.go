@@ -19,6 +19,13 @@ type Message struct {
 	Tags     []string
 	// Timestamp is when hookd accepted the message.
 	Timestamp time.Time
+
+	// Idempotency, when set, is the API's answer to the request that creates the
+	// message, stored under its Key in the message's own transaction (not with the
+	// message). If the key already holds an answer, or a claim newer than
+	// IdempotencyClaimStale, CreateMessage stores nothing and returns an
+	// *IdempotentReplay, or an EIDEMPOTENTBUSY error.
+	Idempotency *IdempotentResponse
 }
 
 // MessageFilter narrows a list of messages.

@@ -15,6 +15,21 @@ type IdempotentResponse struct {
 	CreatedAt   time.Time
 }
 
+// IdempotencyClaimStale is how long a claimed idempotency key stays busy without an
+// answer before another request may take it over (its node died mid-request).
+const IdempotencyClaimStale = time.Minute
+
+// IdempotentReplay is the error of MessageCreator.CreateMessage when the key of the
+// message's Idempotency already holds an answer: nothing was stored, and Response is
+// the earlier answer, to be given again.
+type IdempotentReplay struct {
+	Response *IdempotentResponse
+}
+
+func (e *IdempotentReplay) Error() string {
+	return "the Idempotency-Key has an answer already"
+}
+
 // IdempotencyStore keeps API responses by idempotency key. A request with a key first
 // claims it (ClaimIdempotencyKey), so that of two requests with one key, on any nodes,
 // only one runs; it then stores its answer (SaveIdempotentResponse) or gives the key

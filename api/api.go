@@ -100,7 +100,10 @@ type route struct {
 	// noReplay keeps the route's answers out of the idempotency store, because they
 	// carry a secret (a new token or key) that must not be stored.
 	noReplay bool
-	handle   func(s *Server, w http.ResponseWriter, r *http.Request) error
+	// keyInTx makes the handler store its answer to a request with an
+	// Idempotency-Key itself, in its own transaction (see idempotentInTx).
+	keyInTx bool
+	handle  func(s *Server, w http.ResponseWriter, r *http.Request) error
 }
 
 // maxEnvelopeBytes is what a request body may hold besides the payload.
@@ -249,7 +252,7 @@ func allRoutes() []route {
 		{method: "PUT", pattern: et + "/retry-schedule", access: ServerWrite, handle: (*Server).setEventTypeRetrySchedule},
 
 		{method: "GET", pattern: messagesPattern, access: AppRead, handle: (*Server).listMessages},
-		{method: "POST", pattern: messagesPattern, access: AppAdmin, handle: (*Server).createMessage},
+		{method: "POST", pattern: messagesPattern, access: AppAdmin, keyInTx: true, handle: (*Server).createMessage},
 		{method: "POST", pattern: app + "/msg/precheck/active", access: AppRead, handle: (*Server).precheckMessage},
 		{method: "GET", pattern: msg, access: AppRead, handle: (*Server).getMessage},
 		{method: "DELETE", pattern: msg + "/content", access: AppAdmin, handle: (*Server).expungeMessageContent},

@@ -5,9 +5,9 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"net/http"
 	"sync"
-	"time"
 
 	"github.com/hookd/hookd"
 )
@@ -17,7 +17,18 @@ const maxIdempotencyKey = 256
 
 // idempotencyClaimStale is how long a claimed key stays busy without an answer before
 // another request may take it over (its node died mid-request).
-const idempotencyClaimStale = time.Minute
+const idempotencyClaimStale = hookd.IdempotencyClaimStale
+
+// keyCtx is the context key of the scoped Idempotency-Key of a route whose handler
+// stores its answer in its own transaction (route.keyInTx).
+type keyCtx struct{}
+
+// idempotencyKey returns the scoped Idempotency-Key a keyInTx handler stores its
+// answer under, or "".
+func idempotencyKey(ctx context.Context) string {
+	k, _ := ctx.Value(keyCtx{}).(string)
+	return k
+}
 
 // keyLock serialises the requests of one idempotency key on this node.
 type keyLock struct {
@@ -39,6 +50,10 @@ func (s *Server) idempotent(tokenHash string, rt route, w http.ResponseWriter, r
 
 	unlock := s.lockKey(scoped)
 	defer unlock()
+
+	if rt.keyInTx {
+		return s.idempotentInTx(scoped, rt, w, r)
+	}
 
 	// The claim makes one request of a key run across every node sharing the store.
 	ctx := r.Context()
@@ -75,6 +90,29 @@ func (s *Server) idempotent(tokenHash string, rt route, w http.ResponseWriter, r
 	saved = true
 	replay(w, stored)
 	return nil
+}
+
+// idempotentInTx runs a route whose handler stores its answer under the key in the
+// same transaction as its work (a message's), so that a request with a key costs
+// what one without does: no claim, no second write, no read. A repeated request
+// finds the key taken in that transaction, writes nothing, and gets the stored
+// answer; several nodes' concurrent requests are decided by the key's primary key.
+func (s *Server) idempotentInTx(scoped string, rt route, w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	err := rt.handle(s, w, r.WithContext(context.WithValue(ctx, keyCtx{}, scoped)))
+	if re, ok := errors.AsType[*hookd.IdempotentReplay](err); ok {
+		replay(w, re.Response)
+		return nil
+	}
+	if err != nil && hookd.ErrorCode(err) != hookd.EIDEMPOTENTBUSY {
+		// A repeated request that fails before its transaction (its application was
+		// deleted since, say) still gets the answer its key holds.
+		if prev, perr := s.store.IdempotentResponse(context.WithoutCancel(ctx), scoped); perr == nil {
+			replay(w, prev)
+			return nil
+		}
+	}
+	return err
 }
 
 func (s *Server) lockKey(key string) (unlock func()) {

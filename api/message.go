@@ -140,12 +140,23 @@ func (s *Server) createMessage(w http.ResponseWriter, r *http.Request) error {
 	if in.EventID != nil {
 		msg.EventID = *in.EventID
 	}
-	if _, err := s.accept.Accept(r.Context(), msg, eps, due); err != nil {
-		return err
-	}
 	out := msgOut(withContent)(msg)
 	if due.After(now) {
 		out.DeliverAt = &due
+	}
+	if key := idempotencyKey(r.Context()); key != "" {
+		// The answer is stored under the key with the message, in its transaction.
+		rec := &recorder{header: http.Header{}}
+		writeJSON(rec, http.StatusAccepted, out)
+		msg.Idempotency = &hookd.IdempotentResponse{Key: key, StatusCode: rec.status,
+			ContentType: rec.header.Get("Content-Type"), Body: rec.body.Bytes(), CreatedAt: now}
+	}
+	if _, err := s.accept.Accept(r.Context(), msg, eps, due); err != nil {
+		return err
+	}
+	if msg.Idempotency != nil {
+		replay(w, msg.Idempotency)
+		return nil
 	}
 	writeJSON(w, http.StatusAccepted, out)
 	return nil

@@ -118,6 +118,16 @@ func (s *Store) writeMessages(batch []*createOp) {
 		var round, later []*createOp
 		seen := map[eventKey]bool{}
 		for _, op := range pending {
+			if op.msg.Idempotency != nil {
+				// One call per idempotency key too (a key is scoped by application
+				// path, hence the empty application).
+				k := eventKey{"", op.msg.Idempotency.Key}
+				if seen[k] {
+					later = append(later, op)
+					continue
+				}
+				seen[k] = true
+			}
 			if op.msg.EventID != "" {
 				k := eventKey{op.msg.AppID, op.msg.EventID}
 				if seen[k] {
@@ -213,7 +223,20 @@ func (s *Store) createBatch(ops []*createOp) error {
 	}
 	b := &pgx.Batch{}
 	inserted := make(map[string]bool, n)
-	b.Queue(messageInsert, ids, apps, types, eventIDs, payloads, channels, tags, times).Query(func(rows pgx.Rows) error {
+	query, args := messageInsert, []any{ids, apps, types, eventIDs, payloads, channels, tags, times}
+	msgs := make([]*hookd.Message, n)
+	for i, op := range ops {
+		msgs[i] = op.msg
+	}
+	ans := answersOf(msgs)
+	if ans != nil {
+		ikeys := make([]*string, n)
+		for i, m := range msgs {
+			ikeys[i] = keyOf(m)
+		}
+		query, args = messageInsertKeyed, append(append(args, ans.args()...), ikeys)
+	}
+	b.Queue(query, args...).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			var id string
 			if err := rows.Scan(&id); err != nil {
@@ -227,6 +250,9 @@ func (s *Store) createBatch(ops []*createOp) error {
 		// Only the deliveries of the messages just inserted: those skipped for their
 		// EventID do not exist. (A message ID that existed before fails the insert.)
 		b.Queue(deliveriesInsertNew, deliveryArrays(ds, nil)[:10]...)
+	}
+	if ans != nil {
+		ans.queueUndo(b)
 	}
 	if len(announce) > 0 {
 		b.Queue(`SELECT pg_notify($2, '')
@@ -256,6 +282,13 @@ func (s *Store) createBatch(ops []*createOp) error {
 	for _, op := range ops {
 		if inserted[op.msg.ID] {
 			continue
+		}
+		if r := op.msg.Idempotency; r != nil {
+			// Skipped for its key, which has an answer or a claim, or else for its
+			// EventID.
+			if op.err = s.answerOutcome(ctx, r); op.err != nil {
+				continue
+			}
 		}
 		// Skipped for its EventID. The earlier message may have gone meanwhile
 		// (with its application); the call still wrote nothing.
@@ -297,17 +330,29 @@ func (s *Store) createOne(op *createOp) {
 	msg, deliveries := op.msg, op.deliveries
 	b := &pgx.Batch{}
 	var inserted bool
-	b.Queue(`INSERT INTO messages (id, app_id, event_type, event_id, payload, channels, tags, timestamp)
+	query := `INSERT INTO messages (id, app_id, event_type, event_id, payload, channels, tags, timestamp)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-		ON CONFLICT (app_id, event_id) DO NOTHING RETURNING true`,
-		msg.ID, msg.AppID, msg.EventType, nullString(msg.EventID), []byte(msg.Payload), msg.Channels,
-		msg.Tags, msg.Timestamp).QueryRow(func(row pgx.Row) error {
+		ON CONFLICT (app_id, event_id) DO NOTHING RETURNING true`
+	args := []any{msg.ID, msg.AppID, msg.EventType, nullString(msg.EventID), []byte(msg.Payload), msg.Channels,
+		msg.Tags, msg.Timestamp}
+	ans := answersOf([]*hookd.Message{msg})
+	if ans != nil {
+		query = answersInsert + `INSERT INTO messages (id, app_id, event_type, event_id, payload, channels, tags, timestamp)
+		SELECT $1::text, $2::text, $3::text, $4::text, $5::bytea, $6::text[], $7::text[], $8::timestamptz
+		WHERE EXISTS (SELECT 1 FROM k)
+		ON CONFLICT (app_id, event_id) DO NOTHING RETURNING true`
+		args = append(args, ans.args()...)
+	}
+	b.Queue(query, args...).QueryRow(func(row pgx.Row) error {
 		err := row.Scan(&inserted)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil
 		}
 		return err
 	})
+	if ans != nil {
+		ans.queueUndo(b)
+	}
 	if len(deliveries) > 0 {
 		// The deliveries and the notification depend on the message having been
 		// inserted (rather than skipped for its eventId): they check that it exists.
@@ -322,6 +367,7 @@ func (s *Store) createOne(op *createOp) {
 		op.err = hookd.Errorf(hookd.ENOTFOUND, "application not found")
 	case err != nil:
 		op.err = storeErr(err, "create message", "a message or delivery with this id already exists")
+	case !inserted && msg.Idempotency != nil && s.keyTaken(ctx, op):
 	case !inserted:
 		existing, err := scanMessage(s.pool.QueryRow(ctx, `SELECT `+messageColumns+` FROM messages m
 			WHERE m.app_id = $1 AND m.event_id = $2`, msg.AppID, msg.EventID))
@@ -331,4 +377,11 @@ func (s *Store) createOne(op *createOp) {
 		}
 		op.prev, op.err = existing, hookd.Errorf(hookd.ECONFLICT, "a message with this eventId already exists")
 	}
+}
+
+// keyTaken sets op's outcome and reports true when its message was skipped for its
+// idempotency key (which has an answer or a claim) rather than for its EventID.
+func (s *Store) keyTaken(ctx context.Context, op *createOp) bool {
+	op.err = s.answerOutcome(ctx, op.msg.Idempotency)
+	return op.err != nil
 }

@@ -111,10 +111,21 @@ func (s *Store) ReleaseIdempotencyKey(ctx context.Context, key string) error {
 	return nil
 }
 
-// DeleteIdempotentResponses removes responses created before t.
+// purgeBatch bounds the expired keys one statement deletes, so that a purge after a
+// busy day is many short transactions, not one that holds ingest's WAL and locks.
+const purgeBatch = 1000
+
+// DeleteIdempotentResponses removes responses created before t, purgeBatch at a
+// time from the oldest, through the index on created_at.
 func (s *Store) DeleteIdempotentResponses(ctx context.Context, before time.Time) error {
-	if _, err := s.pool.Exec(ctx, `DELETE FROM idempotent_responses WHERE created_at < $1`, before); err != nil {
-		return fmt.Errorf("delete idempotent responses: %w", err)
+	for {
+		tag, err := s.pool.Exec(ctx, `DELETE FROM idempotent_responses WHERE key IN (
+			SELECT key FROM idempotent_responses WHERE created_at < $1 ORDER BY created_at LIMIT $2)`, before, purgeBatch)
+		if err != nil {
+			return fmt.Errorf("delete idempotent responses: %w", err)
+		}
+		if tag.RowsAffected() < purgeBatch {
+			return nil
+		}
 	}
-	return nil
 }

@@ -55,6 +55,12 @@ func scanMessage(sc scanner) (*hookd.Message, error) {
 func (s *Store) CreateMessage(ctx context.Context, msg *hookd.Message, deliveries []*hookd.Delivery) (*hookd.Message, error) {
 	var earlier *hookd.Message
 	err := s.write(ctx, func(tx *wtx) (bool, error) {
+		if r := msg.Idempotency; r != nil {
+			// The key first: if it holds an answer, nothing else is written.
+			if err := saveAnswer(tx, r); err != nil {
+				return false, err
+			}
+		}
 		_, err := tx.exec(`INSERT INTO messages (`+messageColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 			msg.ID, msg.AppID, msg.EventType, optional(msg.EventID), string(msg.Payload),
 			strList(msg.Channels), strList(msg.Tags), ts(msg.Timestamp))
@@ -88,6 +94,9 @@ func (s *Store) CreateMessage(ctx context.Context, msg *hookd.Message, deliverie
 	})
 	if earlier != nil {
 		return earlier, err
+	}
+	if _, ok := errors.AsType[*hookd.IdempotentReplay](err); ok {
+		return nil, err
 	}
 	if err != nil {
 		return nil, wrap("create message", err)

@@ -55,6 +55,42 @@ func (s *Store) SaveIdempotentResponse(ctx context.Context, r *hookd.IdempotentR
 	return s.IdempotentResponse(ctx, r.Key)
 }
 
+// saveAnswer stores r under its key in the writer's transaction, taking over a claim
+// older than hookd.IdempotencyClaimStale. When the key holds an answer already it
+// returns an *hookd.IdempotentReplay with it, and EIDEMPOTENTBUSY while it holds a
+// newer claim.
+func saveAnswer(tx *wtx, r *hookd.IdempotentResponse) error {
+	body := r.Body
+	if body == nil {
+		body = []byte{}
+	}
+	n, err := tx.affected(`INSERT INTO idempotent_responses (key, status_code, content_type, body, created_at)
+		VALUES (?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET
+			status_code = excluded.status_code, content_type = excluded.content_type,
+			body = excluded.body, created_at = excluded.created_at
+		WHERE idempotent_responses.status_code = 0 AND idempotent_responses.created_at < ?`,
+		r.Key, r.StatusCode, r.ContentType, body, ts(r.CreatedAt), ts(r.CreatedAt.Add(-hookd.IdempotencyClaimStale)))
+	if err != nil {
+		return fmt.Errorf("save idempotent response: %w", err)
+	}
+	if n > 0 {
+		return nil
+	}
+	var (
+		prev hookd.IdempotentResponse
+		at   int64
+	)
+	if err := tx.queryRow(`SELECT key, status_code, content_type, body, created_at
+		FROM idempotent_responses WHERE key = ?`, r.Key).Scan(&prev.Key, &prev.StatusCode, &prev.ContentType, &prev.Body, &at); err != nil {
+		return fmt.Errorf("read idempotent response: %w", err)
+	}
+	if prev.StatusCode == 0 {
+		return idempotencyBusy()
+	}
+	prev.CreatedAt = fromTS(at)
+	return &hookd.IdempotentReplay{Response: &prev}
+}
+
 // ClaimIdempotencyKey reserves key for a request starting at now. A claim is a row
 // with status code 0; one older than now-stale is taken over.
 func (s *Store) ClaimIdempotencyKey(ctx context.Context, key string, now time.Time, stale time.Duration) (*hookd.IdempotentResponse, error) {
@@ -93,13 +129,29 @@ func idempotencyBusy() error {
 	return hookd.Errorf(hookd.EIDEMPOTENTBUSY, "a request with this Idempotency-Key is still in progress; retry it later")
 }
 
-// DeleteIdempotentResponses removes responses created before t.
+// purgeBatch bounds the expired keys one write deletes, so that a purge after a busy
+// day is many short writes that ingest's batches come between, not one long one.
+const purgeBatch = 1000
+
+// DeleteIdempotentResponses removes responses created before t, purgeBatch at a
+// time from the oldest, through the index on created_at.
 func (s *Store) DeleteIdempotentResponses(ctx context.Context, before time.Time) error {
-	err := s.write(ctx, func(tx *wtx) (bool, error) {
-		_, err := tx.exec(`DELETE FROM idempotent_responses WHERE created_at < ?`, ts(before))
-		return false, err
-	})
-	return wrap("delete idempotent responses", err)
+	for {
+		var n int64
+		err := s.write(ctx, func(tx *wtx) (bool, error) {
+			var err error
+			n, err = tx.affected(`DELETE FROM idempotent_responses WHERE key IN (
+				SELECT key FROM idempotent_responses WHERE created_at < ? ORDER BY created_at LIMIT ?)`,
+				ts(before), purgeBatch)
+			return false, err
+		})
+		if err != nil {
+			return wrap("delete idempotent responses", err)
+		}
+		if n < purgeBatch {
+			return nil
+		}
+	}
 }
 
 // Setting returns the value of name.

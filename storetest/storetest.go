@@ -32,6 +32,7 @@ func Run(t *testing.T, open func(t *testing.T) hookd.Store) {
 		{"Attempt", attemptTests},
 		{"Record", recordTests},
 		{"Idempotency", idempotencyTests},
+		{"MessageAnswer", answerTests},
 		{"Setting", settingTests},
 		{"Node", nodeTests},
 		{"Stats", statsTests},
