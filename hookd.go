@@ -26,6 +26,7 @@ type Store interface {
 	StatsStore
 	TokenStore
 	TaskStore
+	SearchStore
 
 	// Wake returns a channel that receives a value (best effort, coalesced) whenever
 	// any node commits new due work: a new message's deliveries, a resend, a recover.

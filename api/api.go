@@ -291,6 +291,10 @@ func allRoutes() []route {
 		{method: "POST", pattern: "/api/v1/stats/usage/app", access: ServerRead, handle: (*Server).appUsageStats},
 		{method: "PUT", pattern: "/api/v1/stats/usage/event-types", access: ServerRead, handle: (*Server).aggregateEventTypes},
 
+		// hookd extension: the operator's search across applications.
+		{method: "GET", pattern: "/api/v1/search/msg", access: ServerRead, handle: (*Server).searchMessages},
+		{method: "GET", pattern: "/api/v1/search/attempt", access: ServerRead, handle: (*Server).searchAttempts},
+
 		{method: "GET", pattern: "/api/v1/background-task", access: ServerRead, handle: (*Server).listTasks},
 		{method: "GET", pattern: "/api/v1/background-task/{task_id}", access: ServerRead, handle: (*Server).getTask},
 	}

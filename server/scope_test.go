@@ -112,6 +112,8 @@ var routeAccess = map[string]want{
 	"POST /api/v1/event-type/import/openapi": serverWrite,
 	"POST /api/v1/event-type/export/openapi": serverRead,
 
+	"GET /api/v1/search/msg":                                serverRead,
+	"GET /api/v1/search/attempt":                            serverRead,
 	"GET /api/v1/background-task":                           serverRead,
 	"GET /api/v1/background-task/{task_id}":                 serverRead,
 	"POST /api/v1/app/{app_id}/relay":                       appWrite,

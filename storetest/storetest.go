@@ -38,6 +38,7 @@ func Run(t *testing.T, open func(t *testing.T) hookd.Store) {
 		{"Stats", statsTests},
 		{"Token", tokenTests},
 		{"Task", taskTests},
+		{"Search", searchTests},
 		{"Secret", secretTests},
 		{"Store", storeTests},
 	}
