@@ -57,12 +57,3 @@ var (
 	checkRetrySchedule = hookd.CheckRetrySchedule
 	checkMetadata      = hookd.CheckMetadata
 )
-
-// checkURL validates an endpoint URL (hookd.ParseEndpointURL).
-func checkURL(_, raw string) error {
-	_, err := hookd.ParseEndpointURL(raw)
-	return err
-}
-
-// checkRateLimit validates a rate limit in messages per second (0: none).
-func checkRateLimit(field string, v int32) error { return hookd.CheckRateLimit(field, int64(v)) }

@@ -283,7 +283,7 @@ func (d *Dispatcher) disable(ctx context.Context, appID, endpointID string, gone
 	if !disabled {
 		return // disabled meanwhile, by a user or another node: it has been announced
 	}
-	d.endpoints.forget(appID + "/" + endpointID)
+	d.ForgetEndpoint(appID, endpointID)
 	reason := "failing since " + failSince.UTC().Format(time.RFC3339)
 	if gone {
 		reason = "answered 410 Gone"

@@ -42,8 +42,11 @@ type endpointInfo struct {
 // to it reads it again: the API calls it after every change, so a rotated secret signs
 // the very next delivery this node makes.
 func (d *Dispatcher) ForgetEndpoint(appID, endpointID string) {
-	d.endpoints.forget(appID + "/" + endpointID)
+	d.endpoints.forget(endpointKey(appID, endpointID))
 }
+
+// endpointKey is an endpoint's key in the dispatcher's endpoint cache.
+func endpointKey(appID, endpointID string) string { return appID + "/" + endpointID }
 
 // maxDrainBytes is how much of a response body beyond the stored part is read so the
 // connection can be reused; longer bodies close the connection instead.
@@ -55,7 +58,7 @@ const abortHeader = "Webhook-Abort-Retries"
 // endpoint returns the endpoint of a delivery, from the cache when fresh.
 func (d *Dispatcher) endpoint(ctx context.Context, appID, endpointID string) (*endpointInfo, error) {
 	now := d.cfg.Now()
-	info, err := d.endpoints.get(appID+"/"+endpointID, now, func() (*endpointInfo, error) {
+	info, err := d.endpoints.get(endpointKey(appID, endpointID), now, func() (*endpointInfo, error) {
 		ep, err := d.store.Endpoint(ctx, appID, endpointID)
 		if err != nil {
 			return nil, err
@@ -99,7 +102,7 @@ func (d *Dispatcher) endpoint(ctx context.Context, appID, endpointID string) (*e
 		fresh.keys = keys
 		fresh.signer, fresh.signErr = d.newSigner(info.ep.SignatureProfile, info.ep.SignatureHeader, keys)
 		old := info
-		d.endpoints.replace(appID+"/"+endpointID, func(v *endpointInfo) bool { return v == old }, &fresh)
+		d.endpoints.replace(endpointKey(appID, endpointID), func(v *endpointInfo) bool { return v == old }, &fresh)
 		info = &fresh
 	}
 	return info, nil

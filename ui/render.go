@@ -6,7 +6,6 @@ import (
 	"embed"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"html/template"
 	"io/fs"
@@ -257,6 +256,3 @@ func validAncestor(s string) bool { return s == "'self'" || ancestorRE.MatchStri
 
 // errForbidden is the answer to a request for another application's page.
 var errForbidden = hookd.Errorf(hookd.EFORBIDDEN, "this session may not see that application")
-
-// isNoSession reports whether err means the request must sign in first.
-func isNoSession(err error) bool { return errors.Is(err, errNoSession) }
