@@ -97,6 +97,13 @@ type Config struct {
 	Backlog int
 	// Profile is the signature profile the receiver verifies with ("" = standard).
 	Profile string
+	// Preload, when positive, writes this many attempts (with their messages and
+	// deliveries) into the store before the run, with bulk SQL (preload.go). With
+	// URL it needs DB, the server's database.
+	Preload int
+	// ListRequests is how many times each attempt list is read after the run, to
+	// measure API read latency on the filled store; 0 skips it.
+	ListRequests int
 
 	// IdempotencyKeys makes every message POST carry a unique Idempotency-Key, as
 	// the Svix SDKs do; false sends none.
@@ -137,6 +144,7 @@ func DefaultConfig() Config {
 		PayloadBytes:     1024,
 		Fanout:           1,
 		Apps:             1,
+		ListRequests:     50,
 		IdempotencyKeys:  true,
 		CeilingDuration:  10 * time.Second,
 		RelayDuration:    10 * time.Second,
@@ -179,6 +187,12 @@ func (c Config) Validate() error {
 	}
 	if c.Backlog > 0 && c.Rate > 0 {
 		errs = append(errs, errors.New("rate: cannot be combined with --backlog"))
+	}
+	if c.Preload < 0 || c.ListRequests < 0 {
+		errs = append(errs, errors.New("preload, list-requests: must not be negative"))
+	}
+	if c.Preload > 0 && c.URL != "" && c.DB == "" {
+		errs = append(errs, errors.New("preload: needs --db, the --url server's database"))
 	}
 	if c.Rate < 0 {
 		errs = append(errs, errors.New("rate: must not be negative"))
@@ -272,6 +286,13 @@ type Result struct {
 	RelayDeliveries int64   `json:"relay_deliveries"`
 	RelayCommits    int64   `json:"relay_commits"`
 	RelayLatencyMS  Latency `json:"relay_latency_ms"`
+	// MessageAttemptsLatencyMS and EndpointAttemptsLatencyMS are the round trips of
+	// GET …/attempt/msg/{msg_id} and …/attempt/endpoint/{endpoint_id} (one page),
+	// read ListRequests times each after the run.
+	MessageAttemptsLatencyMS  Latency `json:"message_attempts_latency_ms"`
+	EndpointAttemptsLatencyMS Latency `json:"endpoint_attempts_latency_ms"`
+	// PreloadS is how long writing Preload attempts took.
+	PreloadS float64 `json:"preload_s,omitempty"`
 	// DrainS is, with Backlog, the time from the release to the last delivery.
 	DrainS float64 `json:"drain_s,omitempty"`
 	// IngestS is the time spent sending; DurationS the hookd phase in all.
@@ -294,6 +315,7 @@ type Result struct {
 	// IdempotencyKeys is whether every message POST carried an Idempotency-Key.
 	IdempotencyKeys bool    `json:"idempotency_keys"`
 	Backlog         int     `json:"backlog,omitempty"`
+	Preload         int     `json:"preload,omitempty"`
 	FailingRatio    float64 `json:"failing_ratio,omitempty"`
 	CPUs            int     `json:"cpus"`
 	GoVersion       string  `json:"go_version"`
@@ -343,7 +365,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 
 	res := Result{
 		Store: cfg.Store, Nodes: max(cfg.Nodes, 1), Fanout: cfg.Fanout, Apps: cfg.Apps, Concurrency: cfg.Concurrency,
-		PayloadBytes: cfg.PayloadBytes, Rate: cfg.Rate, Backlog: cfg.Backlog,
+		PayloadBytes: cfg.PayloadBytes, Rate: cfg.Rate, Backlog: cfg.Backlog, Preload: cfg.Preload,
 		FailingRatio: cfg.FailingRatio, CPUs: runtime.NumCPU(), GoVersion: runtime.Version(),
 		ServerCPUS: -1, IdempotencyKeys: cfg.IdempotencyKeys,
 	}
@@ -395,7 +417,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		note(cfg, "relay: %d deliveries, %.0f/s with %d clients, %d fsyncs", rl.deliveries, rl.perS, cfg.Concurrency, rl.commits)
 	}
 
-	bases, token, pids := []string{cfg.URL}, cfg.Token, []int{cfg.PID}
+	bases, token, pids, dbs := []string{cfg.URL}, cfg.Token, []int{cfg.PID}, cfg.DB
 	alive := func() error { return nil }
 	if cfg.URL == "" {
 		token = "bench_" + randomHex(24)
@@ -408,7 +430,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 			}
 			defer srv.stop()
 			nodes = append(nodes, srv)
-			bases, pids = append(bases, srv.url), append(pids, srv.pid())
+			bases, pids, dbs = append(bases, srv.url), append(pids, srv.pid()), srv.db
 			note(cfg, "server: pid %d listening on %s", srv.pid(), srv.url)
 		}
 		alive = func() error {
@@ -427,11 +449,23 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		apis[i] = newAPIClient(base, token, max(cfg.Concurrency, 64))
 	}
 	api := apis[0]
-	eps, paths, err := setup(ctx, api, rcv, profile, cfg)
+	eps, apps, err := setup(ctx, api, rcv, profile, cfg)
 	if err != nil {
 		return res, err
 	}
 	note(cfg, "setup: %d app(s), %d endpoint(s)", cfg.Apps, len(eps))
+	paths := make([]string, len(apps))
+	for i, a := range apps {
+		paths[i] = msgPath(a.id)
+	}
+	if cfg.Preload > 0 {
+		t0 := time.Now()
+		if err := preload(ctx, cfg.Store, dbs, apps, cfg.Preload); err != nil {
+			return res, err
+		}
+		res.PreloadS = time.Since(t0).Seconds()
+		note(cfg, "preload: %d attempts in %.1fs", cfg.Preload, res.PreloadS)
+	}
 	trk := newTracker(cfg.Fanout, expected, cfg.FailingRatio)
 	invalidBefore := rcv.invalid.Load()
 	rcv.setPhase(eps, trk)
@@ -493,6 +527,11 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if cpu1 := serverCPUSeconds(pids); cpu0 >= 0 && cpu1 >= 0 {
 		res.ServerCPUS = cpu1 - cpu0
 	}
+	if id := ing.firstID.Load(); id != nil && cfg.ListRequests > 0 && !res.TimedOut {
+		a := apps[0]
+		res.MessageAttemptsLatencyMS = listLatency(ctx, api, "/api/v1/app/"+a.id+"/attempt/msg/"+*id, cfg.ListRequests)
+		res.EndpointAttemptsLatencyMS = listLatency(ctx, api, "/api/v1/app/"+a.id+"/attempt/endpoint/"+a.endpoints[0], cfg.ListRequests)
+	}
 
 	sm := trk.summarize()
 	res.Messages = sm.accepted
@@ -536,6 +575,7 @@ type child struct {
 	*serverProcess
 	token string
 	dir   string
+	db    string
 }
 
 func (c *child) stop() {
@@ -580,6 +620,7 @@ func startChild(ctx context.Context, cfg *Config, token string, profile bool) (*
 		c.dir = dir
 		db = filepath.Join(dir, "bench.db")
 	}
+	c.db = db
 	argv := append([]string{}, cfg.ServerCommand...)
 	argv = append(argv, "--addr", "127.0.0.1:0", "--db", db, "--allow-private")
 	if cfg.Backlog > 0 {
@@ -613,37 +654,40 @@ func startChild(ctx context.Context, cfg *Config, token string, profile bool) (*
 }
 
 // setup creates the event type, the applications and their endpoints, and returns
-// the receiver's view of the endpoints and each application's message path.
-func setup(ctx context.Context, api *apiClient, rcv *receiver, profile webhook.Profile, cfg Config) ([]receiverEndpoint, []string, error) {
+// the receiver's view of the endpoints and the applications.
+func setup(ctx context.Context, api *apiClient, rcv *receiver, profile webhook.Profile, cfg Config) ([]receiverEndpoint, []benchApp, error) {
 	if err := api.createEventType(ctx, EventType); err != nil {
 		return nil, nil, fmt.Errorf("setup: %w", err)
 	}
 	run := randomHex(4)
 	eps := make([]receiverEndpoint, 0, cfg.Apps*cfg.Fanout)
-	paths := make([]string, 0, cfg.Apps)
+	apps := make([]benchApp, 0, cfg.Apps)
 	for a := range cfg.Apps {
 		appID, err := api.createApp(ctx, fmt.Sprintf("bench %s #%d", run, a))
 		if err != nil {
 			return nil, nil, fmt.Errorf("setup: %w", err)
 		}
-		paths = append(paths, msgPath(appID))
+		ba := benchApp{id: appID}
 		for k := range cfg.Fanout {
 			secret, err := webhook.NewSecret()
 			if err != nil {
 				return nil, nil, err
 			}
-			_, key, err := api.createEndpoint(ctx, appID, rcv.endpointURL(len(eps)), secret)
+			url := rcv.endpointURL(len(eps))
+			epID, key, err := api.createEndpoint(ctx, appID, url, secret)
 			if err != nil {
 				return nil, nil, fmt.Errorf("setup: %w", err)
 			}
+			ba.endpoints, ba.urls = append(ba.endpoints, epID), append(ba.urls, url)
 			v, err := webhook.NewVerifier(profile, []string{key})
 			if err != nil {
 				return nil, nil, fmt.Errorf("setup: endpoint secret: %w", err)
 			}
 			eps = append(eps, receiverEndpoint{verifier: v, slot: k})
 		}
+		apps = append(apps, ba)
 	}
-	return eps, paths, nil
+	return eps, apps, nil
 }
 
 // waitArrivals waits until want deliveries have arrived. It returns ctx's error if
@@ -701,6 +745,7 @@ type ingest struct {
 	sent     atomic.Int64
 	errors   atomic.Int64
 	firstErr atomic.Pointer[string]
+	firstID  atomic.Pointer[string] // of a message accepted
 
 	mu  sync.Mutex
 	lat [][]time.Duration // one slice per worker, merged at the end
@@ -726,6 +771,7 @@ func (g *ingest) send(ctx context.Context, i int, lat *[]time.Duration) {
 	}
 	at := time.Since(g.start)
 	g.trk.accept(id, int64(t0.Sub(g.start)), int64(at))
+	g.firstID.CompareAndSwap(nil, &id)
 	*lat = append(*lat, time.Since(t0))
 }
 
@@ -799,4 +845,18 @@ func (g *ingest) openLoop(ctx context.Context, conc int, rate float64, n int, d 
 	}
 	close(jobs)
 	wg.Wait()
+}
+
+// listLatency GETs path n times, one after another, and returns the round trips of
+// those answered 2xx.
+func listLatency(ctx context.Context, api *apiClient, path string, n int) Latency {
+	lat := make([]time.Duration, 0, n)
+	for range n {
+		t0 := time.Now()
+		if err := api.do(ctx, "GET", path, nil, nil); err != nil {
+			continue
+		}
+		lat = append(lat, time.Since(t0))
+	}
+	return latencyOf(lat)
 }

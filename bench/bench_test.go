@@ -2,6 +2,7 @@ package bench_test
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"path/filepath"
 	"strings"
@@ -17,6 +18,12 @@ const adminToken = "bench-test-admin-token-0123456789"
 
 // startServer runs a hookd server in-process on a free port with a fresh SQLite file.
 func startServer(t *testing.T, retry string) string {
+	url, _ := startServerDB(t, retry)
+	return url
+}
+
+// startServerDB is startServer that also returns the database's path.
+func startServerDB(t *testing.T, retry string) (url, db string) {
 	t.Helper()
 	cfg := server.DefaultConfig()
 	cfg.Addr = "127.0.0.1:0"
@@ -35,7 +42,44 @@ func startServer(t *testing.T, retry string) string {
 		t.Fatalf("open server: %v", err)
 	}
 	t.Cleanup(func() { _ = srv.Close() })
-	return srv.URL()
+	return srv.URL(), cfg.DB
+}
+
+// TestPreload fills the store before a run and reads the attempt lists after it.
+func TestPreload(t *testing.T) {
+	url, db := startServerDB(t, "")
+	start := time.Now().UnixMicro()
+	cfg := quickConfig(url)
+	cfg.DB, cfg.Messages, cfg.Fanout, cfg.Preload, cfg.ListRequests = db, 50, 3, 1005, 5
+	cfg.CeilingDuration, cfg.RelayDuration = 0, 0
+	res, err := bench.Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if p := res.Problems(); len(p) != 0 || res.Deliveries != 150 {
+		t.Fatalf("deliveries %d, problems %q", res.Deliveries, p)
+	}
+	if res.Preload != 1005 || res.PreloadS <= 0 || res.EndpointAttemptsLatencyMS.Max <= 0 || res.MessageAttemptsLatencyMS.Max <= 0 {
+		t.Errorf("preload %d in %vs, list latencies %+v %+v", res.Preload, res.PreloadS, res.MessageAttemptsLatencyMS, res.EndpointAttemptsLatencyMS)
+	}
+	conn, err := sql.Open("sqlite", "file:"+db+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var attempts, messages, deliveries, wrong int
+	// The preloaded rows are those from before the run.
+	if err := conn.QueryRow(`SELECT (SELECT count(*) FROM attempts WHERE timestamp < ?1),
+		(SELECT count(*) FROM messages WHERE timestamp < ?1),
+		(SELECT count(*) FROM deliveries WHERE created_at < ?1),
+		(SELECT count(*) FROM deliveries d WHERE created_at < ?1 AND d.attempts <> (SELECT count(*) FROM attempts a
+			WHERE a.msg_id = d.msg_id AND a.endpoint_id = d.endpoint_id))`, start).Scan(&attempts, &messages, &deliveries, &wrong); err != nil {
+		t.Fatal(err)
+	}
+	// 1005 attempts over 101 messages to 3 endpoints (the last message has 5 attempts).
+	if attempts != 1005 || messages != 101 || deliveries != 101*3 || wrong != 0 {
+		t.Errorf("%d attempts, %d messages, %d deliveries (%d with a wrong attempt count)", attempts, messages, deliveries, wrong)
+	}
 }
 
 func quickConfig(url string) bench.Config {
@@ -158,6 +202,7 @@ func TestConfigValidate(t *testing.T) {
 		{name: "nodes with url", edit: func(c *bench.Config) { c.Nodes, c.Store = 2, "postgres" }, field: "nodes"},
 		{name: "negative nodes", edit: func(c *bench.Config) { c.Nodes = -1 }, field: "nodes"},
 		{name: "unknown profile", edit: func(c *bench.Config) { c.Profile = "nope" }, field: "profile"},
+		{name: "preload with url, no db", edit: func(c *bench.Config) { c.Preload = 10 }, field: "preload"},
 		{name: "negative relay duration", edit: func(c *bench.Config) { c.RelayDuration = -time.Second }, field: "relay-duration"},
 	}
 	for _, tt := range tests {

@@ -147,6 +147,8 @@ usage error; 3 when the run could not be carried out.`,
 	f.IntVar(&cfg.Apps, "apps", cfg.Apps, "applications to spread messages over")
 	f.Float64Var(&cfg.FailingRatio, "failing-ratio", 0, "share (0-1) of first delivery attempts the receiver answers with 503")
 	f.IntVar(&cfg.Backlog, "backlog", 0, "accept this many messages while the receiver is unresponsive, then release it and measure the drain")
+	f.IntVar(&cfg.Preload, "preload", 0, "before the run, write this many attempts (with their messages and deliveries) into the store with bulk SQL, to measure a full store")
+	f.IntVar(&cfg.ListRequests, "list-requests", cfg.ListRequests, "after the run, read a message's and an endpoint's attempt list this many times each, for API latency (0 skips it)")
 	f.StringVar(&cfg.Profile, "profile", "", "signature profile the server signs with (default standard)")
 	f.IntVar(&cfg.CeilingConcurrency, "ceiling-concurrency", 0, "concurrent clients of the ceiling measurement (default --concurrency)")
 	f.DurationVar(&cfg.CeilingDuration, "ceiling-duration", cfg.CeilingDuration, "longest ceiling measurement (0 skips it)")
@@ -187,6 +189,10 @@ func printBenchResult(w io.Writer, r bench.Result) {
 	fmt.Fprintf(w, "ratio         %.3f (relay_ratio %.3f)\n", r.Ratio, r.RelayRatio)
 	fmt.Fprintf(w, "latency       %s (accept → receipt)\n", lat(r.LatencyMS))
 	fmt.Fprintf(w, "end to end    %s (request sent → receipt)\n", lat(r.EndToEndLatencyMS))
+	fmt.Fprintf(w, "attempt lists message %s; endpoint %s\n", lat(r.MessageAttemptsLatencyMS), lat(r.EndpointAttemptsLatencyMS))
+	if r.Preload > 0 {
+		fmt.Fprintf(w, "preload       %d attempts in %.1fs\n", r.Preload, r.PreloadS)
+	}
 	fmt.Fprintf(w, "server        peak RSS %s, CPU %.1f s\n", rss, r.ServerCPUS)
 	fmt.Fprintf(w, "lost %d  duplicates %d  invalid signatures %d  failed on purpose %d",
 		r.Lost, r.Duplicates, r.InvalidSignatures, r.FailedOnPurpose)
