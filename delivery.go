@@ -142,6 +142,9 @@ type DeliveryStore interface {
 	//
 	// The endpoints' FailingSince are set as EndpointHealth says for the batch's
 	// attempts, in order.
+	//
+	// The attempts it inserts, and only those, are added to the per-minute counters
+	// (CountAttempts): an attempt dropped or already logged is not counted again.
 	RecordAttempts(ctx context.Context, results []AttemptResult) error
 	// PostponeDeliveries gives back claimed deliveries unattempted: where the Lease still
 	// matches, status returns to pending and NextAttempt becomes until.

@@ -17,23 +17,34 @@ type AttemptCount struct {
 // CountAttempts sums attempts by the minute of their Timestamp, oldest minute first.
 // RecordAttempts adds the result to the store's counters, so that the dashboard reads
 // a day of traffic from at most 1,440 rows instead of the attempt log.
+// Only the attempts RecordAttempts logs are counted: one already logged, or dropped
+// because its message is gone, is not counted again.
 func CountAttempts(attempts []*Attempt) []AttemptCount {
 	var out []AttemptCount
 	for _, a := range attempts {
-		m := a.Timestamp.UTC().Truncate(time.Minute)
-		i := slices.IndexFunc(out, func(c AttemptCount) bool { return c.Minute.Equal(m) })
+		c := CountAttempt(a)
+		i := slices.IndexFunc(out, func(o AttemptCount) bool { return o.Minute.Equal(c.Minute) })
 		if i < 0 {
-			out = append(out, AttemptCount{Minute: m})
+			out = append(out, AttemptCount{Minute: c.Minute})
 			i = len(out) - 1
 		}
-		if a.Status == StatusSuccess {
-			out[i].Success++
-		} else {
-			out[i].Fail++
-		}
+		out[i].Success += c.Success
+		out[i].Fail += c.Fail
 	}
 	slices.SortFunc(out, func(a, b AttemptCount) int { return a.Minute.Compare(b.Minute) })
 	return out
+}
+
+// CountAttempt is what one attempt adds to the counters: one success or one failure
+// in the minute of its Timestamp.
+func CountAttempt(a *Attempt) AttemptCount {
+	c := AttemptCount{Minute: a.Timestamp.UTC().Truncate(time.Minute)}
+	if a.Status == StatusSuccess {
+		c.Success = 1
+	} else {
+		c.Fail = 1
+	}
+	return c
 }
 
 // QueueCounts is the server's delivery backlog.

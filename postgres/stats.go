@@ -16,27 +16,32 @@ var _ hookd.StatsStore = (*Store)(nil)
 // countShards is how many rows one minute's counters are spread over.
 const countShards = 8
 
-// queueAttemptCounts adds the attempts to the per-minute counters, on one shard
-// chosen at random, minutes in ascending order (so that two batches on one shard lock
-// its rows in the same order).
+// queueAttemptCounts adds to the per-minute counters the attempts that this
+// transaction inserted (an attempt already logged, or dropped with its message, is
+// not counted: the row's xmin is this transaction's only if it inserted the row), on
+// one shard chosen at random, minutes in ascending order (so that two batches on one
+// shard lock its rows in the same order). It is queued after the attempts' insert.
 func queueAttemptCounts(b *pgx.Batch, attempts []*hookd.Attempt) {
-	counts := hookd.CountAttempts(attempts)
-	if len(counts) == 0 {
+	if len(attempts) == 0 {
 		return
 	}
-	minutes := make([]time.Time, len(counts))
-	success := make([]int64, len(counts))
-	fail := make([]int64, len(counts))
-	for i, c := range counts {
-		minutes[i], success[i], fail[i] = c.Minute, c.Success, c.Fail
+	ids := make([]string, len(attempts))
+	minutes := make([]time.Time, len(attempts))
+	success := make([]int64, len(attempts))
+	fail := make([]int64, len(attempts))
+	for i, a := range attempts {
+		c := hookd.CountAttempt(a)
+		ids[i], minutes[i], success[i], fail[i] = a.ID, c.Minute, c.Success, c.Fail
 	}
 	b.Queue(`INSERT INTO attempt_counts (minute, shard, success, fail)
-		SELECT r.minute, $4, r.success, r.fail
-		FROM unnest($1::timestamptz[], $2::bigint[], $3::bigint[]) AS r(minute, success, fail)
+		SELECT r.minute, $5, sum(r.success), sum(r.fail)
+		FROM unnest($1::text[], $2::timestamptz[], $3::bigint[], $4::bigint[]) AS r(id, minute, success, fail)
+		JOIN attempts a ON a.id = r.id AND a.xmin = pg_current_xact_id()::xid
+		GROUP BY r.minute
 		ORDER BY r.minute
 		ON CONFLICT (minute, shard) DO UPDATE SET success = attempt_counts.success + excluded.success,
 			fail = attempt_counts.fail + excluded.fail`,
-		minutes, success, fail, int16(rand.IntN(countShards)))
+		ids, minutes, success, fail, int16(rand.IntN(countShards)))
 }
 
 // AttemptCounts returns the per-minute counters of [since, until), shards summed.

@@ -45,13 +45,16 @@ var insertAttemptsSQL = func() [maxRowsPerInsert + 1]string {
 		out[n] = `INSERT INTO attempts (` + attemptColumns + `) SELECT * FROM (VALUES ` + row +
 			strings.Repeat(", "+row, n-1) + `) AS v
 			WHERE EXISTS (SELECT 1 FROM messages m WHERE m.id = v.column3)
-				AND NOT EXISTS (SELECT 1 FROM attempts a WHERE a.msg_id = v.column3 AND a.id = v.column1)`
+				AND NOT EXISTS (SELECT 1 FROM attempts a WHERE a.msg_id = v.column3 AND a.id = v.column1)
+			RETURNING id`
 	}
 	return out
 }()
 
-// insertAttempts inserts as with one statement per maxRowsPerInsert rows.
-func insertAttempts(tx *wtx, as []*hookd.Attempt) error {
+// insertAttempts inserts as with one statement per maxRowsPerInsert rows and returns
+// those it inserted: the attempt counters count only these.
+func insertAttempts(tx *wtx, as []*hookd.Attempt) ([]*hookd.Attempt, error) {
+	var inserted []*hookd.Attempt
 	args := make([]any, 0, 13*min(len(as), maxRowsPerInsert))
 	for len(as) > 0 {
 		chunk := as[:min(len(as), maxRowsPerInsert)]
@@ -61,11 +64,32 @@ func insertAttempts(tx *wtx, as []*hookd.Attempt) error {
 			args = append(args, a.ID, a.AppID, a.MsgID, a.EndpointID, a.URL, int(a.Status), a.ResponseStatusCode,
 				a.Response, int64(a.Duration), int(a.Trigger), a.Error, ts(a.Timestamp), hookd.EncodeAttemptHeaders(a.Headers))
 		}
-		if _, err := tx.exec(insertAttemptsSQL[len(chunk)], args...); err != nil {
-			return err
+		rows, err := tx.query(insertAttemptsSQL[len(chunk)], args...)
+		if err != nil {
+			return nil, err
+		}
+		ids := make(map[string]bool, len(chunk))
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			ids[id] = true
+		}
+		if err := rows.Close(); err != nil {
+			return nil, err
+		}
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+		for _, a := range chunk {
+			if ids[a.ID] {
+				inserted = append(inserted, a)
+			}
 		}
 	}
-	return nil
+	return inserted, nil
 }
 
 // Attempt returns one attempt of a message.

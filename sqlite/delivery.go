@@ -273,13 +273,14 @@ func (s *Store) RecordAttempts(ctx context.Context, results []hookd.AttemptResul
 	}
 	health := hookd.EndpointHealth(attempts)
 	err := s.write(ctx, func(tx *wtx) (bool, error) {
-		if err := insertAttempts(tx, attempts); err != nil {
+		inserted, err := insertAttempts(tx, attempts)
+		if err != nil {
 			return false, err
 		}
 		if err := applyResults(tx, results); err != nil {
 			return false, err
 		}
-		if err := addAttemptCounts(tx, attempts); err != nil {
+		if err := addAttemptCounts(tx, inserted); err != nil {
 			return false, err
 		}
 		return false, updateFailingSince(tx, health)

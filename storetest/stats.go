@@ -57,6 +57,49 @@ var statsTests = []test{
 			t.Fatalf("AttemptCounts before the first minute = %+v, want none", got)
 		}
 	}},
+	{"AttemptCountsCountLoggedAttemptsOnce", func(t *testing.T, f *fixture) {
+		// Rule: the counters count the attempts RecordAttempts logs, so an attempt
+		// recorded again (the same ID) or dropped (its message deleted) is not counted.
+		// On SQLite's replaying store every write also runs twice.
+		a, gone := f.app(), f.app()
+		e, eg := f.endpoint(a.ID), f.endpoint(gone.ID)
+		f.message(a.ID, []*hookd.Endpoint{e})
+		f.message(a.ID, []*hookd.Endpoint{e})
+		f.message(gone.ID, []*hookd.Endpoint{eg})
+		f.now = f.now.Add(time.Second)
+		c := f.claim(f.now, 10)
+		if len(c) != 3 {
+			t.Fatalf("claimed %d, want 3", len(c))
+		}
+		var results []hookd.AttemptResult
+		failed := false
+		for _, d := range c {
+			status, code := hookd.StatusSuccess, 200
+			if d.AppID == a.ID && !failed {
+				status, code, failed = hookd.StatusFail, 500, true
+			}
+			results = append(results, f.result(d, status, code))
+		}
+		must(t, f.s.DeleteApp(f.ctx, gone.ID))
+		must(t, f.s.RecordAttempts(f.ctx, results))
+		must(t, f.s.RecordAttempts(f.ctx, results))
+		for i := range results {
+			must(t, f.s.RecordAttempts(f.ctx, results[i:i+1]))
+		}
+		// What the dispatcher does when a batch fails: each again, without the text.
+		again := results[0]
+		bare := *again.Attempt
+		bare.Response, bare.Headers = "", nil
+		again.Attempt = &bare
+		must(t, f.s.RecordAttempts(f.ctx, []hookd.AttemptResult{again}))
+
+		minute := f.now.UTC().Truncate(time.Minute)
+		got, err := f.s.AttemptCounts(f.ctx, minute.Add(-time.Hour), minute.Add(time.Hour))
+		must(t, err)
+		if len(got) != 1 || !got[0].Minute.Equal(minute) || got[0].Success != 1 || got[0].Fail != 1 {
+			t.Fatalf("AttemptCounts = %+v, want one success and one failure in %v", got, minute)
+		}
+	}},
 	{"MessageDestinations", func(t *testing.T, f *fixture) {
 		a, b := f.app(), f.app()
 		e1, e2 := f.endpoint(a.ID), f.endpoint(a.ID)
