@@ -5,18 +5,35 @@ import (
 	"time"
 )
 
-// FanOut returns the deliveries of msg: one to each endpoint of eps that Matches it,
-// pending and due at now with the given trigger, in the order of eps, with IDs from
-// ids.
+// FanOut returns the deliveries of msg: one to each endpoint of eps that Matches it
+// and whose PayloadFilter, if any, matches its payload, pending and due at now with
+// the given trigger, in the order of eps, with IDs from ids. The payload is decoded
+// once, and only when an endpoint has a filter; a payload that does not decode
+// matches no filter.
 func FanOut(msg *Message, eps []*Endpoint, now time.Time, trigger Trigger, ids IDGen) []*Delivery {
-	var ds []*Delivery
+	var (
+		ds      []*Delivery
+		doc     any
+		decoded bool
+		docErr  error
+	)
 	for _, e := range eps {
-		if e.Matches(msg.EventType, msg.Channels) {
-			ds = append(ds, &Delivery{
-				ID: ids.New(PrefixDelivery), AppID: msg.AppID, MsgID: msg.ID, EndpointID: e.ID,
-				Status: StatusPending, NextAttempt: now, Trigger: trigger, CreatedAt: now, UpdatedAt: now,
-			})
+		if !e.Matches(msg.EventType, msg.Channels) {
+			continue
 		}
+		if e.PayloadFilter != nil {
+			if !decoded {
+				doc, docErr = DecodePayload(msg.Payload)
+				decoded = true
+			}
+			if docErr != nil || !e.PayloadFilter.MatchValue(doc) {
+				continue
+			}
+		}
+		ds = append(ds, &Delivery{
+			ID: ids.New(PrefixDelivery), AppID: msg.AppID, MsgID: msg.ID, EndpointID: e.ID,
+			Status: StatusPending, NextAttempt: now, Trigger: trigger, CreatedAt: now, UpdatedAt: now,
+		})
 	}
 	return ds
 }

@@ -20,6 +20,15 @@ func TestFanOut(t *testing.T) {
 		{ID: "ep_failed", FilterTypes: []string{"invoice.failed"}},
 		{ID: "ep_eu", Channels: []string{"eu"}},
 	}
+	big, err := hookd.ParsePayloadFilter("payloadFilter", []byte(`{"path":"amount","gt":100}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	filtered := []*hookd.Endpoint{
+		{ID: "ep_any"},
+		{ID: "ep_big", PayloadFilter: big},
+		{ID: "ep_big_paid", FilterTypes: []string{"invoice.paid"}, PayloadFilter: big},
+	}
 	tests := []struct {
 		name     string
 		msg      hookd.Message
@@ -31,6 +40,14 @@ func TestFanOut(t *testing.T) {
 		{"matching ones in order", hookd.Message{EventType: "invoice.paid"}, eps, hookd.TriggerScheduled, []string{"ep_all", "ep_paid"}},
 		{"channel", hookd.Message{EventType: "invoice.failed", Channels: []string{"eu"}}, eps, hookd.TriggerManual,
 			[]string{"ep_all", "ep_failed", "ep_eu"}},
+		{"payload filter matches", hookd.Message{EventType: "invoice.paid", Payload: []byte(`{"amount":250}`)}, filtered,
+			hookd.TriggerScheduled, []string{"ep_any", "ep_big", "ep_big_paid"}},
+		{"payload filter does not match", hookd.Message{EventType: "invoice.paid", Payload: []byte(`{"amount":50}`)}, filtered,
+			hookd.TriggerScheduled, []string{"ep_any"}},
+		{"payload filter after the event type", hookd.Message{EventType: "invoice.failed", Payload: []byte(`{"amount":250}`)}, filtered,
+			hookd.TriggerScheduled, []string{"ep_any", "ep_big"}},
+		{"undecodable payload matches no filter", hookd.Message{EventType: "invoice.paid", Payload: []byte(`{"amount":`)}, filtered,
+			hookd.TriggerScheduled, []string{"ep_any"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

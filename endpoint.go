@@ -18,7 +18,10 @@ type Endpoint struct {
 	// Channels limits the endpoint to messages sent on one of these channels
 	// (empty: all messages).
 	Channels []string
-	Disabled bool
+	// PayloadFilter, if set, limits the endpoint to messages whose payload it
+	// matches (a hookd extension).
+	PayloadFilter *PayloadFilter
+	Disabled      bool
 	// DisabledAt is when the endpoint was last disabled, by a user or automatically.
 	DisabledAt *time.Time
 	// RateLimit is the maximum deliveries per second to this endpoint (0: unlimited).
@@ -124,7 +127,7 @@ func (e *Endpoint) RotateSecret(key string, now time.Time, grace time.Duration, 
 }
 
 // Matches reports whether a message of the given event type and channels is for this
-// endpoint. Disabled endpoints match nothing.
+// endpoint, its payload filter aside (see FanOut). Disabled endpoints match nothing.
 func (e *Endpoint) Matches(eventType string, channels []string) bool {
 	if e.Disabled {
 		return false

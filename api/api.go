@@ -204,6 +204,7 @@ func allRoutes() []route {
 		{method: "GET", pattern: "/api/v1/health", access: Public, handle: (*Server).health},
 		{method: "GET", pattern: "/openapi.json", access: Public, handle: (*Server).openAPI},
 		{method: "GET", pattern: "/api/v1/egress-ips", access: AnyRead, handle: (*Server).egressIPs},
+		{method: "POST", pattern: "/api/v1/filter/test", access: AnyRead, handle: (*Server).testFilter},
 
 		{method: "GET", pattern: "/api/v1/app", access: ServerRead, handle: (*Server).listApps},
 		{method: "POST", pattern: "/api/v1/app", access: ServerWrite, handle: (*Server).createApp},
@@ -228,6 +229,7 @@ func allRoutes() []route {
 		{method: "POST", pattern: ep + "/replay-missing", access: AppAttempts, handle: (*Server).replayMissing},
 		{method: "POST", pattern: ep + "/bulk-replay", access: AppAttempts, handle: (*Server).bulkReplay},
 		{method: "POST", pattern: ep + "/send-example", access: AppAttempts, handle: (*Server).sendExample},
+		{method: "POST", pattern: ep + "/filter/test", access: AppRead, handle: (*Server).testEndpointFilter},
 		{method: "GET", pattern: ep + "/msg", access: AppRead, handle: (*Server).listAttemptedMessages},
 		{method: "GET", pattern: ep + "/mtls", access: AppRead, handle: (*Server).getEndpointMTLS},
 		{method: "GET", pattern: ep + "/mtls-config", access: AppRead, handle: (*Server).getEndpointMTLSConfig},

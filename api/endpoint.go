@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"net/http"
 	"strings"
 	"time"
@@ -33,6 +34,8 @@ type endpointIn struct {
 	SignatureHeader  optional[string] `json:"signatureHeader"`
 	RetrySchedule    optional[string] `json:"retrySchedule"`
 	TimeoutMs        optional[int64]  `json:"timeoutMs"`
+	// PayloadFilter limits the endpoint to the messages whose payload it matches.
+	PayloadFilter optional[json.RawMessage] `json:"payloadFilter"`
 }
 
 // endpointPatch is the body of PATCH …/endpoint/{endpoint_id}.
@@ -53,6 +56,7 @@ type endpointPatch struct {
 	SignatureHeader  optional[string]            `json:"signatureHeader"`
 	RetrySchedule    optional[string]            `json:"retrySchedule"`
 	TimeoutMs        optional[int64]             `json:"timeoutMs"`
+	PayloadFilter    optional[json.RawMessage]   `json:"payloadFilter"`
 }
 
 // endpointOut is an endpoint as the API shows it. Renamed fields appear under both
@@ -81,6 +85,8 @@ type endpointOut struct {
 	SignatureHeader  *string `json:"signatureHeader"` // null: the profile's
 	RetrySchedule    *string `json:"retrySchedule"`   // null: the application's or the server's
 	TimeoutMs        *int64  `json:"timeoutMs"`       // null: the server's
+	// PayloadFilter is null for an endpoint without one.
+	PayloadFilter *hookd.PayloadFilter `json:"payloadFilter"`
 }
 
 func epOut(e *hookd.Endpoint) endpointOut {
@@ -88,7 +94,7 @@ func epOut(e *hookd.Endpoint) endpointOut {
 		ID: e.ID, UID: e.UID, URL: e.URL, Description: e.Description,
 		EventTypes: e.FilterTypes, FilterTypes: e.FilterTypes, Channels: e.Channels, Disabled: e.Disabled,
 		Metadata: e.Metadata, Version: 1, CreatedAt: e.CreatedAt.UTC(), UpdatedAt: e.UpdatedAt.UTC(),
-		SignatureProfile: e.SignatureProfile,
+		SignatureProfile: e.SignatureProfile, PayloadFilter: e.PayloadFilter,
 	}
 	if out.Metadata == nil {
 		out.Metadata = map[string]string{}
@@ -186,6 +192,9 @@ func (s *Server) applyEndpoint(in *endpointIn, e *hookd.Endpoint, isNew bool) (w
 		if err := e.SetTimeoutMs(in.TimeoutMs.Value); err != nil {
 			return p, err
 		}
+	}
+	if err := setPayloadFilter(e, in.PayloadFilter); err != nil {
+		return p, err
 	}
 	return p, nil
 }
@@ -470,7 +479,7 @@ func (s *Server) applyEndpointPatch(in *endpointPatch, e *hookd.Endpoint) error 
 			return err
 		}
 	}
-	return nil
+	return setPayloadFilter(e, in.PayloadFilter)
 }
 
 func (s *Server) deleteEndpoint(w http.ResponseWriter, r *http.Request) error {

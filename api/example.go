@@ -56,7 +56,7 @@ func (s *Server) sendExample(w http.ResponseWriter, r *http.Request) error {
 		Payload: compactPayload(examples[index]), Timestamp: now}
 	// To this endpoint whatever its filters: it asked for this example.
 	target := *e
-	target.FilterTypes, target.Channels = nil, nil
+	target.FilterTypes, target.Channels, target.PayloadFilter = nil, nil, nil
 	if _, err := s.accept.Accept(r.Context(), msg, []*hookd.Endpoint{&target}, now); err != nil {
 		return err
 	}

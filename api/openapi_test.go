@@ -55,9 +55,10 @@ func TestOpenAPIExtensions(t *testing.T) {
 		schema string
 		fields []string
 	}{
-		{"EndpointIn", []string{"url", "filterTypes", "rateLimit", "signatureProfile", "retrySchedule", "timeoutMs"}},
-		{"EndpointOut", []string{"id", "version", "filterTypes", "rateLimit", "signatureProfile", "retrySchedule", "timeoutMs"}},
-		{"EndpointPatch", []string{"signatureProfile", "retrySchedule", "timeoutMs"}},
+		{"EndpointIn", []string{"url", "filterTypes", "rateLimit", "signatureProfile", "retrySchedule", "timeoutMs", "payloadFilter"}},
+		{"EndpointOut", []string{"id", "version", "filterTypes", "rateLimit", "signatureProfile", "retrySchedule", "timeoutMs", "payloadFilter"}},
+		{"EndpointPatch", []string{"signatureProfile", "retrySchedule", "timeoutMs", "payloadFilter"}},
+		{"EndpointUpdate", []string{"payloadFilter"}},
 		{"ApplicationIn", []string{"name", "rateLimit", "retrySchedule"}},
 		{"EventTypeIn", []string{"name", "retrySchedule"}},
 		{"MessageIn", []string{"eventType", "payload", "eventId", "channels", "tags"}},

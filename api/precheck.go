@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"slices"
 
 	"github.com/hookd/hookd"
 )
@@ -17,7 +18,9 @@ type messagePrecheckOut struct {
 }
 
 // precheckMessage answers whether a message of the event type, on the channels, would
-// reach any endpoint of the application, by the same matching as fan-out.
+// reach any endpoint of the application, by the same matching as fan-out. The
+// precheck carries no payload, so an endpoint's payload filter counts as one that
+// might match.
 func (s *Server) precheckMessage(w http.ResponseWriter, r *http.Request) error {
 	var in messagePrecheckIn
 	if err := decode(r, &in); err != nil {
@@ -43,7 +46,7 @@ func (s *Server) precheckMessage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	msg := &hookd.Message{AppID: a.ID, EventType: *in.EventType, Channels: in.Channels}
-	writeJSON(w, http.StatusOK, messagePrecheckOut{Active: len(hookd.FanOut(msg, eps, s.now(), hookd.TriggerScheduled, s.cfg.IDs)) > 0})
+	active := slices.ContainsFunc(eps, func(e *hookd.Endpoint) bool { return e.Matches(*in.EventType, in.Channels) })
+	writeJSON(w, http.StatusOK, messagePrecheckOut{Active: active})
 	return nil
 }

@@ -13,7 +13,8 @@ import (
 
 const endpointColumns = `id, app_id, uid, url, description, filter_types, channels, disabled,
 	disabled_at, rate_limit, metadata, headers, secrets, signature_profile, retry_schedule,
-	timeout, failing_since, created_at, updated_at, client_cert, client_key, server_ca, oauth, signature_header`
+	timeout, failing_since, created_at, updated_at, client_cert, client_key, server_ca, oauth, signature_header,
+	payload_filter`
 
 // storedSecret is the JSON form of a hookd.Secret.
 type storedSecret struct {
@@ -69,11 +70,11 @@ func scanEndpoint(sc scanner) (*hookd.Endpoint, error) {
 		disabled                                 int
 		disabledAt, failingSince                 sql.NullInt64
 		timeout, created, updated                int64
-		cert, key, oauth                         string
+		cert, key, oauth, payloadFilter          string
 	)
 	if err := sc.Scan(&e.ID, &e.AppID, &uid, &e.URL, &e.Description, &filter, &channels, &disabled,
 		&disabledAt, &e.RateLimit, &meta, &headers, &secrets, &e.SignatureProfile, &e.RetrySchedule,
-		&timeout, &failingSince, &created, &updated, &cert, &key, &e.ServerCA, &oauth, &e.SignatureHeader); err != nil {
+		&timeout, &failingSince, &created, &updated, &cert, &key, &e.ServerCA, &oauth, &e.SignatureHeader, &payloadFilter); err != nil {
 		return nil, err
 	}
 	if cert != "" {
@@ -92,6 +93,9 @@ func scanEndpoint(sc scanner) (*hookd.Endpoint, error) {
 	e.Timeout = time.Duration(timeout)
 	e.CreatedAt, e.UpdatedAt = fromTS(created), fromTS(updated)
 	var err error
+	if e.PayloadFilter, err = parsePayloadFilter(payloadFilter); err != nil {
+		return nil, err
+	}
 	if e.FilterTypes, err = parseList(filter); err != nil {
 		return nil, err
 	}
@@ -133,18 +137,39 @@ func oauthText(o *hookd.OAuthClient) string {
 	return jsonText(o)
 }
 
+// filterText stores a payload filter as its JSON form, "" for none.
+func filterText(f *hookd.PayloadFilter) string {
+	if f == nil {
+		return ""
+	}
+	return f.String()
+}
+
+// parsePayloadFilter reads a stored payload filter back.
+func parsePayloadFilter(s string) (*hookd.PayloadFilter, error) {
+	if s == "" {
+		return nil, nil
+	}
+	f, err := hookd.ParsePayloadFilter("payloadFilter", []byte(s))
+	if err != nil {
+		return nil, fmt.Errorf("decode payload filter: %w", err)
+	}
+	return f, nil
+}
+
 var errEndpointConflict = hookd.Errorf(hookd.ECONFLICT, "an endpoint with this uid already exists")
 
 // CreateEndpoint inserts ep.
 func (s *Store) CreateEndpoint(ctx context.Context, ep *hookd.Endpoint) error {
 	err := s.write(ctx, func(tx *wtx) (bool, error) {
 		_, err := tx.exec(`INSERT INTO endpoints (`+endpointColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			ep.ID, ep.AppID, optional(ep.UID), ep.URL, ep.Description, strList(ep.FilterTypes),
 			strList(ep.Channels), boolInt(ep.Disabled), tsPtr(ep.DisabledAt), ep.RateLimit,
 			strMap(ep.Metadata), strMap(ep.Headers), secretsText(ep.Secrets), ep.SignatureProfile,
 			ep.RetrySchedule, int64(ep.Timeout), tsPtr(ep.FailingSince), ts(ep.CreatedAt), ts(ep.UpdatedAt),
-			certText(ep.ClientCert), keyText(ep.ClientCert), ep.ServerCA, oauthText(ep.OAuth), ep.SignatureHeader)
+			certText(ep.ClientCert), keyText(ep.ClientCert), ep.ServerCA, oauthText(ep.OAuth), ep.SignatureHeader,
+			filterText(ep.PayloadFilter))
 		return false, err
 	})
 	switch {
@@ -177,13 +202,14 @@ func (s *Store) UpdateEndpoint(ctx context.Context, ep *hookd.Endpoint) error {
 		n, err := tx.affected(`UPDATE endpoints SET uid = ?, url = ?, description = ?, filter_types = ?,
 			channels = ?, disabled = ?, disabled_at = ?, rate_limit = ?, metadata = ?, headers = ?,
 			secrets = ?, signature_profile = ?, retry_schedule = ?, timeout = ?, failing_since = ?,
-			updated_at = ?, client_cert = ?, client_key = ?, server_ca = ?, oauth = ?, signature_header = ?
-			WHERE app_id = ? AND id = ?`,
+			updated_at = ?, client_cert = ?, client_key = ?, server_ca = ?, oauth = ?, signature_header = ?,
+			payload_filter = ? WHERE app_id = ? AND id = ?`,
 			optional(ep.UID), ep.URL, ep.Description, strList(ep.FilterTypes), strList(ep.Channels),
 			boolInt(ep.Disabled), tsPtr(ep.DisabledAt), ep.RateLimit, strMap(ep.Metadata),
 			strMap(ep.Headers), secretsText(ep.Secrets), ep.SignatureProfile, ep.RetrySchedule,
 			int64(ep.Timeout), tsPtr(ep.FailingSince), ts(ep.UpdatedAt),
-			certText(ep.ClientCert), keyText(ep.ClientCert), ep.ServerCA, oauthText(ep.OAuth), ep.SignatureHeader, ep.AppID, ep.ID)
+			certText(ep.ClientCert), keyText(ep.ClientCert), ep.ServerCA, oauthText(ep.OAuth), ep.SignatureHeader,
+			filterText(ep.PayloadFilter), ep.AppID, ep.ID)
 		if err == nil && n == 0 {
 			err = notFound("endpoint")
 		}

@@ -31,6 +31,7 @@ var endpointTests = []test{
 			e.OAuth = &hookd.OAuthClient{TokenURL: "https://auth.example/token", ClientID: "hookd",
 				ClientSecret: "s3cret", AuthMethod: hookd.OAuthPost, Scopes: []string{"a", "b"}, Audience: "api",
 				ExtraParams: map[string]string{"resource": "x"}, ExtraHeaders: map[string]string{"X-Tenant": "1"}}
+			e.PayloadFilter = payloadFilter(t, `{"and":[{"path":"data.amount","gt":100},{"path":"/data/currency","in":["EUR","USD"]}]}`)
 		})
 		for _, key := range []string{want.ID, want.UID} {
 			got, err := f.s.Endpoint(f.ctx, a.ID, key)
@@ -114,18 +115,20 @@ var endpointTests = []test{
 		upd.Headers = map[string]string{"A": "b"}
 		upd.Secrets = []hookd.Secret{{Key: "whsec_2"}, {Key: "whsec_1", ExpiresAt: &now}}
 		upd.Timeout, upd.FailingSince, upd.UpdatedAt = time.Second, &now, now
+		upd.PayloadFilter = payloadFilter(t, `{"not":{"path":"test","eq":true}}`)
 		must(t, f.s.UpdateEndpoint(f.ctx, &upd))
 		got, err := f.s.Endpoint(f.ctx, a.ID, e.ID)
 		must(t, err)
 		if !reflect.DeepEqual(got, &upd) {
 			t.Errorf("after update =\n%+v, want\n%+v", got, &upd)
 		}
-		// FailingSince is a mutable field too: re-enabling clears it.
-		upd.Disabled, upd.DisabledAt, upd.FailingSince = false, nil, nil
+		// FailingSince is a mutable field too: re-enabling clears it. A nil payload
+		// filter clears the filter.
+		upd.Disabled, upd.DisabledAt, upd.FailingSince, upd.PayloadFilter = false, nil, nil, nil
 		must(t, f.s.UpdateEndpoint(f.ctx, &upd))
 		got, err = f.s.Endpoint(f.ctx, a.ID, e.ID)
 		must(t, err)
-		if got.FailingSince != nil || got.Disabled || got.DisabledAt != nil {
+		if got.FailingSince != nil || got.Disabled || got.DisabledAt != nil || got.PayloadFilter != nil {
 			t.Errorf("after re-enable = %+v", got)
 		}
 	}},
@@ -349,4 +352,12 @@ var secretTests = []test{
 			t.Fatalf("swap from a client key no longer stored = %v, %v; want false", ok, err)
 		}
 	}},
+}
+
+// payloadFilter parses a payload filter the test needs.
+func payloadFilter(t *testing.T, src string) *hookd.PayloadFilter {
+	t.Helper()
+	f, err := hookd.ParsePayloadFilter("payloadFilter", []byte(src))
+	must(t, err)
+	return f
 }

@@ -1,0 +1,2 @@
+-- An endpoint's payload filter, its JSON form ('' = none); see docs/filters.md.
+ALTER TABLE endpoints ADD COLUMN payload_filter TEXT NOT NULL DEFAULT '';
