@@ -19,6 +19,10 @@ type EventType struct {
 	Schemas map[string]json.RawMessage
 	// RetrySchedule overrides the server's schedule for messages of this type.
 	RetrySchedule string
+	// EnforceSchema makes message create refuse a payload that its newest schema
+	// (NewestSchema) does not validate, as the server's --enforce-schemas does for
+	// every event type (a hookd extension).
+	EnforceSchema bool
 	CreatedAt     time.Time
 	UpdatedAt     time.Time
 }

@@ -65,6 +65,11 @@ type Config struct {
 	// Dispatcher, if set, is this node's delivery dispatcher: a new message's
 	// deliveries go to it as soon as they are stored, without waiting to be claimed.
 	Dispatcher Dispatcher
+	// EnforceSchemas validates every message's payload against its event type's
+	// newest JSON Schema, as an event type's enforceSchema does for its own messages
+	// (see schema.go). A change of an event type made on another node takes effect
+	// after FanoutCacheTTL.
+	EnforceSchemas bool
 }
 
 // Dispatcher is the part of the local delivery dispatcher that takes new deliveries
@@ -83,9 +88,10 @@ type Server struct {
 	keyMu    sync.Mutex
 	keyLocks map[string]*keyLock
 
-	fanout *fanoutCache
-	tokens tokenCache
-	accept hookd.Acceptor
+	fanout  *fanoutCache
+	schemas *schemaCache
+	tokens  tokenCache
+	accept  hookd.Acceptor
 
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
@@ -130,7 +136,7 @@ func New(cfg Config) *Server {
 		cfg.FanoutCacheTTL = defaultFanoutTTL
 	}
 	s := &Server{cfg: cfg, store: cfg.Store, log: cfg.Logger, mux: http.NewServeMux(),
-		keyLocks: map[string]*keyLock{}, fanout: newFanoutCache(cfg.FanoutCacheTTL),
+		keyLocks: map[string]*keyLock{}, fanout: newFanoutCache(cfg.FanoutCacheTTL), schemas: newSchemaCache(cfg.FanoutCacheTTL),
 		accept: hookd.Acceptor{Store: cfg.Store, Handoff: cfg.Dispatcher, IDs: cfg.IDs}}
 	s.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "hookd_api_requests_total",
@@ -344,6 +350,10 @@ func (s *Server) serve(rt route, w http.ResponseWriter, r *http.Request) error {
 		// after, so that no read made during the change is cached.
 		s.fanout.invalidate()
 		defer s.fanout.invalidate()
+	}
+	if changesEventTypes(r, rt) {
+		s.schemas.invalidate()
+		defer s.schemas.invalidate()
 	}
 	if r.Method == http.MethodPost && r.Header.Get("Idempotency-Key") != "" && !rt.noReplay {
 		return s.idempotent(tok.Hash, rt, w, r)

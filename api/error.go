@@ -55,6 +55,8 @@ type validationError struct {
 	loc []string
 	typ string
 	msg string
+	// items, if set, are all the problems, the first being loc, typ and msg.
+	items []validationItem
 }
 
 func (e *validationError) Error() string { return e.msg }
@@ -90,7 +92,10 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if code == hookd.EINVALID {
 		item := validationItem{Loc: []string{"body"}, Type: "value_error", Msg: hookd.ErrorMessage(err)}
 		var ve *validationError
-		if errors.As(err, &ve) {
+		if errors.As(err, &ve) && len(ve.items) > 0 {
+			writeJSON(w, status, validationErrorOut{Detail: ve.items})
+			return
+		} else if ve != nil {
 			item = validationItem{Loc: ve.loc, Type: ve.typ, Msg: ve.msg}
 		} else if e := (*hookd.Error)(nil); errors.As(err, &e) && e.Field != "" {
 			item.Loc = []string{"body", e.Field}

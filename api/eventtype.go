@@ -20,6 +20,8 @@ type eventTypeIn struct {
 	// RetrySchedule is a hookd extension. The SDKs cannot send it, so a PUT without
 	// it keeps the event type's; null resets it.
 	RetrySchedule optional[string] `json:"retrySchedule"`
+	// EnforceSchema is a hookd extension, kept by a PUT without it like RetrySchedule.
+	EnforceSchema optional[bool] `json:"enforceSchema"`
 }
 
 // eventTypePatch is the body of PATCH /event-type/{event_type_name}.
@@ -31,6 +33,7 @@ type eventTypePatch struct {
 	GroupName     optional[string]                     `json:"groupName"`
 	Schemas       optional[map[string]json.RawMessage] `json:"schemas"`
 	RetrySchedule optional[string]                     `json:"retrySchedule"`
+	EnforceSchema optional[bool]                       `json:"enforceSchema"`
 }
 
 type eventTypeOut struct {
@@ -41,6 +44,7 @@ type eventTypeOut struct {
 	FeatureFlag   string                     `json:"featureFlag,omitempty"`
 	Schemas       map[string]json.RawMessage `json:"schemas,omitempty"`
 	RetrySchedule *string                    `json:"retrySchedule"` // null: the server's
+	EnforceSchema bool                       `json:"enforceSchema"`
 	CreatedAt     time.Time                  `json:"createdAt"`
 	UpdatedAt     time.Time                  `json:"updatedAt"`
 }
@@ -49,8 +53,8 @@ func etOut(withSchemas bool) func(*hookd.EventType) eventTypeOut {
 	return func(et *hookd.EventType) eventTypeOut {
 		out := eventTypeOut{
 			Name: et.Name, Description: et.Description, Archived: et.Archived, Deprecated: et.Deprecated,
-			FeatureFlag: et.FeatureFlag,
-			CreatedAt:   et.CreatedAt.UTC(), UpdatedAt: et.UpdatedAt.UTC(),
+			FeatureFlag: et.FeatureFlag, EnforceSchema: et.EnforceSchema,
+			CreatedAt: et.CreatedAt.UTC(), UpdatedAt: et.UpdatedAt.UTC(),
 		}
 		if withSchemas {
 			out.Schemas = et.Schemas
@@ -97,7 +101,19 @@ func (in *eventTypeIn) apply(et *hookd.EventType) error {
 		}
 		et.RetrySchedule = in.RetrySchedule.Value
 	}
+	if in.EnforceSchema.Set {
+		et.EnforceSchema = in.EnforceSchema.Value
+	}
 	return nil
+}
+
+// checkEnforcedSchemas refuses schemas that do not compile on an event type whose
+// payloads are validated against them (its enforceSchema, or --enforce-schemas).
+func (s *Server) checkEnforcedSchemas(et *hookd.EventType) error {
+	if !s.cfg.EnforceSchemas && !et.EnforceSchema {
+		return nil
+	}
+	return checkSchemasCompile(et.Name, et.Schemas)
 }
 
 func (s *Server) listEventTypes(w http.ResponseWriter, r *http.Request) error {
@@ -139,6 +155,9 @@ func (s *Server) createEventType(w http.ResponseWriter, r *http.Request) error {
 	if err := in.apply(et); err != nil {
 		return err
 	}
+	if err := s.checkEnforcedSchemas(et); err != nil {
+		return err
+	}
 	if err := s.store.CreateEventType(r.Context(), et); err != nil {
 		return err
 	}
@@ -176,6 +195,9 @@ func (s *Server) updateEventType(w http.ResponseWriter, r *http.Request) error {
 		if err := in.apply(et); err != nil {
 			return err
 		}
+		if err := s.checkEnforcedSchemas(et); err != nil {
+			return err
+		}
 		if err := s.store.CreateEventType(ctx, et); err != nil {
 			return err
 		}
@@ -186,6 +208,9 @@ func (s *Server) updateEventType(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if err := in.apply(et); err != nil {
+		return err
+	}
+	if err := s.checkEnforcedSchemas(et); err != nil {
 		return err
 	}
 	et.UpdatedAt = now
@@ -235,6 +260,12 @@ func (s *Server) patchEventType(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		et.RetrySchedule = in.RetrySchedule.Value
+	}
+	if in.EnforceSchema.Set {
+		et.EnforceSchema = in.EnforceSchema.Value
+	}
+	if err := s.checkEnforcedSchemas(et); err != nil {
+		return err
 	}
 	et.UpdatedAt = s.now()
 	if err := s.store.UpdateEventType(ctx, et); err != nil {

@@ -87,6 +87,9 @@ func (s *Server) importEventTypesOpenAPI(w http.ResponseWriter, r *http.Request)
 		}
 		et.Description, et.Deprecated, et.Archived, et.UpdatedAt = f.Description, f.Deprecated, false, now
 		et.Schemas = map[string]json.RawMessage{"1": schema}
+		if err := s.checkEnforcedSchemas(et); err != nil {
+			return err
+		}
 		if isNew {
 			err = s.store.CreateEventType(ctx, et)
 		} else {

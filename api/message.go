@@ -120,6 +120,9 @@ func (s *Server) createMessage(w http.ResponseWriter, r *http.Request) error {
 	if err := s.checkMessage(&in); err != nil {
 		return err
 	}
+	if err := s.checkPayloadSchema(r.Context(), *in.EventType, in.Payload); err != nil {
+		return err
+	}
 	withContent, err := queryBool(r, "with_content", true)
 	if err != nil {
 		return err

@@ -60,7 +60,9 @@ func TestOpenAPIExtensions(t *testing.T) {
 		{"EndpointPatch", []string{"signatureProfile", "retrySchedule", "timeoutMs", "payloadFilter"}},
 		{"EndpointUpdate", []string{"payloadFilter"}},
 		{"ApplicationIn", []string{"name", "rateLimit", "retrySchedule"}},
-		{"EventTypeIn", []string{"name", "retrySchedule"}},
+		{"EventTypeIn", []string{"name", "retrySchedule", "enforceSchema"}},
+		{"EventTypeOut", []string{"enforceSchema"}},
+		{"EventTypePatch", []string{"enforceSchema"}},
 		{"MessageIn", []string{"eventType", "payload", "eventId", "channels", "tags"}},
 	}
 	for _, tt := range tests {

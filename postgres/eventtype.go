@@ -10,7 +10,7 @@ import (
 )
 
 const eventTypeColumns = `name, description, archived, deprecated, feature_flag, schemas, retry_schedule,
-	created_at, updated_at`
+	created_at, updated_at, enforce_schema`
 
 // CreateEventType inserts et; a name already used is ECONFLICT.
 func (s *Store) CreateEventType(ctx context.Context, et *hookd.EventType) error {
@@ -19,10 +19,10 @@ func (s *Store) CreateEventType(ctx context.Context, et *hookd.EventType) error 
 		return err
 	}
 	_, err = s.pool.Exec(ctx, `INSERT INTO event_types (name, description, archived, deprecated,
-		feature_flag, schemas, retry_schedule, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		feature_flag, schemas, retry_schedule, created_at, updated_at, enforce_schema)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
 		et.Name, et.Description, et.Archived, et.Deprecated, et.FeatureFlag, schemas, et.RetrySchedule,
-		et.CreatedAt, et.UpdatedAt)
+		et.CreatedAt, et.UpdatedAt, et.EnforceSchema)
 	return storeErr(err, "create event type", "an event type with this name already exists")
 }
 
@@ -42,8 +42,9 @@ func (s *Store) UpdateEventType(ctx context.Context, et *hookd.EventType) error 
 		return err
 	}
 	tag, err := s.pool.Exec(ctx, `UPDATE event_types SET description = $2, archived = $3, deprecated = $4,
-		feature_flag = $5, schemas = $6, retry_schedule = $7, updated_at = $8 WHERE name = $1`,
-		et.Name, et.Description, et.Archived, et.Deprecated, et.FeatureFlag, schemas, et.RetrySchedule, et.UpdatedAt)
+		feature_flag = $5, schemas = $6, retry_schedule = $7, updated_at = $8, enforce_schema = $9 WHERE name = $1`,
+		et.Name, et.Description, et.Archived, et.Deprecated, et.FeatureFlag, schemas, et.RetrySchedule, et.UpdatedAt,
+		et.EnforceSchema)
 	if err != nil {
 		return fmt.Errorf("update event type: %w", err)
 	}
@@ -87,7 +88,7 @@ func scanEventType(row pgx.Row) (*hookd.EventType, error) {
 	var et hookd.EventType
 	var schemas []byte
 	if err := row.Scan(&et.Name, &et.Description, &et.Archived, &et.Deprecated, &et.FeatureFlag, &schemas,
-		&et.RetrySchedule, &et.CreatedAt, &et.UpdatedAt); err != nil {
+		&et.RetrySchedule, &et.CreatedAt, &et.UpdatedAt, &et.EnforceSchema); err != nil {
 		return nil, err
 	}
 	if err := unmarshalJSON(schemas, &et.Schemas); err != nil {

@@ -73,6 +73,10 @@ type Config struct {
 	EgressIPs []netip.Prefix
 	// RequireHTTPS refuses http:// endpoint URLs, at the API and at delivery time.
 	RequireHTTPS bool
+	// EnforceSchemas refuses, with 422, a message whose payload its event type's
+	// newest JSON Schema does not validate, for every event type (an event type's
+	// enforceSchema does it for its own messages).
+	EnforceSchemas bool
 	// DisableAfter disables an endpoint that has failed continuously this long.
 	DisableAfter time.Duration
 	// RotationGrace is how long a rotated-out secret keeps signing by default.

@@ -107,6 +107,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 		Dispatcher:           localDispatcher{s},
 		EndpointChangedFunc:  s.forgetEndpoint,
 		RequireHTTPS:         s.cfg.RequireHTTPS,
+		EnforceSchemas:       s.cfg.EnforceSchemas,
 		EgressIPs:            s.cfg.EgressIPs,
 		Tasks:                s.newTasks(),
 		Relay:                s.relay,

@@ -11,7 +11,7 @@ import (
 )
 
 const eventTypeColumns = `name, description, archived, deprecated, feature_flag, schemas,
-	retry_schedule, created_at, updated_at`
+	retry_schedule, created_at, updated_at, enforce_schema`
 
 func schemasText(m map[string]json.RawMessage) string {
 	if len(m) == 0 {
@@ -24,14 +24,15 @@ func scanEventType(sc scanner) (*hookd.EventType, error) {
 	var (
 		et               hookd.EventType
 		archived, depr   int
+		enforce          int
 		schemas          string
 		created, updated int64
 	)
 	if err := sc.Scan(&et.Name, &et.Description, &archived, &depr, &et.FeatureFlag, &schemas,
-		&et.RetrySchedule, &created, &updated); err != nil {
+		&et.RetrySchedule, &created, &updated, &enforce); err != nil {
 		return nil, err
 	}
-	et.Archived, et.Deprecated = archived != 0, depr != 0
+	et.Archived, et.Deprecated, et.EnforceSchema = archived != 0, depr != 0, enforce != 0
 	et.CreatedAt, et.UpdatedAt = fromTS(created), fromTS(updated)
 	if schemas != "{}" && schemas != "" {
 		if err := json.Unmarshal([]byte(schemas), &et.Schemas); err != nil {
@@ -44,9 +45,9 @@ func scanEventType(sc scanner) (*hookd.EventType, error) {
 // CreateEventType inserts et.
 func (s *Store) CreateEventType(ctx context.Context, et *hookd.EventType) error {
 	err := s.write(ctx, func(tx *wtx) (bool, error) {
-		_, err := tx.exec(`INSERT INTO event_types (`+eventTypeColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		_, err := tx.exec(`INSERT INTO event_types (`+eventTypeColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			et.Name, et.Description, boolInt(et.Archived), boolInt(et.Deprecated), et.FeatureFlag,
-			schemasText(et.Schemas), et.RetrySchedule, ts(et.CreatedAt), ts(et.UpdatedAt))
+			schemasText(et.Schemas), et.RetrySchedule, ts(et.CreatedAt), ts(et.UpdatedAt), boolInt(et.EnforceSchema))
 		return false, err
 	})
 	if isUnique(err) {
@@ -74,9 +75,9 @@ func (s *Store) EventType(ctx context.Context, name string) (*hookd.EventType, e
 func (s *Store) UpdateEventType(ctx context.Context, et *hookd.EventType) error {
 	err := s.write(ctx, func(tx *wtx) (bool, error) {
 		n, err := tx.affected(`UPDATE event_types SET description = ?, archived = ?, deprecated = ?,
-			feature_flag = ?, schemas = ?, retry_schedule = ?, updated_at = ? WHERE name = ?`,
+			feature_flag = ?, schemas = ?, retry_schedule = ?, updated_at = ?, enforce_schema = ? WHERE name = ?`,
 			et.Description, boolInt(et.Archived), boolInt(et.Deprecated), et.FeatureFlag,
-			schemasText(et.Schemas), et.RetrySchedule, ts(et.UpdatedAt), et.Name)
+			schemasText(et.Schemas), et.RetrySchedule, ts(et.UpdatedAt), boolInt(et.EnforceSchema), et.Name)
 		if err == nil && n == 0 {
 			err = notFound("event type")
 		}

@@ -26,7 +26,7 @@ func eventTypeName(et *hookd.EventType) string { return et.Name }
 var eventTypeTests = []test{
 	{"CreateAndGet", func(t *testing.T, f *fixture) {
 		want := f.eventType("invoice.paid", func(et *hookd.EventType) {
-			et.Deprecated, et.FeatureFlag, et.RetrySchedule = true, "beta", "short"
+			et.Deprecated, et.FeatureFlag, et.RetrySchedule, et.EnforceSchema = true, "beta", "short", true
 			et.Schemas = map[string]json.RawMessage{"1": json.RawMessage(`{"type":"object"}`)}
 		})
 		got, err := f.s.EventType(f.ctx, want.Name)
@@ -52,7 +52,7 @@ var eventTypeTests = []test{
 		})
 		upd := *et
 		upd.Description, upd.Archived, upd.Deprecated = "changed", true, true
-		upd.FeatureFlag, upd.RetrySchedule, upd.Schemas = "ff", "none", nil
+		upd.FeatureFlag, upd.RetrySchedule, upd.Schemas, upd.EnforceSchema = "ff", "none", nil, !upd.EnforceSchema
 		upd.UpdatedAt = et.UpdatedAt.Add(time.Hour)
 		must(t, f.s.UpdateEventType(f.ctx, &upd))
 		got, err := f.s.EventType(f.ctx, et.Name)

@@ -105,6 +105,7 @@ HOOKD_MAX_PAYLOAD_BYTES).`,
 	fl.StringSliceVar(&f.sourceAddrs, "source-addr", nil, "send deliveries from this local address (repeatable; used in turn)")
 	fl.StringSliceVar(&f.egressIPs, "egress-ips", nil, "addresses or CIDRs deliveries come from, published at GET /api/v1/egress-ips for receivers to allowlist")
 	fl.BoolVar(&cfg.RequireHTTPS, "require-https", false, "refuse http:// endpoint URLs, at the API (422) and at delivery time")
+	fl.BoolVar(&cfg.EnforceSchemas, "enforce-schemas", false, "refuse (422) a message whose payload its event type's newest JSON Schema does not validate, for every event type")
 	fl.DurationVar(&cfg.DisableAfter, "disable-after", cfg.DisableAfter, "disable an endpoint failing continuously this long")
 	fl.DurationVar(&cfg.RotationGrace, "rotation-grace", cfg.RotationGrace, "how long a rotated-out endpoint secret keeps signing")
 	fl.DurationVar(&cfg.IdempotencyTTL, "idempotency-ttl", cfg.IdempotencyTTL, "how long the answer to a request with an Idempotency-Key is kept and replayed")
