@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -266,5 +267,52 @@ func TestFilterTest(t *testing.T) {
 				t.Errorf("POST %s %s: %d %s, want %d with %s", tt.path, tt.body, code, out, tt.code, tt.want)
 			}
 		})
+	}
+}
+
+// TestPayloadFilterReplayMissing replays to an endpoint only the missed messages its
+// payload filter matches: replay-missing fans out as accepting does.
+func TestPayloadFilterReplayMissing(t *testing.T) {
+	ts := startServer(t)
+	post := func(path, body string, want int) []byte {
+		t.Helper()
+		code, out := ts.raw(t, "POST", path, body)
+		if code != want {
+			t.Fatalf("POST %s %s: %d %s, want %d", path, body, code, out, want)
+		}
+		return out
+	}
+	var app, ep struct{ ID string }
+	_ = json.Unmarshal(post("/api/v1/app", `{"name":"a"}`, 201), &app)
+	// Disabled from the start (it receives nothing), then enabled and replayed to.
+	_ = json.Unmarshal(post("/api/v1/app/"+app.ID+"/endpoint", `{"url":"https://example.com/h","disabled":true,
+		"payloadFilter":{"path":"n","gte":2}}`, 201), &ep)
+	var ids []string
+	for n := range 4 {
+		var m struct{ ID string }
+		_ = json.Unmarshal(post("/api/v1/app/"+app.ID+"/msg", `{"eventType":"a.b","payload":{"n":`+strconv.Itoa(n)+`}}`, 202), &m)
+		ids = append(ids, m.ID)
+	}
+	epPath := "/api/v1/app/" + app.ID + "/endpoint/" + ep.ID
+	if code, out := ts.raw(t, "PATCH", epPath, `{"disabled":false}`); code != 200 {
+		t.Fatalf("enable: %d %s", code, out)
+	}
+	since := time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)
+	var task struct{ ID string }
+	_ = json.Unmarshal(post(epPath+"/replay-missing", `{"since":"`+since+`"}`, 202), &task)
+	if done := waitTaskSDK(t, ts.client, task.ID); sent(done) != 2 {
+		t.Fatalf("replay-missing = %+v, want 2 messages sent", done)
+	}
+	code, out := ts.raw(t, "GET", epPath+"/msg", "")
+	var msgs struct{ Data []struct{ ID string } }
+	_ = json.Unmarshal(out, &msgs)
+	var got []string
+	for _, m := range msgs.Data {
+		got = append(got, m.ID)
+	}
+	slices.Sort(got)
+	want := slices.Sorted(slices.Values(ids[2:]))
+	if code != 200 || !slices.Equal(got, want) {
+		t.Errorf("after replay-missing the endpoint has messages %v, want %v (n >= 2)", got, want)
 	}
 }

@@ -120,6 +120,34 @@ func TestPagesOverHTTP(t *testing.T) {
 	})
 
 	csrf := pc.signIn(adminToken)
+	t.Run("endpoint page shows the payload filter", func(t *testing.T) {
+		var ep struct {
+			ID string `json:"id"`
+		}
+		ts.do(t, "POST", "/api/v1/app/"+appID+"/endpoint", map[string]any{"url": rc.url + "/filtered",
+			"payloadFilter": map[string]any{"path": "data.note", "eq": "<b>&"}}, &ep)
+		code, _, body := pc.get("/ui/app/" + appID + "/endpoint/" + ep.ID)
+		want := `<code id="payload-filter">{&#34;eq&#34;:&#34;\u003cb\u003e\u0026&#34;,&#34;path&#34;:&#34;data.note&#34;}</code>`
+		if code != 200 || !strings.Contains(body, want) {
+			t.Errorf("endpoint page: %d, want it to show %s in:\n%s", code, want, body)
+		}
+		if _, _, body := pc.get("/ui/app/" + appID + "/endpoint/" + epID); strings.Contains(body, "payload-filter") {
+			t.Error("the page of an endpoint without a filter shows one")
+		}
+	})
+	t.Run("event types show an enforced schema", func(t *testing.T) {
+		ts.do(t, "POST", "/api/v1/event-type", map[string]any{"name": "checked.type", "description": "d",
+			"enforceSchema": true, "schemas": map[string]any{"1": map[string]any{"type": "object"}}}, nil)
+		ts.do(t, "POST", "/api/v1/event-type", map[string]any{"name": "free.type", "description": "d"}, nil)
+		_, _, body := pc.get("/ui/event-types")
+		checked, free, _ := strings.Cut(body, `id="et-free.type"`)
+		if !strings.Contains(body, `id="et-checked.type"`) || !strings.Contains(checked, "schema enforced") {
+			t.Errorf("event types page does not mark checked.type as enforced:\n%s", body)
+		}
+		if section, _, _ := strings.Cut(free, "</section>"); strings.Contains(section, "schema enforced") {
+			t.Errorf("free.type is marked as enforced: %s", section)
+		}
+	})
 	disable := "/ui/app/" + appID + "/endpoint/" + epID + "/disable"
 	t.Run("forms need their CSRF token", func(t *testing.T) {
 		for name, form := range map[string]url.Values{
