@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -131,6 +132,16 @@ func TestCLIEndpointMessageAttempt(t *testing.T) {
 	c.okJSON(t, &ep, "endpoint", "update", "main", "--app", "acme", "--events", "invoice.paid,invoice.failed")
 	if len(ep.FilterTypes) != 2 {
 		t.Errorf("endpoint update: filterTypes %v", ep.FilterTypes)
+	}
+	var filtered struct{ PayloadFilter json.RawMessage }
+	c.okJSON(t, &filtered, "endpoint", "update", "main", "--app", "acme", "--payload-filter", `{"path": "n", "gte": 0}`)
+	var compact bytes.Buffer
+	if json.Compact(&compact, filtered.PayloadFilter) != nil || compact.String() != `{"path":"n","gte":0}` {
+		t.Errorf("endpoint update --payload-filter: payloadFilter %s", filtered.PayloadFilter)
+	}
+	c.okJSON(t, &filtered, "endpoint", "update", "main", "--app", "acme", "--payload-filter", "null")
+	if string(filtered.PayloadFilter) != "null" {
+		t.Errorf("endpoint update --payload-filter null: payloadFilter %s", filtered.PayloadFilter)
 	}
 	var eps listOut[endpointOut]
 	c.okJSON(t, &eps, "endpoint", "list", "--app", "acme")

@@ -16,6 +16,7 @@ var endpointColumns = cols("ID", "id", "UID", "uid", "URL", "url", "EVENTS", "fi
 // endpointFields are the flags create and update share.
 type endpointFields struct {
 	url, uid, description, secret, profile string
+	payloadFilter                          string
 	events, channels, metadata             []string
 	disabled                               bool
 	rateLimit                              int32
@@ -33,6 +34,7 @@ func (f *endpointFields) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.secret, "secret", "", "signing secret (whsec_…); generated if not given")
 	fs.StringVar(&f.profile, "signature-profile", "", "signature profile (hookd extension): standard, github, stripe, …")
 	fs.DurationVar(&f.timeout, "timeout", 0, "request timeout (hookd extension), e.g. 5s")
+	fs.StringVar(&f.payloadFilter, "payload-filter", "", `only messages whose payload matches this filter (hookd extension; docs/filters.md), as JSON or @FILE, e.g. '{"path":"data.amount","gt":100}'; null removes it`)
 }
 
 func (f *endpointFields) body(fs *pflag.FlagSet) (map[string]any, error) {
@@ -52,6 +54,13 @@ func (f *endpointFields) body(fs *pflag.FlagSet) (map[string]any, error) {
 	set("secret", "secret", f.secret)
 	set("signature-profile", "signatureProfile", f.profile)
 	set("timeout", "timeoutMs", f.timeout.Milliseconds())
+	if fs.Changed("payload-filter") {
+		pf, err := jsonFlagValue("payload-filter", f.payloadFilter, readFile)
+		if err != nil {
+			return nil, withCode(exitUsage, err)
+		}
+		b["payloadFilter"] = pf
+	}
 	if fs.Changed("metadata") {
 		m, err := keyValues("metadata", f.metadata)
 		if err != nil {

@@ -13,6 +13,7 @@ var eventTypeColumns = cols("NAME", "name", "DESCRIPTION", "description", "ARCHI
 type eventTypeFields struct {
 	description, schema  string
 	archived, deprecated bool
+	enforceSchema        bool
 }
 
 func (f *eventTypeFields) register(fs *pflag.FlagSet) {
@@ -20,6 +21,7 @@ func (f *eventTypeFields) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.schema, "schema", "", "JSON Schema of version 1 of the payload, as JSON or @FILE; its \"examples\" feed 'hookd trigger'")
 	fs.BoolVar(&f.archived, "archived", false, "archive (or with =false restore) the event type")
 	fs.BoolVar(&f.deprecated, "deprecated", false, "mark the event type deprecated")
+	fs.BoolVar(&f.enforceSchema, "enforce-schema", false, "refuse messages whose payload the newest schema does not validate (hookd extension; =false stops)")
 }
 
 func (f *eventTypeFields) body(fs *pflag.FlagSet) (map[string]any, error) {
@@ -32,6 +34,9 @@ func (f *eventTypeFields) body(fs *pflag.FlagSet) (map[string]any, error) {
 	}
 	if fs.Changed("deprecated") {
 		b["deprecated"] = f.deprecated
+	}
+	if fs.Changed("enforce-schema") {
+		b["enforceSchema"] = f.enforceSchema
 	}
 	if fs.Changed("schema") {
 		s, err := jsonFlagValue("schema", f.schema, readFile)
