@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -27,48 +28,81 @@ func TestRecoverAndResend(t *testing.T) {
 	ctx := context.Background()
 	c := ts.client
 
-	var failing atomic.Bool
-	var received atomic.Int32
-	failing.Store(true)
-	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.Copy(io.Discard, r.Body)
-		received.Add(1)
-		if failing.Load() {
-			http.Error(w, "down", http.StatusInternalServerError)
-		}
-	}))
-	t.Cleanup(rcv.Close)
-
-	app, ep := appWithEndpoint(t, c, rcv.URL+"/hook")
-	msg, err := c.Message.Create(ctx, app.Id, svix.MessageIn{EventType: "invoice.paid", Payload: map[string]interface{}{"n": 1.0}}, nil)
-	if err != nil {
-		t.Fatal(err)
+	// history is one application's endpoint and message; each subtest makes its own
+	// and takes it through the steps before the one it checks.
+	type history struct {
+		app      *models.ApplicationOut
+		ep       *models.EndpointOut
+		msg      *models.MessageOut
+		failing  atomic.Bool
+		received atomic.Int32
 	}
-
-	// waitAttempts polls until the message has n attempts and the endpoint has no
-	// pending delivery, and returns the attempts, newest first.
-	waitAttempts := func(n int) []svix.MessageAttemptOut {
-		t.Helper()
-		for range 500 {
-			list, err := c.MessageAttempt.ListByMsg(ctx, app.Id, msg.Id, nil)
-			if err != nil {
-				t.Fatal(err)
+	newHistory := func(t *testing.T) *history {
+		h := &history{}
+		h.failing.Store(true)
+		rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			_, _ = io.Copy(io.Discard, r.Body)
+			h.received.Add(1)
+			if h.failing.Load() {
+				http.Error(w, "down", http.StatusInternalServerError)
 			}
-			st, err := c.Endpoint.GetStats(ctx, app.Id, ep.Id, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(list.Data) == n && st.Pending == 0 && st.Sending == 0 {
-				return list.Data
-			}
-			time.Sleep(20 * time.Millisecond)
+		}))
+		t.Cleanup(rcv.Close)
+		h.app, h.ep = appWithEndpoint(t, c, rcv.URL+"/hook")
+		msg, err := c.Message.Create(ctx, h.app.Id, svix.MessageIn{EventType: "invoice.paid", Payload: map[string]interface{}{"n": 1.0}}, nil)
+		if err != nil {
+			t.Fatal(err)
 		}
-		t.Fatalf("message never reached %d attempts", n)
-		return nil
+		h.msg = msg
+		return h
+	}
+	// waitAttempts waits until the message has n attempts and the endpoint has no
+	// pending delivery, and returns the attempts, newest first.
+	waitAttempts := func(t *testing.T, h *history, n int) []svix.MessageAttemptOut {
+		t.Helper()
+		var out []svix.MessageAttemptOut
+		waitFor(t, fmt.Sprintf("the message's %d attempts", n), func() bool {
+			list, err := c.MessageAttempt.ListByMsg(ctx, h.app.Id, h.msg.Id, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			st, err := c.Endpoint.GetStats(ctx, h.app.Id, h.ep.Id, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = list.Data
+			return len(list.Data) == n && st.Pending == 0 && st.Sending == 0
+		})
+		return out
+	}
+	// The steps: the first attempt fails, a recover succeeds, a resend succeeds.
+	failed := func(t *testing.T) (*history, svix.MessageAttemptOut) {
+		t.Helper()
+		h := newHistory(t)
+		return h, waitAttempts(t, h, 1)[0]
+	}
+	recovered := func(t *testing.T) (*history, svix.MessageAttemptOut) {
+		t.Helper()
+		h, _ := failed(t)
+		h.failing.Store(false)
+		rec, err := c.Endpoint.Recover(ctx, h.app.Id, h.ep.Id, svix.RecoverIn{Since: time.Now().Add(-time.Hour)}, nil)
+		if err != nil || rec.Task != "endpoint.recover" {
+			t.Fatalf("recover = %+v, %v", rec, err)
+		}
+		return h, waitAttempts(t, h, 2)[0]
+	}
+	resent := func(t *testing.T) (*history, svix.MessageAttemptOut) {
+		t.Helper()
+		h, _ := recovered(t)
+		if err := resend(c, ctx, h.app.Id, h.msg.Id, h.ep.Id); err != nil {
+			t.Fatalf("resend: %v", err)
+		}
+		return h, waitAttempts(t, h, 3)[0]
 	}
 
 	t.Run("failed", func(t *testing.T) {
-		at := waitAttempts(1)[0]
+		h, at := failed(t)
+		app, ep, msg := h.app, h.ep, h.msg
 		if at.Status != svix.MessageStatus(2) || at.StatusText != models.MESSAGESTATUSTEXT_FAIL || at.ResponseStatusCode != 500 || at.TriggerType != 0 || at.EndpointId != ep.Id {
 			t.Fatalf("failed attempt = %+v", at)
 		}
@@ -94,44 +128,37 @@ func TestRecoverAndResend(t *testing.T) {
 		}
 	})
 	t.Run("recover", func(t *testing.T) {
-		failing.Store(false)
-		rec, err := c.Endpoint.Recover(ctx, app.Id, ep.Id, svix.RecoverIn{Since: time.Now().Add(-time.Hour)}, nil)
-		if err != nil || rec.Task != "endpoint.recover" {
-			t.Fatalf("recover = %+v, %v", rec, err)
-		}
-		latest := waitAttempts(2)[0]
+		h, latest := recovered(t)
 		if latest.Status != svix.MessageStatus(0) || latest.StatusText != models.MESSAGESTATUSTEXT_SUCCESS || latest.ResponseStatusCode != 200 {
 			t.Fatalf("attempt after recover = %+v", latest)
 		}
-		st, err := c.Endpoint.GetStats(ctx, app.Id, ep.Id, nil)
+		st, err := c.Endpoint.GetStats(ctx, h.app.Id, h.ep.Id, nil)
 		if err != nil || st.Success != 1 || st.Fail != 0 {
 			t.Fatalf("stats after recover = %+v, %v", st, err)
 		}
 	})
 	t.Run("resend", func(t *testing.T) {
-		if err := resend(c, ctx, app.Id, msg.Id, ep.Id); err != nil {
-			t.Fatalf("resend: %v", err)
-		}
-		latest := waitAttempts(3)[0]
+		h, latest := resent(t)
 		if latest.Status != svix.MessageStatus(0) || latest.TriggerType != 1 {
 			t.Fatalf("resent attempt = %+v, want a successful manual attempt", latest)
 		}
-		if n := received.Load(); n != 3 {
+		if n := h.received.Load(); n != 3 {
 			t.Fatalf("receiver got %d requests, want 3", n)
 		}
-		forEp, err := c.MessageAttempt.ListByMsg(ctx, app.Id, msg.Id, &svix.MessageAttemptListByMsgOptions{EndpointId: &ep.Id})
+		forEp, err := c.MessageAttempt.ListByMsg(ctx, h.app.Id, h.msg.Id, &svix.MessageAttemptListByMsgOptions{EndpointId: &h.ep.Id})
 		if err != nil || len(forEp.Data) != 3 {
 			t.Fatalf("attempts of the message to the endpoint = %d, %v; want 3", len(forEp.Data), err)
 		}
 	})
 	t.Run("attempt pages", func(t *testing.T) {
+		h, _ := resent(t)
 		seen := map[string]bool{}
 		var iter *string
 		for page := 1; ; page++ {
 			if page > 5 {
 				t.Fatal("pagination does not end")
 			}
-			list, err := c.MessageAttempt.ListByEndpoint(ctx, app.Id, ep.Id, &svix.MessageAttemptListByEndpointOptions{Limit: ptr(uint64(2)), Iterator: iter})
+			list, err := c.MessageAttempt.ListByEndpoint(ctx, h.app.Id, h.ep.Id, &svix.MessageAttemptListByEndpointOptions{Limit: ptr(uint64(2)), Iterator: iter})
 			if err != nil {
 				t.Fatalf("page %d: %v", page, err)
 			}
@@ -151,6 +178,8 @@ func TestRecoverAndResend(t *testing.T) {
 		}
 	})
 	t.Run("unknown ids", func(t *testing.T) {
+		h := newHistory(t)
+		app, ep := h.app, h.ep
 		_, err := c.Endpoint.Recover(ctx, app.Id, "ep_nope", svix.RecoverIn{Since: time.Now().Add(-time.Hour)}, nil)
 		wantStatus(t, err, http.StatusNotFound)
 		wantStatus(t, resend(c, ctx, app.Id, "msg_nope", ep.Id), http.StatusNotFound)
@@ -206,25 +235,17 @@ func TestEndpointStatsWindow(t *testing.T) {
 	}
 	settled := func(success, fail int64) {
 		t.Helper()
-		for range 500 {
-			if st := stats(nil); st.Success == success && st.Fail == fail && st.Pending == 0 && st.Sending == 0 {
-				return
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-		t.Fatalf("stats never reached success %d, fail %d: %+v", success, fail, stats(nil))
+		waitFor(t, fmt.Sprintf("stats of success %d, fail %d", success, fail), func() bool {
+			st := stats(nil)
+			return st.Success == success && st.Fail == fail && st.Pending == 0 && st.Sending == 0
+		})
 	}
 
 	// The SDK sends since and until in whole seconds, so the second message is sent
 	// once the first one's second has passed, and the split is the start of its second.
 	first := send()
 	settled(0, 1)
-	for range 200 {
-		if time.Now().Truncate(time.Second).After(first) {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	time.Sleep(time.Until(first.Truncate(time.Second).Add(time.Second))) // the next whole second
 	split := send().Truncate(time.Second)
 	settled(1, 1)
 	if !split.After(first) {

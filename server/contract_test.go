@@ -544,6 +544,7 @@ func contractCases() []contractCase {
 // the answer has the contract's shape (required fields, types, enums); it also checks
 // the error bodies. Each subtest makes what it reads, so each passes alone.
 func TestContract(t *testing.T) {
+	t.Parallel()
 	c, err := loadContract()
 	if err != nil {
 		t.Fatal(err)
@@ -635,6 +636,7 @@ func TestContract(t *testing.T) {
 // TestContractCoversRoutes fails when hookd registers an operation of the contract
 // that TestContract has no case for.
 func TestContractCoversRoutes(t *testing.T) {
+	t.Parallel()
 	c, err := loadContract()
 	if err != nil {
 		t.Fatal(err)
@@ -650,15 +652,10 @@ func TestContractCoversRoutes(t *testing.T) {
 	}
 }
 
-// waitFor polls cond for up to 30 seconds.
+// waitFor waits for cond for up to 30 seconds.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	for deadline := time.Now().Add(30 * time.Second); !cond(); {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within 30s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	hookdtest.Eventually(t, 30*time.Second, what, cond)
 }
 
 // TestContractValidator checks that the contract check can fail: on a missing

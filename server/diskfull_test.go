@@ -38,6 +38,7 @@ func smallTmpfs(t *testing.T, size string) string {
 // /readyz fails, the log says so once, loudly; once space is freed, the server is
 // ready again and every message it accepted is delivered.
 func TestDiskFull(t *testing.T) {
+	t.Parallel()
 	dir := smallTmpfs(t, "24m")
 	var mu sync.Mutex
 	got := map[string]bool{}
@@ -138,11 +139,5 @@ func TestDiskFull(t *testing.T) {
 
 func eventuallyTrue(t *testing.T, within time.Duration, cond func() bool, what string) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	hookdtest.Eventually(t, within, what, cond)
 }

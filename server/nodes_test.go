@@ -130,6 +130,7 @@ func TestDeduplicationAcrossNodes(t *testing.T) {
 // stops, it leaves the node list, and the other counts itself alone at its next
 // heartbeat rather than after the missed heartbeats have aged out.
 func TestNodesCountEachOther(t *testing.T) {
+	t.Parallel()
 	db := postgresDB(t)
 	nodes := []*testServer{
 		startServer(t, func(c *server.Config) { c.DB = db }),

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -74,6 +75,7 @@ func (r *verifyingReceiver) expect(t *testing.T, path, secret string) {
 // is added: every delivery arrives and verifies; afterwards a node starts with the new
 // key and not with the old.
 func TestRotateKeyWhileTwoNodesDeliver(t *testing.T) {
+	t.Parallel()
 	db := postgresDB(t)
 	ctx := context.Background()
 	rcv := newVerifyingReceiver(t)
@@ -154,10 +156,15 @@ func TestRotateKeyWhileTwoNodesDeliver(t *testing.T) {
 	if len(epIDs) != 2 {
 		t.Fatalf("rotate-key never reported its new data key (%d endpoints)", len(epIDs))
 	}
-	// The nodes go on after the rotation, on the keys they loaded during it.
-	time.Sleep(500 * time.Millisecond)
+	// The nodes go on after the rotation, on the keys they loaded during it: some 40
+	// messages before a third endpoint is added and as many after.
+	sentMore := func(n int64) {
+		mark := sent.Load()
+		waitFor(t, fmt.Sprintf("%d more messages", n), func() bool { return sent.Load() >= mark+n })
+	}
+	sentMore(40)
 	addEndpoint(nodes[0], "/third")
-	time.Sleep(500 * time.Millisecond)
+	sentMore(40)
 	close(stop)
 	<-done
 

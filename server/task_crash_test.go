@@ -18,6 +18,7 @@ import (
 // through, restarts it on the same database and checks that the task then finishes
 // and that every message of the window reached the receiver again.
 func TestBulkReplaySurvivesSIGKILL(t *testing.T) {
+	t.Parallel()
 	const total = 5000
 	bin := hookdtest.BuildBinary(t)
 	db := filepath.Join(t.TempDir(), "h.db")
