@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hookd/hookd/hookdtest"
 	"github.com/hookd/hookd/webhook"
 )
 
@@ -77,15 +78,10 @@ func (rc *receiver) received() []received {
 	return append([]received(nil), rc.got...)
 }
 
-// waitFor polls cond every 50 ms for at most 30 s.
+// waitFor waits for cond for at most 30 s.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if cond() {
-			return
-		}
-	}
-	t.Fatalf("timed out waiting for %s", what)
+	hookdtest.Eventually(t, 30*time.Second, what, cond)
 }
 
 type endpointOut struct {
@@ -106,6 +102,7 @@ type attemptOut struct {
 }
 
 func TestCLIEndpointMessageAttempt(t *testing.T) {
+	t.Parallel()
 	c := newCLIEnv(t)
 	rc := newReceiver(t)
 	c.ok(t, "app", "create", "--name", "Acme", "--uid", "acme")

@@ -255,6 +255,7 @@ func TestCLIListenReplayTrigger(t *testing.T) {
 }
 
 func TestCLIListenStatus(t *testing.T) {
+	t.Parallel()
 	c := newCLIEnv(t, "--retry-schedule", "1s,1s")
 	ln := c.start(t, "listen", "--port", "0", "--status", "503")
 	inbox := ln.waitListening(t)

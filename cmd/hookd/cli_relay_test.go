@@ -9,6 +9,7 @@ import (
 )
 
 func TestCLIRelay(t *testing.T) {
+	t.Parallel()
 	c := newCLIEnv(t, "--retry-schedule", "1s,1s,1s,1s,1s,1s,1s,1s,1s,1s", "--request-timeout", "5s")
 	rc := newReceiver(t)
 	c.ok(t, "app", "create", "--name", "Acme", "--uid", "acme")

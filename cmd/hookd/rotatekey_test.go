@@ -17,6 +17,7 @@ import (
 // the server keeps reading its secrets, the key file holds the new key, and a restart
 // works with it.
 func TestRotateKeyCmd(t *testing.T) {
+	t.Parallel()
 	db := filepath.Join(t.TempDir(), "hookd.db")
 	open := func() *server.Server {
 		cfg := server.DefaultConfig()

@@ -12,6 +12,7 @@ import (
 )
 
 func TestTokenCmd(t *testing.T) {
+	t.Parallel()
 	db := filepath.Join(t.TempDir(), "hookd.db")
 	out, code, err := execCmd(t, newTokenCmd, "", "create", "--db", db, "--name", "ci")
 	if code != exitOK {
