@@ -46,6 +46,7 @@ func Run(t *testing.T, open func(t *testing.T) hookd.Store) {
 		t.Run(g.name, func(t *testing.T) {
 			for _, tc := range g.tests {
 				t.Run(tc.name, func(t *testing.T) {
+					t.Parallel() // each test has a store of its own
 					tc.fn(t, newFixture(t, open(t)))
 				})
 			}
