@@ -149,8 +149,9 @@ func TestAckFast(t *testing.T) {
 	})
 
 	t.Run("queue full behind middleware lets the retry through", func(t *testing.T) {
-		block := make(chan struct{})
+		block, taken := make(chan struct{}), make(chan struct{}, 4)
 		a := webhook.NewAckFast(webhook.AckFastConfig{Workers: 1, QueueSize: 1}, func(ctx context.Context, m webhook.Message) error {
+			taken <- struct{}{}
 			<-block
 			return nil
 		})
@@ -165,7 +166,9 @@ func TestAckFast(t *testing.T) {
 			w := httptest.NewRecorder()
 			h.ServeHTTP(w, req)
 			codes = append(codes, w.Code)
-			time.Sleep(10 * time.Millisecond) // let the worker take the first
+			if i == 0 {
+				<-taken // the worker holds the first: the others queue or are refused
+			}
 		}
 		if codes[3] != http.StatusServiceUnavailable {
 			t.Fatalf("codes %v, want the last to be 503", codes)
