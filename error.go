@@ -24,6 +24,7 @@ const (
 	EUNAVAILABLE    Code = "unavailable"       // 503
 	ESTORAGEFULL    Code = "storage_full"      // 507: the database's disk is full
 	EIDEMPOTENTBUSY Code = "idempotency_conflict"
+	EPAYLOADEXPIRED Code = "payload_expired" // 410: retention purged the payload
 )
 
 // Error is hookd's one application error. Message is safe to show to API clients.

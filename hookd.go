@@ -27,6 +27,7 @@ type Store interface {
 	TokenStore
 	TaskStore
 	SearchStore
+	RetentionStore
 
 	// Wake returns a channel that receives a value (best effort, coalesced) whenever
 	// any node commits new due work: a new message's deliveries, a resend, a recover.

@@ -26,7 +26,15 @@ type Message struct {
 	// IdempotencyClaimStale, CreateMessage stores nothing and returns an
 	// *IdempotentReplay, or an EIDEMPOTENTBUSY error.
 	Idempotency *IdempotentResponse
+	// PayloadExpiresAt is when the payload (and the bodies of its attempts) may be
+	// purged; zero keeps it until the message itself goes (metadata retention).
+	PayloadExpiresAt time.Time
 }
+
+// PayloadExpired reports whether retention has purged the message's payload: the
+// store keeps an empty payload then (an expunged one is "{}"), and the message can no
+// longer be sent again.
+func (m *Message) PayloadExpired() bool { return len(m.Payload) == 0 }
 
 // MessageFilter narrows a list of messages.
 type MessageFilter struct {

@@ -35,6 +35,10 @@ type Config struct {
 	MaxPayloadBytes int64
 	// DefaultRetrySchedule is the server-wide schedule (reported, never stored).
 	DefaultRetrySchedule hookd.RetrySchedule
+	// Retention is how long a message's payload is kept unless the message asks
+	// otherwise (payloadRetentionPeriod, payloadRetentionHours); zero keeps payloads
+	// until the message itself goes.
+	Retention time.Duration
 	// RotationGrace is how long a rotated-out endpoint secret keeps signing unless
 	// the request says otherwise.
 	RotationGrace time.Duration

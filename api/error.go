@@ -22,6 +22,7 @@ var statusByCode = map[hookd.Code]int{
 	hookd.EINTERNAL:       http.StatusInternalServerError,
 	hookd.EUNAVAILABLE:    http.StatusServiceUnavailable,
 	hookd.ESTORAGEFULL:    http.StatusInsufficientStorage,
+	hookd.EPAYLOADEXPIRED: http.StatusGone,
 }
 
 // StatusCode returns the HTTP status for an error code.

@@ -19,7 +19,8 @@ type messageIn struct {
 	Application *applicationIn  `json:"application"`
 	// DeliverAt schedules the first attempt of every delivery for later.
 	DeliverAt *time.Time `json:"deliverAt"`
-	// Accepted for compatibility; hookd's retention is server-wide.
+	// PayloadRetentionPeriod (days) or PayloadRetentionHours override the server's
+	// --retention for this message.
 	PayloadRetentionPeriod *int64          `json:"payloadRetentionPeriod"`
 	PayloadRetentionHours  *int64          `json:"payloadRetentionHours"`
 	TransformationsParams  json.RawMessage `json:"transformationsParams"`
@@ -81,7 +82,39 @@ func (s *Server) checkMessage(in *messageIn) error {
 	if len(in.Tags) > 5 {
 		return invalid("tags", "a message may have at most 5 tags")
 	}
-	return hookd.CheckNames("tags", in.Tags, 128)
+	if err := hookd.CheckNames("tags", in.Tags, 128); err != nil {
+		return err
+	}
+	_, err := s.payloadRetention(in)
+	return err
+}
+
+// Bounds of a message's own payload retention, as the Svix API has them.
+const (
+	maxRetentionDays  = 90
+	maxRetentionHours = 2160
+)
+
+// payloadRetention returns how long the message's payload is kept: its own
+// payloadRetentionPeriod or payloadRetentionHours, else the server's retention.
+func (s *Server) payloadRetention(in *messageIn) (time.Duration, error) {
+	switch {
+	case in.PayloadRetentionPeriod != nil && in.PayloadRetentionHours != nil:
+		return 0, invalid("payloadRetentionHours", "payloadRetentionPeriod and payloadRetentionHours are mutually exclusive")
+	case in.PayloadRetentionPeriod != nil:
+		d := *in.PayloadRetentionPeriod
+		if d < 1 || d > maxRetentionDays {
+			return 0, invalid("payloadRetentionPeriod", fmt.Sprintf("payloadRetentionPeriod must be from 1 to %d days", maxRetentionDays))
+		}
+		return time.Duration(d) * 24 * time.Hour, nil
+	case in.PayloadRetentionHours != nil:
+		h := *in.PayloadRetentionHours
+		if h < 1 || h > maxRetentionHours {
+			return 0, invalid("payloadRetentionHours", fmt.Sprintf("payloadRetentionHours must be from 1 to %d hours", maxRetentionHours))
+		}
+		return time.Duration(h) * time.Hour, nil
+	}
+	return s.cfg.Retention, nil
 }
 
 // Bounds of deliverAt: a time a little in the past (a client's clock may be behind)
@@ -142,6 +175,9 @@ func (s *Server) createMessage(w http.ResponseWriter, r *http.Request) error {
 	}
 	if in.EventID != nil {
 		msg.EventID = *in.EventID
+	}
+	if keep, _ := s.payloadRetention(&in); keep > 0 {
+		msg.PayloadExpiresAt = now.Add(keep)
 	}
 	out := msgOut(withContent)(msg)
 	if due.After(now) {

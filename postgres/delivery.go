@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -204,16 +205,24 @@ func (s *Store) CreateDeliveries(ctx context.Context, deliveries []*hookd.Delive
 // still sending the delivery cannot overwrite the resend with its result.
 func (s *Store) ResendDelivery(ctx context.Context, id, appID, msgID, endpointID string, now time.Time) error {
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var msgOK, epOK bool
-		err := tx.QueryRow(ctx, `SELECT
-				EXISTS (SELECT 1 FROM messages WHERE app_id = $1 AND id = $2),
-				EXISTS (SELECT 1 FROM endpoints WHERE app_id = $1 AND id = $3)`,
-			appID, msgID, endpointID).Scan(&msgOK, &epOK)
+		// The message's row lock orders a resend against a payload purge (PurgePayloads
+		// locks the messages it clears): one of them sees the other's commit.
+		var payloadLen int
+		err := tx.QueryRow(ctx, `SELECT length(payload) FROM messages WHERE app_id = $1 AND id = $2 FOR SHARE`,
+			appID, msgID).Scan(&payloadLen)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return hookd.Errorf(hookd.ENOTFOUND, "message not found")
+		}
 		if err != nil {
 			return err
 		}
-		if !msgOK {
-			return hookd.Errorf(hookd.ENOTFOUND, "message not found")
+		if payloadLen == 0 {
+			return hookd.PayloadExpiredError()
+		}
+		var epOK bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM endpoints WHERE app_id = $1 AND id = $2)`,
+			appID, endpointID).Scan(&epOK); err != nil {
+			return err
 		}
 		if !epOK {
 			return hookd.Errorf(hookd.ENOTFOUND, "endpoint not found")
@@ -230,7 +239,7 @@ func (s *Store) ResendDelivery(ctx context.Context, id, appID, msgID, endpointID
 		return s.notify(ctx, tx)
 	})
 	if err != nil {
-		if hookd.IsNotFound(err) {
+		if hookd.IsNotFound(err) || hookd.ErrorCode(err) == hookd.EPAYLOADEXPIRED {
 			return err
 		}
 		return fmt.Errorf("resend delivery: %w", err)
@@ -258,6 +267,7 @@ func (s *Store) RecoverDeliveries(ctx context.Context, appID, endpointID string,
 		w.add("d.endpoint_id = ?", endpointID)
 		w.add("d.status = ?", hookd.StatusFail)
 		w.add("m.id = d.msg_id")
+		w.add("m.payload <> ''::bytea")
 		w.add("m.timestamp >= ?", since)
 		if !until.IsZero() {
 			w.add("m.timestamp < ?", until)

@@ -174,13 +174,15 @@ func (s *Store) writeRound(ops []*createOp) {
 
 // messageInsert inserts the messages given as arrays, skipping those whose EventID
 // the application already used, and returns the IDs of those it inserted.
-const messageInsert = `INSERT INTO messages (id, app_id, event_type, event_id, payload, channels, tags, timestamp)
+const messageInsert = `INSERT INTO messages (id, app_id, event_type, event_id, payload, channels, tags, timestamp,
+		payload_expires_at)
 	SELECT r.id, r.app_id, r.event_type, r.event_id, r.payload,
 		CASE WHEN r.channels IS NULL THEN NULL ELSE ARRAY(SELECT jsonb_array_elements_text(r.channels::jsonb)) END,
 		CASE WHEN r.tags IS NULL THEN NULL ELSE ARRAY(SELECT jsonb_array_elements_text(r.tags::jsonb)) END,
-		r.timestamp
-	FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::text[], $7::text[], $8::timestamptz[])
-		WITH ORDINALITY AS r(id, app_id, event_type, event_id, payload, channels, tags, timestamp, n)
+		r.timestamp, r.payload_expires_at
+	FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::text[], $7::text[], $8::timestamptz[],
+			$9::timestamptz[])
+		WITH ORDINALITY AS r(id, app_id, event_type, event_id, payload, channels, tags, timestamp, payload_expires_at, n)
 	ORDER BY r.n
 	ON CONFLICT (app_id, event_id) DO NOTHING
 	RETURNING id`
@@ -203,6 +205,7 @@ func (s *Store) createBatch(ops []*createOp) error {
 		payloads         = make([][]byte, n)
 		channels, tags   = make([]*string, n), make([]*string, n)
 		times            = make([]time.Time, n)
+		expires          = make([]*time.Time, n)
 		keyApps, keyIDs  []string
 		keyMsgs          []string
 		ds               []*hookd.Delivery
@@ -211,7 +214,7 @@ func (s *Store) createBatch(ops []*createOp) error {
 	for i, op := range ops {
 		m := op.msg
 		ids[i], apps[i], types[i], eventIDs[i] = m.ID, m.AppID, m.EventType, nullString(m.EventID)
-		payloads[i], times[i] = []byte(m.Payload), m.Timestamp
+		payloads[i], times[i], expires[i] = []byte(m.Payload), m.Timestamp, nullTime(m.PayloadExpiresAt)
 		channels[i], tags[i] = jsonList(m.Channels), jsonList(m.Tags)
 		if m.EventID != "" {
 			keyApps, keyIDs, keyMsgs = append(keyApps, m.AppID), append(keyIDs, m.EventID), append(keyMsgs, m.ID)
@@ -223,7 +226,7 @@ func (s *Store) createBatch(ops []*createOp) error {
 	}
 	b := &pgx.Batch{}
 	inserted := make(map[string]bool, n)
-	query, args := messageInsert, []any{ids, apps, types, eventIDs, payloads, channels, tags, times}
+	query, args := messageInsert, []any{ids, apps, types, eventIDs, payloads, channels, tags, times, expires}
 	msgs := make([]*hookd.Message, n)
 	for i, op := range ops {
 		msgs[i] = op.msg
@@ -234,7 +237,8 @@ func (s *Store) createBatch(ops []*createOp) error {
 		for i, m := range msgs {
 			ikeys[i] = keyOf(m)
 		}
-		query, args = messageInsertKeyed, append(append(args, ans.args()...), ikeys)
+		args = []any{ids, apps, types, eventIDs, payloads, channels, tags, times}
+		query, args = messageInsertKeyed, append(append(args, ans.args()...), ikeys, expires)
 	}
 	b.Queue(query, args...).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
@@ -330,18 +334,20 @@ func (s *Store) createOne(op *createOp) {
 	msg, deliveries := op.msg, op.deliveries
 	b := &pgx.Batch{}
 	var inserted bool
-	query := `INSERT INTO messages (id, app_id, event_type, event_id, payload, channels, tags, timestamp)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+	query := `INSERT INTO messages (id, app_id, event_type, event_id, payload, channels, tags, timestamp,
+			payload_expires_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 		ON CONFLICT (app_id, event_id) DO NOTHING RETURNING true`
 	args := []any{msg.ID, msg.AppID, msg.EventType, nullString(msg.EventID), []byte(msg.Payload), msg.Channels,
-		msg.Tags, msg.Timestamp}
+		msg.Tags, msg.Timestamp, nullTime(msg.PayloadExpiresAt)}
 	ans := answersOf([]*hookd.Message{msg})
 	if ans != nil {
-		query = answersInsert + `INSERT INTO messages (id, app_id, event_type, event_id, payload, channels, tags, timestamp)
-		SELECT $1::text, $2::text, $3::text, $4::text, $5::bytea, $6::text[], $7::text[], $8::timestamptz
+		query = answersInsert + `INSERT INTO messages (id, app_id, event_type, event_id, payload, channels, tags, timestamp,
+			payload_expires_at)
+		SELECT $1::text, $2::text, $3::text, $4::text, $5::bytea, $6::text[], $7::text[], $8::timestamptz, $15::timestamptz
 		WHERE EXISTS (SELECT 1 FROM k)
 		ON CONFLICT (app_id, event_id) DO NOTHING RETURNING true`
-		args = append(args, ans.args()...)
+		args = append(append(args[:8:8], ans.args()...), nullTime(msg.PayloadExpiresAt))
 	}
 	b.Queue(query, args...).QueryRow(func(row pgx.Row) error {
 		err := row.Scan(&inserted)

@@ -39,6 +39,9 @@ type Options struct {
 	// it, a DSN parameter search_path=name that names a single schema has the same
 	// effect.
 	Schema string
+	// PartitionWidth is the time each partition of the attempt log covers; zero
+	// means DefaultPartitionWidth. Partitions already made keep their width.
+	PartitionWidth time.Duration
 }
 
 // Store is hookd's store on PostgreSQL. It is safe for concurrent use, also by several
@@ -59,6 +62,8 @@ type Store struct {
 	ingestWG sync.WaitGroup
 	closeMu  sync.RWMutex
 	closed   bool
+
+	partitionWidth time.Duration
 }
 
 var _ hookd.Store = (*Store)(nil)
@@ -116,7 +121,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("connect to postgres: %w", err)
 	}
 	s := &Store{pool: pool, schema: schema, channel: channelFor(schema), wake: make(chan struct{}, 1), done: make(chan struct{}),
-		creates: make(chan *createOp, maxIngestBatch)}
+		creates: make(chan *createOp, maxIngestBatch), partitionWidth: opts.PartitionWidth}
 	if schema != "" {
 		if err := s.createSchema(ctx); err != nil {
 			pool.Close()
@@ -124,6 +129,12 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		}
 	}
 	if err := s.Migrate(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	// The attempt log's partitions for the days ahead; the retention loop keeps
+	// making them (a zero before drops none).
+	if err := s.ReclaimSpace(ctx, time.Time{}, time.Now()); err != nil {
 		pool.Close()
 		return nil, err
 	}
@@ -222,6 +233,14 @@ func storeErr(err error, what, conflictMsg string) error {
 		return &hookd.Error{Code: hookd.ESTORAGEFULL, Message: "the database's disk is full: nothing can be written until space is freed", Err: err}
 	}
 	return fmt.Errorf("%s: %w", what, err)
+}
+
+// nullTime maps the zero time to NULL.
+func nullTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
 }
 
 // nullString maps "" to NULL, for optional unique keys.

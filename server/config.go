@@ -89,6 +89,17 @@ type Config struct {
 	// IdempotencyTTL is how long the answer to a request with an Idempotency-Key is
 	// kept and replayed; after it (give or take the purge interval) the key is new.
 	IdempotencyTTL time.Duration
+	// Retention is how long message payloads and the response bodies and headers of
+	// their attempts are kept, unless a message asks otherwise
+	// (payloadRetentionPeriod/payloadRetentionHours). A message with a delivery still
+	// pending or sending keeps its payload until that delivery is final.
+	Retention time.Duration
+	// MetadataRetention is how long messages, deliveries and attempts are kept at all
+	// (ids, event types, times, status codes); at least Retention.
+	MetadataRetention time.Duration
+	// PartitionWidth is the time each PostgreSQL attempt-log partition covers; zero
+	// means one day. It matters only when partitions are made.
+	PartitionWidth time.Duration
 	// TaskLease is how long a node holds a background task without saving progress;
 	// a task whose node died resumes on another (or after a restart) that much later.
 	// Zero means task.DefaultLease.
@@ -124,6 +135,8 @@ func DefaultConfig() Config {
 		DisableAfter:        hookd.DefaultDisableAfter,
 		RotationGrace:       hookd.DefaultRotationGrace,
 		IdempotencyTTL:      hookd.DefaultIdempotencyTTL,
+		Retention:           hookd.DefaultRetention,
+		MetadataRetention:   hookd.DefaultMetadataRetention,
 	}
 }
 
@@ -173,6 +186,15 @@ func (c Config) Validate() error {
 	}
 	if c.DisableAfter <= 0 {
 		errs = append(errs, errors.New("disable-after: must be positive"))
+	}
+	if c.Retention < time.Second {
+		errs = append(errs, errors.New("retention: must be at least 1s"))
+	}
+	if c.MetadataRetention < c.Retention {
+		errs = append(errs, fmt.Errorf("metadata-retention: %s is shorter than retention (%s)", c.MetadataRetention, c.Retention))
+	}
+	if c.PartitionWidth < 0 || (c.PartitionWidth > 0 && c.PartitionWidth < time.Second) {
+		errs = append(errs, errors.New("partition-width: must be at least 1s"))
 	}
 	if c.IdempotencyTTL < time.Minute {
 		errs = append(errs, errors.New("idempotency-ttl: must be at least 1m"))

@@ -102,6 +102,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 		MaxPayloadBytes:      s.cfg.MaxPayloadBytes,
 		DefaultRetrySchedule: s.cfg.RetrySchedule,
 		RotationGrace:        s.cfg.RotationGrace,
+		Retention:            s.cfg.Retention,
 		EmitFunc:             s.emitOperational,
 		Registerer:           s.registry,
 		Dispatcher:           localDispatcher{s},
@@ -138,7 +139,8 @@ func (s *Server) Open(ctx context.Context) (err error) {
 // migrated. Commands that work on the database without serving use it.
 func OpenStore(ctx context.Context, cfg Config) (hookd.Store, error) {
 	if cfg.IsPostgres() {
-		st, err := postgres.Open(ctx, cfg.DB, postgres.Options{MaxConns: cfg.DBMaxConns, MinConns: cfg.DBMinConns})
+		st, err := postgres.Open(ctx, cfg.DB, postgres.Options{MaxConns: cfg.DBMaxConns, MinConns: cfg.DBMinConns,
+			PartitionWidth: cfg.PartitionWidth})
 		if err != nil {
 			return nil, fmt.Errorf("db: open PostgreSQL: %w", err)
 		}

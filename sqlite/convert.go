@@ -30,6 +30,14 @@ func tsPtr(t *time.Time) any {
 	return t.UnixMicro()
 }
 
+// optionalTS stores a zero time as NULL.
+func optionalTS(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UnixMicro()
+}
+
 func fromTSPtr(v sql.NullInt64) *time.Time {
 	if !v.Valid {
 		return nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -426,13 +427,18 @@ func (tx *wtx) exists(query string, args ...any) (bool, error) {
 // so an attempt in flight cannot overwrite the resend.
 func (s *Store) ResendDelivery(ctx context.Context, id, appID, msgID, endpointID string, now time.Time) error {
 	err := s.write(ctx, func(tx *wtx) (bool, error) {
-		ok, err := tx.exists(`SELECT count(*) FROM messages WHERE app_id = ? AND id = ?`, appID, msgID)
+		var payloadLen int
+		err := tx.queryRow(`SELECT length(payload) FROM messages WHERE app_id = ? AND id = ?`, appID, msgID).Scan(&payloadLen)
+		if errors.Is(err, sql.ErrNoRows) {
+			return false, notFound("message")
+		}
 		if err != nil {
 			return false, err
 		}
-		if !ok {
-			return false, notFound("message")
+		if payloadLen == 0 {
+			return false, hookd.PayloadExpiredError()
 		}
+		var ok bool
 		if ok, err = tx.exists(`SELECT count(*) FROM endpoints WHERE app_id = ? AND id = ?`, appID, endpointID); err != nil {
 			return false, err
 		}
@@ -468,7 +474,7 @@ func (s *Store) RecoverDeliveries(ctx context.Context, appID, endpointID string,
 		n, err = tx.affected(`UPDATE deliveries SET status = `+statusPending+`, attempts = 0, next_attempt = ?1,
 			trigger = `+triggerManual+`, lease = lease + 1, updated_at = ?1
 			WHERE app_id = ?2 AND endpoint_id = ?3 AND status = `+statusFail+` AND msg_id IN (
-				SELECT id FROM messages WHERE app_id = ?2 AND timestamp >= ?4 AND timestamp < ?5)`,
+				SELECT id FROM messages WHERE app_id = ?2 AND timestamp >= ?4 AND timestamp < ?5 AND payload <> '')`,
 			ts(now), appID, endpointID, ts(since), upper)
 		return n > 0, err
 	})

@@ -61,9 +61,9 @@ func (s *Store) CreateMessage(ctx context.Context, msg *hookd.Message, deliverie
 				return false, err
 			}
 		}
-		_, err := tx.exec(`INSERT INTO messages (`+messageColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		_, err := tx.exec(`INSERT INTO messages (`+messageColumns+`, payload_expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			msg.ID, msg.AppID, msg.EventType, optional(msg.EventID), string(msg.Payload),
-			strList(msg.Channels), strList(msg.Tags), ts(msg.Timestamp))
+			strList(msg.Channels), strList(msg.Tags), ts(msg.Timestamp), optionalTS(msg.PayloadExpiresAt))
 		if err != nil {
 			if isUnique(err) && msg.EventID != "" {
 				m, err2 := scanMessage(tx.queryRow(`SELECT `+messageColumns+` FROM messages

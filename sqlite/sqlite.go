@@ -97,6 +97,12 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		r.SetConnMaxIdleTime(0)
 		s.reader = r
 	}
+	if !memory {
+		if err := s.useIncrementalVacuum(ctx); err != nil {
+			s.closeDBs()
+			return nil, err
+		}
+	}
 	if err := s.Migrate(ctx); err != nil {
 		s.closeDBs()
 		return nil, err
@@ -329,4 +335,33 @@ func createPrivate(path string) error {
 		return fmt.Errorf("create sqlite %s: %w", path, err)
 	}
 	return f.Close()
+}
+
+// useIncrementalVacuum turns auto_vacuum to INCREMENTAL, so that ReclaimSpace can give
+// the pages purges free back to the file system. A new file takes the setting as it
+// is created; an existing file that has tables needs one VACUUM to switch, which
+// rewrites it whole (once, at the first start after an upgrade).
+func (s *Store) useIncrementalVacuum(ctx context.Context) error {
+	var mode int
+	if err := s.writer.QueryRowContext(ctx, `PRAGMA auto_vacuum`).Scan(&mode); err != nil {
+		return fmt.Errorf("sqlite auto_vacuum: %w", err)
+	}
+	const incremental = 2
+	if mode == incremental {
+		return nil
+	}
+	if _, err := s.writer.ExecContext(ctx, `PRAGMA auto_vacuum = INCREMENTAL`); err != nil {
+		return fmt.Errorf("sqlite auto_vacuum: %w", err)
+	}
+	var tables int
+	if err := s.writer.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_schema`).Scan(&tables); err != nil {
+		return fmt.Errorf("sqlite auto_vacuum: %w", err)
+	}
+	if tables == 0 {
+		return nil
+	}
+	if _, err := s.writer.ExecContext(ctx, `VACUUM`); err != nil {
+		return fmt.Errorf("sqlite vacuum to switch auto_vacuum to incremental: %w", err)
+	}
+	return nil
 }

@@ -39,6 +39,7 @@ func Run(t *testing.T, open func(t *testing.T) hookd.Store) {
 		{"Token", tokenTests},
 		{"Task", taskTests},
 		{"Search", searchTests},
+		{"Retention", retentionTests},
 		{"Secret", secretTests},
 		{"Store", storeTests},
 	}
