@@ -124,6 +124,13 @@ type Config struct {
 	ProfileSeconds int
 	PprofURL       string
 
+	// Soak samples the store's size (and the interval's rates) every SampleInterval
+	// while the run goes on; with Retention the started server keeps payloads that
+	// long and rows twice that long, so the size should level off.
+	Soak           bool
+	Retention      time.Duration
+	SampleInterval time.Duration
+
 	// Timeout bounds the whole run; deliveries still missing then are lost.
 	Timeout time.Duration
 	// Progress receives a progress line every ProgressInterval; nil: none.
@@ -221,6 +228,12 @@ func (c Config) Validate() error {
 	if c.Timeout <= 0 {
 		errs = append(errs, errors.New("timeout: must be positive"))
 	}
+	if c.Soak && c.SampleInterval <= 0 {
+		errs = append(errs, errors.New("sample-interval: must be positive with --soak"))
+	}
+	if c.Retention > 0 && (!c.Soak || c.URL != "") {
+		errs = append(errs, errors.New("retention: sets the started server's retention in a --soak run"))
+	}
 	if _, err := webhook.LookupProfile(c.Profile); err != nil {
 		errs = append(errs, fmt.Errorf("profile: %w", err))
 	}
@@ -303,6 +316,11 @@ type Result struct {
 	ServerCPUS float64 `json:"server_cpu_s"`
 	// TimedOut is set when Timeout passed before every delivery arrived.
 	TimedOut bool `json:"timed_out"`
+
+	// Sizes is a soak run's size curve.
+	Sizes []SizeSample `json:"sizes,omitempty"`
+	// RetentionS is a soak run's payload retention in seconds (0: none given).
+	RetentionS float64 `json:"retention_s,omitempty"`
 
 	// The run's parameters.
 	Store        string  `json:"store"`
@@ -478,6 +496,18 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		prof = startCPUProfile(ctx, cfg.PprofURL, cfg.ProfileDir, cfg.ProfileSeconds)
 	}
 	phaseStart := time.Since(start)
+	var soakDone func()
+	if cfg.Soak && dbs != "" {
+		size, closeSizer, err := newSizer(ctx, dbs)
+		if err != nil {
+			return res, err
+		}
+		defer closeSizer()
+		stop, got := make(chan struct{}), make(chan []SizeSample, 1)
+		go func() { got <- sampleSizes(ctx, cfg, size, trk, start.Add(phaseStart), stop) }()
+		soakDone = func() { close(stop); res.Sizes = <-got }
+		res.RetentionS = cfg.Retention.Seconds()
+	}
 	ing := &ingest{apis: apis, paths: paths, body: body, trk: trk, start: start}
 	if cfg.IdempotencyKeys {
 		ing.keyPrefix = "bench-" + randomHex(8) + "-"
@@ -503,6 +533,9 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	waitErr := waitArrivals(ctx, trk, want, alive)
 	res.TimedOut = waitErr == context.DeadlineExceeded
 	stopProgress()
+	if soakDone != nil {
+		soakDone()
+	}
 	if waitErr != nil && !res.TimedOut {
 		return res, waitErr
 	}
@@ -635,6 +668,9 @@ func startChild(ctx context.Context, cfg *Config, token string, profile bool) (*
 		}
 		argv = append(argv, "--pprof-addr", addr)
 		cfg.PprofURL = "http://" + addr
+	}
+	if cfg.Soak {
+		argv = append(argv, soakArgs(*cfg)...)
 	}
 	argv = append(argv, cfg.ServerArgs...)
 	env := []string{"HOOKD_ADMIN_TOKEN=" + c.token}

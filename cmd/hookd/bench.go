@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -158,6 +159,9 @@ usage error; 3 when the run could not be carried out.`,
 	f.IntVar(&cfg.ProfileSeconds, "profile-seconds", 10, "length of the CPU profile, from the start of sending")
 	f.StringVar(&cfg.PprofURL, "pprof-url", "", "base URL of the --url server's /debug/pprof handlers, for --profile-dir")
 	f.DurationVar(&cfg.Timeout, "timeout", cfg.Timeout, "bound on the whole run; deliveries missing then count as lost")
+	f.BoolVar(&cfg.Soak, "soak", false, "long run: sample the store's size (SQLite file and WAL, or PostgreSQL's table sizes) and the rates every --sample-interval and print the curve")
+	f.DurationVar(&cfg.Retention, "retention", 0, "with --soak: the started server's --retention (its --metadata-retention is twice it), so purging runs during the soak")
+	f.DurationVar(&cfg.SampleInterval, "sample-interval", 30*time.Second, "with --soak: time between two size samples")
 	f.BoolVar(&asJSON, "json", false, "print the result as one JSON object")
 	f.BoolVarP(&quiet, "quiet", "q", false, "no progress line")
 	return cmd
@@ -200,6 +204,12 @@ func printBenchResult(w io.Writer, r bench.Result) {
 		fmt.Fprint(w, "  (timed out)")
 	}
 	fmt.Fprintln(w)
+	if len(r.Sizes) > 0 {
+		fmt.Fprintf(w, "soak (retention %s)\n  elapsed    accepted   delivered   msg/s   dlv/s   store MB\n", time.Duration(r.RetentionS*float64(time.Second)))
+		for _, s := range r.Sizes {
+			fmt.Fprintf(w, "  %6.0fs  %10d  %10d  %6.0f  %6.0f  %9.1f\n", s.ElapsedS, s.Accepted, s.Delivered, s.IngestPerS, s.DeliverPerS, s.StoreMB)
+		}
+	}
 }
 
 // benchIsTerminal reports whether f is a character device (a terminal).
