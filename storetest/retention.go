@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"sync"
 	"testing"
 	"time"
 
@@ -73,6 +74,7 @@ func (f *fixture) purged(m *hookd.Message, a *hookd.Attempt) {
 }
 
 var retentionTests = []test{
+	keyedExpiryTest,
 	{"PurgePayloadsBoundary", func(t *testing.T, f *fixture) {
 		a := f.app()
 		e := f.endpoint(a.ID)
@@ -229,3 +231,46 @@ var retentionTests = []test{
 		f.kept(m, at)
 	}},
 }
+
+// keyedExpiryTest is one of retentionTests.
+var keyedExpiryTest = test{"PayloadExpiresAtWithIdempotencyKey", func(t *testing.T, f *fixture) {
+	// A message created with an idempotent answer keeps its expiry too, alone
+	// and created concurrently with others (stores may batch those).
+	a := f.app()
+	var ms []*hookd.Message
+	for i := range 6 {
+		m, ds := f.newMessage(a.ID, nil, func(m *hookd.Message) { m.PayloadExpiresAt = t0 })
+		if i%2 == 0 {
+			m.Idempotency = &hookd.IdempotentResponse{Key: "retention-key-" + m.ID, StatusCode: 202,
+				ContentType: "application/json", Body: []byte(`{}`), CreatedAt: m.Timestamp}
+		}
+		ms = append(ms, m)
+		_ = ds
+	}
+	if _, err := f.s.CreateMessage(f.ctx, ms[0], nil); err != nil {
+		t.Fatalf("CreateMessage: %v", err)
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, len(ms))
+	for i := 1; i < len(ms); i++ {
+		wg.Go(func() { _, errs[i] = f.s.CreateMessage(f.ctx, ms[i], nil) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("CreateMessage %d: %v", i, err)
+		}
+	}
+	n, err := f.s.PurgePayloads(f.ctx, t0.Add(time.Hour), 100)
+	must(t, err)
+	if n != len(ms) {
+		t.Errorf("PurgePayloads = %d, want %d", n, len(ms))
+	}
+	for _, m := range ms {
+		got, err := f.s.Message(f.ctx, a.ID, m.ID)
+		must(t, err)
+		if !got.PayloadExpired() {
+			t.Errorf("message %s (key %v) kept its payload past PayloadExpiresAt", m.ID, m.Idempotency != nil)
+		}
+	}
+}}
