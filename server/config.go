@@ -1,6 +1,7 @@
-// Package server wires a hookd server together: the store, the REST API, the dashboard
-// and the delivery workers, in one process. cmd/hookd's serve command maps flags to a
-// Config; end-to-end tests and hookd bench start a Server in-process.
+// Package server wires a hookd server together in one process: the store, the REST
+// API, the dashboard and portal, the delivery workers, the relay hub, the background
+// tasks and the retention purges. cmd/hookd's serve command maps flags to a
+// Config; end-to-end tests start a Server in-process (hookd bench runs the binary).
 package server
 
 import (

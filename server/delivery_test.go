@@ -12,6 +12,8 @@ import (
 
 	"github.com/hookd/hookd/webhook"
 	svix "github.com/svix/svix-webhooks/go"
+
+	"github.com/hookd/hookd/hookdtest"
 )
 
 // TestDeliveredAttempt sends a message through the API to a real receiver that
@@ -60,18 +62,15 @@ func TestDeliveredAttempt(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("no delivery within 30s")
 	}
-	// The attempt is recorded after the response; poll the API a bounded number of times.
+	// The attempt is recorded after the response: wait for it.
 	var attempts *svix.ListResponseMessageAttemptOut
-	for i := 0; i < 300; i++ {
+	hookdtest.Eventually(t, 10*time.Second, "the attempt", func() bool {
 		attempts, err = c.MessageAttempt.ListByMsg(ctx, app.Id, msg.Id, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(attempts.Data) > 0 {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return len(attempts.Data) > 0
+	})
 	if len(attempts.Data) != 1 {
 		t.Fatalf("%d attempts listed, want 1", len(attempts.Data))
 	}

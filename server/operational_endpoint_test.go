@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -14,6 +15,8 @@ import (
 	"github.com/svix/svix-webhooks/go/models"
 
 	"github.com/hookd/hookd/webhook"
+
+	"github.com/hookd/hookd/hookdtest"
 )
 
 // opsReceiver collects the operational events one endpoint gets, verified with the
@@ -60,7 +63,7 @@ func (o *opsReceiver) waitEvents(t *testing.T, want ...string) {
 	t.Helper()
 	slices.Sort(want)
 	var got []string
-	for i := 0; i < 500; i++ {
+	hookdtest.Eventually(t, 10*time.Second, fmt.Sprintf("%d operational events", len(want)), func() bool {
 		o.mu.Lock()
 		got = slices.Sorted(slices.Values(o.events))
 		bad := o.bad
@@ -68,11 +71,8 @@ func (o *opsReceiver) waitEvents(t *testing.T, want ...string) {
 		if bad > 0 {
 			t.Fatalf("%d operational requests failed to verify", bad)
 		}
-		if len(got) >= len(want) {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return len(got) >= len(want)
+	})
 	if !slices.Equal(got, want) {
 		t.Fatalf("operational events %v, want %v", got, want)
 	}

@@ -10,6 +10,7 @@ import (
 	svix "github.com/svix/svix-webhooks/go"
 
 	"github.com/hookd/hookd"
+	"github.com/hookd/hookd/hookdtest"
 	"github.com/hookd/hookd/server"
 	"github.com/hookd/hookd/webhook"
 )
@@ -30,17 +31,13 @@ func TestOperationalAppReserved(t *testing.T) {
 	ctx := context.Background()
 	c := ts.client
 	// The dispatcher creates the application as it starts; wait for it (at most 10 s).
-	var ops *svix.ApplicationOut
-	for i := 0; i < 1000 && ops == nil; i++ {
-		if ops, err = c.Application.Get(ctx, hookd.OperationalAppUID); err != nil {
+	hookdtest.Eventually(t, 10*time.Second, "the operational application", func() bool {
+		if _, err = c.Application.Get(ctx, hookd.OperationalAppUID); err != nil {
 			wantStatus(t, err, http.StatusNotFound)
-			ops = nil
-			time.Sleep(10 * time.Millisecond)
+			return false
 		}
-	}
-	if ops == nil {
-		t.Fatal("operational application not created within 10s")
-	}
+		return true
+	})
 	if _, err := c.Application.Create(ctx, svix.ApplicationIn{Name: "Acme", Uid: ptr("acme")}, nil); err != nil {
 		t.Fatal(err)
 	}

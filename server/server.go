@@ -23,7 +23,8 @@ import (
 // shutdownTimeout bounds how long Close waits for requests in flight.
 const shutdownTimeout = 10 * time.Second
 
-// Server is a running hookd server: store, API and delivery workers.
+// Server is a running hookd server: store, API, dashboard, delivery workers, relay hub
+// and background tasks.
 type Server struct {
 	cfg      Config
 	log      *slog.Logger

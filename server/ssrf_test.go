@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hookd/hookd"
+	"github.com/hookd/hookd/hookdtest"
 	"github.com/hookd/hookd/server"
 	svix "github.com/svix/svix-webhooks/go"
 )
@@ -91,19 +92,20 @@ func mustURL(t *testing.T, s string) *url.URL {
 	return u
 }
 
-// waitAttempt polls the API, a bounded number of times, for the first attempt of msgID.
+// waitAttempt waits, at most 10 s, for the first attempt of msgID.
 func waitAttempt(t *testing.T, c *svix.Svix, appID, msgID string) svix.MessageAttemptOut {
 	t.Helper()
-	for i := 0; i < 500; i++ {
+	var first svix.MessageAttemptOut
+	hookdtest.Eventually(t, 10*time.Second, "an attempt of "+msgID, func() bool {
 		list, err := c.MessageAttempt.ListByMsg(context.Background(), appID, msgID, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(list.Data) > 0 {
-			return list.Data[0]
+		if len(list.Data) == 0 {
+			return false
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("no attempt of %s listed within 10s", msgID)
-	return svix.MessageAttemptOut{}
+		first = list.Data[0]
+		return true
+	})
+	return first
 }
