@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hookd/hookd/hookdtest"
 	"github.com/hookd/hookd/server"
 	svix "github.com/svix/svix-webhooks/go"
 	"github.com/svix/svix-webhooks/go/models"
@@ -83,18 +84,15 @@ func (c *counter) waitCounts(t *testing.T, want map[string]int) {
 // waitTaskSDK reads the task through the SDK until it is no longer running.
 func waitTaskSDK(t *testing.T, c *svix.Svix, id string) *svix.BackgroundTaskOut {
 	t.Helper()
-	for range 1000 {
-		tk, err := c.BackgroundTask.Get(t.Context(), id)
-		if err != nil {
+	var tk *svix.BackgroundTaskOut
+	hookdtest.Eventually(t, 10*time.Second, "task "+id+" to end", func() bool {
+		var err error
+		if tk, err = c.BackgroundTask.Get(t.Context(), id); err != nil {
 			t.Fatalf("get task %s: %v", id, err)
 		}
-		if tk.Status != models.BACKGROUNDTASKSTATUS_RUNNING {
-			return tk
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatalf("task %s still running after 10 s", id)
-	return nil
+		return tk.Status != models.BACKGROUNDTASKSTATUS_RUNNING
+	})
+	return tk
 }
 
 // sent returns the messagesSent of a task's data.
@@ -126,20 +124,17 @@ func (ts *testServer) startTask(t *testing.T, path, body, kind string) taskOut {
 // waitTask polls the task until it is no longer running.
 func (ts *testServer) waitTask(t *testing.T, id string) taskOut {
 	t.Helper()
-	for range 1000 {
+	var out taskOut
+	hookdtest.Eventually(t, 10*time.Second, "task "+id+" to end", func() bool {
 		code, b := ts.raw(t, "GET", "/api/v1/background-task/"+id, "")
 		if code != http.StatusOK {
 			t.Fatalf("get task %s: %d %s", id, code, b)
 		}
-		var out taskOut
+		out = taskOut{}
 		decodeJSON(t, b, &out)
-		if out.Status != "running" {
-			return out
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatalf("task %s still running after 10 s", id)
-	return taskOut{}
+		return out.Status != "running"
+	})
+	return out
 }
 
 // sendRaw accepts a message and returns its ID.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hookd/hookd"
+	"github.com/hookd/hookd/hookdtest"
 	"github.com/hookd/hookd/sqlite"
 	"github.com/hookd/hookd/task"
 )
@@ -68,18 +69,16 @@ func (f *fixture) run(t *testing.T, id string) (*hookd.Task, task.Progress) {
 	done := make(chan error, 1)
 	go func() { done <- f.r.Run(ctx) }()
 	defer func() { cancel(); <-done }()
-	for range 1000 {
-		tk, err := f.st.Task(t.Context(), id)
+	var tk *hookd.Task
+	hookdtest.Eventually(t, 10*time.Second, "the task to end", func() bool {
+		var err error
+		tk, err = f.st.Task(t.Context(), id)
 		must(t, err)
-		if tk.Status != hookd.TaskRunning {
-			var p task.Progress
-			must(t, json.Unmarshal(tk.Data, &p))
-			return tk, p
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatal("task still running after 10 s")
-	return nil, task.Progress{}
+		return tk.Status != hookd.TaskRunning
+	})
+	var p task.Progress
+	must(t, json.Unmarshal(tk.Data, &p))
+	return tk, p
 }
 
 // pending counts the endpoint's deliveries made due again.
