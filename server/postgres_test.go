@@ -123,3 +123,67 @@ func TestPostgresIdempotencyAcrossNodes(t *testing.T) {
 		t.Fatalf("%d applications named Acme exist; want 1", created)
 	}
 }
+
+// TestPostgresMessageIdempotencyAcrossNodes sends one message with one Idempotency-Key
+// to two servers sharing a database at once. The key is stored in the message's own
+// transaction: exactly one message is created, and every request, on either node, is
+// answered 202 with it (no request is turned away as busy).
+func TestPostgresMessageIdempotencyAcrossNodes(t *testing.T) {
+	db := postgresDB(t)
+	nodes := []*testServer{
+		startServer(t, func(c *server.Config) { c.DB = db }),
+		startServer(t, func(c *server.Config) { c.DB = db }),
+	}
+	ctx := context.Background()
+	app, err := nodes[0].client.Application.Create(ctx, svix.ApplicationIn{Name: "Acme"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const requests = 16
+	type answer struct {
+		status int
+		id     string
+	}
+	answers := make([]answer, requests)
+	var wg sync.WaitGroup
+	for i := range requests {
+		wg.Go(func() {
+			req, err := http.NewRequest(http.MethodPost, nodes[i%2].url+"/api/v1/app/"+app.Id+"/msg",
+				strings.NewReader(`{"eventType":"invoice.paid","payload":{"n":1}}`))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			req.Header.Set("Authorization", "Bearer "+adminToken)
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Idempotency-Key", "same-message-key")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer resp.Body.Close()
+			var body struct{ ID string }
+			_ = json.NewDecoder(resp.Body).Decode(&body)
+			answers[i] = answer{resp.StatusCode, body.ID}
+		})
+	}
+	wg.Wait()
+	ids := map[string]bool{}
+	for i, a := range answers {
+		if a.status != http.StatusAccepted {
+			t.Errorf("request %d: status %d", i, a.status)
+		}
+		ids[a.id] = true
+	}
+	if len(ids) != 1 {
+		t.Fatalf("answers name %d messages (%v); want exactly one", len(ids), ids)
+	}
+	list, err := nodes[0].client.Message.List(ctx, app.Id, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list.Data) != 1 {
+		t.Fatalf("%d messages exist; want 1", len(list.Data))
+	}
+}
