@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -85,10 +86,14 @@ func (c *fanoutCache) invalidate() {
 
 // changesFanout reports whether a request may change what the fan-out cache holds:
 // every write except accepting a message (which only creates an application the
-// cache has not seen yet, see fanoutTargets).
+// cache has not seen yet, see fanoutTargets) and trying a payload filter (which
+// changes nothing).
 func changesFanout(r *http.Request, rt route) bool {
 	switch r.Method {
 	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		return false
+	}
+	if strings.HasSuffix(rt.pattern, "/filter/test") {
 		return false
 	}
 	return rt.pattern != messagesPattern || r.Method != http.MethodPost
