@@ -81,12 +81,12 @@ func (e *FilterError) Error() string {
 	if len(e.Loc) == 0 {
 		return e.Msg
 	}
-	return FilterLocation(e.Loc) + ": " + e.Msg
+	return filterLocation(e.Loc) + ": " + e.Msg
 }
 
-// FilterLocation writes a location in a filter the way errors show it: keys joined by
+// filterLocation writes a location in a filter the way errors show it: keys joined by
 // dots, array indexes in brackets.
-func FilterLocation(loc []string) string {
+func filterLocation(loc []string) string {
 	var b strings.Builder
 	for _, s := range loc {
 		if _, err := strconv.Atoi(s); err == nil {
@@ -108,7 +108,7 @@ func ParsePayloadFilter(field string, raw []byte) (*PayloadFilter, error) {
 	if ferr != nil {
 		msg := ferr.Msg
 		if len(ferr.Loc) > 0 {
-			msg = field + "." + FilterLocation(ferr.Loc) + ": " + msg
+			msg = field + "." + filterLocation(ferr.Loc) + ": " + msg
 		} else {
 			msg = field + ": " + msg
 		}
@@ -213,7 +213,7 @@ func (p *filterParser) node(raw []byte, loc []string, depth int) (*filterNode, *
 	if json.Unmarshal(rawPath, &path) != nil {
 		return nil, fail(append(loc, "path"), "must be a string such as \"data.amount\" or a JSON Pointer such as \"/data/amount\"")
 	}
-	segs, msg := ParseFilterPath(path)
+	segs, msg := parseFilterPath(path)
 	if msg != "" {
 		return nil, fail(append(loc, "path"), "%s", msg)
 	}
@@ -253,11 +253,11 @@ func (p *filterParser) node(raw []byte, loc []string, depth int) (*filterNode, *
 	return n, nil
 }
 
-// ParseFilterPath splits a path of a payload filter into its segments: a JSON Pointer
+// parseFilterPath splits a path of a payload filter into its segments: a JSON Pointer
 // ("/data/amount", RFC 6901) when it starts with '/', else keys separated by dots
 // ("data.amount"). A segment that is a number also indexes an array. The message
 // says what is wrong, "" for a good path.
-func ParseFilterPath(path string) ([]string, string) {
+func parseFilterPath(path string) ([]string, string) {
 	if path == "" {
 		return nil, "must not be empty"
 	}
