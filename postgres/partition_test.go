@@ -119,6 +119,33 @@ func TestAttemptPartitionMigration(t *testing.T) {
 	if where == "attempts_default" || where == p0 {
 		t.Fatalf("a new attempt went to %s, want a partition made ahead", where)
 	}
+	// An attempt no partition covers yet waits in the default partition and moves
+	// into its own once that is made.
+	ahead := time.Now().Add(30 * time.Hour)
+	farID := hookd.IDGen{Now: func() time.Time { return ahead }}.New(hookd.PrefixAttempt)
+	if _, err := s.Pool().Exec(ctx, `INSERT INTO attempts (id, app_id, msg_id, endpoint_id, url, status, timestamp)
+		VALUES ($1, $2, $3, 'ep_x', 'https://example.com', 0, now())`, farID, appID, msgID); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Pool().QueryRow(ctx, `SELECT tableoid::regclass::text FROM attempts WHERE id = $1`, farID).Scan(&where); err != nil {
+		t.Fatal(err)
+	}
+	if where != "attempts_default" {
+		t.Fatalf("an attempt 30 h ahead went to %s, want attempts_default", where)
+	}
+	if err := s.ReclaimSpace(ctx, time.Time{}, ahead); err != nil {
+		t.Fatalf("ReclaimSpace over the default partition's rows: %v", err)
+	}
+	if err := s.Pool().QueryRow(ctx, `SELECT tableoid::regclass::text FROM attempts WHERE id = $1`, farID).Scan(&where); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(where, "attempts_p") {
+		t.Fatalf("the attempt ahead is in %s after its partition was made, want that partition", where)
+	}
+	if _, err := s.Attempt(ctx, appID, msgID, farID); err != nil {
+		t.Fatalf("the moved attempt: %v", err)
+	}
+
 	// Dropping what is older than now keeps the new attempt and removes the old one.
 	if err := s.ReclaimSpace(ctx, soon.Add(-time.Second), time.Now()); err != nil {
 		t.Fatal(err)

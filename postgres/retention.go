@@ -175,12 +175,8 @@ func (s *Store) ReclaimSpace(ctx context.Context, before, now time.Time) error {
 		for from := top; from < end; {
 			// Bounds are whole widths since the Unix epoch (whole UTC days by default).
 			to := (from/width.Milliseconds() + 1) * width.Milliseconds()
-			name := "attempts_p" + strconv.FormatInt(from, 10) + "_" + strconv.FormatInt(to, 10)
-			_, err := tx.Exec(ctx, `CREATE TABLE `+pgx.Identifier{name}.Sanitize()+` PARTITION OF attempts
-				FOR VALUES FROM ('`+hookd.IDAt(hookd.PrefixAttempt, time.UnixMilli(from))+`')
-				TO ('`+hookd.IDAt(hookd.PrefixAttempt, time.UnixMilli(to))+`')`)
-			if err != nil {
-				return fmt.Errorf("create partition %s: %w", name, err)
+			if err := createPartition(ctx, tx, from, to); err != nil {
+				return err
 			}
 			from = to
 		}
@@ -191,6 +187,31 @@ func (s *Store) ReclaimSpace(ctx context.Context, before, now time.Time) error {
 	}
 	if err != nil {
 		return fmt.Errorf("reclaim space: %w", err)
+	}
+	return nil
+}
+
+// createPartition adds the attempt partition for the IDs of [from, to) (Unix ms).
+// Attempts that went to attempts_default because no partition covered them (one made
+// by a node whose clock ran far ahead, say) move into it first: the partition is made
+// as a table of its own, filled from the default partition and then attached, so
+// that such rows never block the partitions after them.
+func createPartition(ctx context.Context, tx pgx.Tx, from, to int64) error {
+	name := pgx.Identifier{"attempts_p" + strconv.FormatInt(from, 10) + "_" + strconv.FormatInt(to, 10)}.Sanitize()
+	lo, hi := hookd.IDAt(hookd.PrefixAttempt, time.UnixMilli(from)), hookd.IDAt(hookd.PrefixAttempt, time.UnixMilli(to))
+	// One statement at a time: the later ones name the table the first makes.
+	for _, q := range []struct {
+		sql  string
+		args []any
+	}{
+		{`CREATE TABLE ` + name + ` (LIKE attempts INCLUDING DEFAULTS)`, nil},
+		{`WITH moved AS (DELETE FROM attempts_default WHERE id >= $1 AND id < $2 RETURNING *)
+			INSERT INTO ` + name + ` SELECT * FROM moved`, []any{lo, hi}},
+		{`ALTER TABLE attempts ATTACH PARTITION ` + name + ` FOR VALUES FROM ('` + lo + `') TO ('` + hi + `')`, nil},
+	} {
+		if _, err := tx.Exec(ctx, q.sql, q.args...); err != nil {
+			return fmt.Errorf("create partition %s: %w", name, err)
+		}
 	}
 	return nil
 }
