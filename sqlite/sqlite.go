@@ -338,30 +338,35 @@ func createPrivate(path string) error {
 }
 
 // useIncrementalVacuum turns auto_vacuum to INCREMENTAL, so that ReclaimSpace can give
-// the pages purges free back to the file system. A new file takes the setting as it
-// is created; an existing file that has tables needs one VACUUM to switch, which
-// rewrites it whole (once, at the first start after an upgrade).
+// the pages purges free back to the file system. Once a file has its first page
+// (switching to WAL writes it) the setting only takes effect through a VACUUM, which
+// rewrites the file: instant for a new one, once at the first start after an upgrade
+// for an existing one.
 func (s *Store) useIncrementalVacuum(ctx context.Context) error {
-	var mode int
-	if err := s.writer.QueryRowContext(ctx, `PRAGMA auto_vacuum`).Scan(&mode); err != nil {
+	const incremental = 2
+	mode := func() (int, error) {
+		var m int
+		err := s.writer.QueryRowContext(ctx, `PRAGMA auto_vacuum`).Scan(&m)
+		return m, err
+	}
+	m, err := mode()
+	if err != nil {
 		return fmt.Errorf("sqlite auto_vacuum: %w", err)
 	}
-	const incremental = 2
-	if mode == incremental {
+	if m == incremental {
 		return nil
 	}
 	if _, err := s.writer.ExecContext(ctx, `PRAGMA auto_vacuum = INCREMENTAL`); err != nil {
 		return fmt.Errorf("sqlite auto_vacuum: %w", err)
 	}
-	var tables int
-	if err := s.writer.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_schema`).Scan(&tables); err != nil {
-		return fmt.Errorf("sqlite auto_vacuum: %w", err)
-	}
-	if tables == 0 {
-		return nil
+	if m, err = mode(); err != nil || m == incremental {
+		return err
 	}
 	if _, err := s.writer.ExecContext(ctx, `VACUUM`); err != nil {
 		return fmt.Errorf("sqlite vacuum to switch auto_vacuum to incremental: %w", err)
+	}
+	if m, err = mode(); err != nil || m != incremental {
+		return fmt.Errorf("sqlite auto_vacuum is %d after VACUUM, want %d (incremental): %v", m, incremental, err)
 	}
 	return nil
 }
