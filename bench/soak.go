@@ -20,21 +20,23 @@ type SizeSample struct {
 	IngestPerS  float64 `json:"ingest_per_s"`
 	DeliverPerS float64 `json:"deliveries_per_s"`
 	// StoreMB is the SQLite file with its WAL, or the PostgreSQL tables messages,
-	// deliveries and attempts with their indexes, TOAST and partitions.
+	// deliveries, attempts and idempotent_responses with their indexes, TOAST and
+	// partitions.
 	StoreMB float64 `json:"store_mb"`
 	// Tables are PostgreSQL's sizes per table (MB).
 	Tables map[string]float64 `json:"tables,omitempty"`
 }
 
 // soakArgs are the server flags of a soak run: the short retention, rows gone at
-// twice it, and attempt partitions small enough to be dropped within the run.
+// twice it (idempotency keys too, as the bench sends one with every message), and
+// attempt partitions small enough to be dropped within the run.
 func soakArgs(cfg Config) []string {
 	if cfg.Retention <= 0 {
 		return nil
 	}
 	width := max(cfg.Retention/2, time.Minute)
 	return []string{"--retention", cfg.Retention.String(), "--metadata-retention", (2 * cfg.Retention).String(),
-		"--partition-width", width.String()}
+		"--idempotency-ttl", max(2*cfg.Retention, time.Minute).String(), "--partition-width", width.String()}
 }
 
 // storeSizer measures a store's size on disk.
@@ -62,7 +64,7 @@ func newSizer(ctx context.Context, db string) (storeSizer, func(), error) {
 		mu.Lock()
 		defer mu.Unlock()
 		rows, err := conn.Query(ctx, `SELECT t.name, coalesce(sum(pg_total_relation_size(p.relid)), 0)
-			FROM unnest(ARRAY['messages', 'deliveries', 'attempts']) AS t(name)
+			FROM unnest(ARRAY['messages', 'deliveries', 'attempts', 'idempotent_responses']) AS t(name)
 			CROSS JOIN LATERAL pg_partition_tree(t.name::regclass) AS p
 			GROUP BY t.name`)
 		if err != nil {

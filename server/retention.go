@@ -11,7 +11,7 @@ import (
 const (
 	// idempotencyPurgeInterval is how often the server forgets expired idempotent
 	// answers.
-	idempotencyPurgeInterval = 10 * time.Minute
+	idempotencyPurgeInterval = time.Minute
 	// purgeInterval is how often the loop looks for expired payloads and messages
 	// once it has caught up.
 	purgeInterval = time.Second
@@ -118,7 +118,7 @@ func (s *Server) stopRetention() {
 
 // PurgeExpired forgets the answers to idempotent requests older than IdempotencyTTL
 // (and claims of requests that never finished), so that the table does not grow
-// forever. The server runs it every ten minutes.
+// forever. The server runs it every minute.
 func (s *Server) PurgeExpired(ctx context.Context) error {
 	return s.store.DeleteIdempotentResponses(ctx, s.now().Add(-s.cfg.IdempotencyTTL))
 }
