@@ -25,4 +25,14 @@ const (
 	// DefaultCacheTTL is how long the API and the dispatcher reuse an application, its
 	// endpoints and event types they have read: a change reaches every node within it.
 	DefaultCacheTTL = time.Second
+	// DefaultFailingAfter is the failed attempt count of a message at which
+	// message.attempt.failing is sent.
+	DefaultFailingAfter = 4
+	// DefaultCircuitFailures is how many consecutive failures open an endpoint's
+	// circuit.
+	DefaultCircuitFailures = 10
+	// DefaultCircuitBackoff is how long an opened circuit waits before its first
+	// probe, and DefaultCircuitMaxBackoff the longest wait between probes.
+	DefaultCircuitBackoff    = 5 * time.Second
+	DefaultCircuitMaxBackoff = 5 * time.Minute
 )

@@ -26,7 +26,10 @@ type Endpoint struct {
 	DisabledAt *time.Time
 	// RateLimit is the maximum deliveries per second to this endpoint (0: unlimited).
 	RateLimit int
-	Metadata  map[string]string
+	// MaxConcurrency caps the requests in flight to this endpoint, from all nodes
+	// together, below the server's --endpoint-concurrency (0: the server's cap).
+	MaxConcurrency int
+	Metadata       map[string]string
 	// Headers are sent with every request to the endpoint.
 	Headers map[string]string
 	// Secrets sign the requests: Secrets[0] is current; older ones keep signing until

@@ -28,6 +28,7 @@ type Store interface {
 	TaskStore
 	SearchStore
 	RetentionStore
+	CircuitStore
 
 	// Wake returns a channel that receives a value (best effort, coalesced) whenever
 	// any node commits new due work: a new message's deliveries, a resend, a recover.

@@ -182,6 +182,19 @@ func (e *Endpoint) SetRateLimit(perSecond int64) error {
 	return nil
 }
 
+// MaxEndpointConcurrency bounds an endpoint's maxConcurrency.
+const MaxEndpointConcurrency = 10000
+
+// SetMaxConcurrency checks and sets the endpoint's cap on requests in flight (0: the
+// server's --endpoint-concurrency).
+func (e *Endpoint) SetMaxConcurrency(n int64) error {
+	if n < 0 || n > MaxEndpointConcurrency {
+		return Invalid("maxConcurrency", "maxConcurrency must be between 0 (the server's --endpoint-concurrency) and %d", MaxEndpointConcurrency)
+	}
+	e.MaxConcurrency = int(n)
+	return nil
+}
+
 // SetTimeoutMs checks and sets the endpoint's request timeout in milliseconds (0: the
 // server's).
 func (e *Endpoint) SetTimeoutMs(ms int64) error {

@@ -36,6 +36,8 @@ type endpointIn struct {
 	TimeoutMs        optional[int64]  `json:"timeoutMs"`
 	// PayloadFilter limits the endpoint to the messages whose payload it matches.
 	PayloadFilter optional[json.RawMessage] `json:"payloadFilter"`
+	// MaxConcurrency caps the requests in flight to the endpoint (0: the server's).
+	MaxConcurrency optional[int64] `json:"maxConcurrency"`
 }
 
 // endpointPatch is the body of PATCH …/endpoint/{endpoint_id}.
@@ -57,6 +59,7 @@ type endpointPatch struct {
 	RetrySchedule    optional[string]            `json:"retrySchedule"`
 	TimeoutMs        optional[int64]             `json:"timeoutMs"`
 	PayloadFilter    optional[json.RawMessage]   `json:"payloadFilter"`
+	MaxConcurrency   optional[int64]             `json:"maxConcurrency"`
 }
 
 // endpointOut is an endpoint as the API shows it. Renamed fields appear under both
@@ -87,6 +90,8 @@ type endpointOut struct {
 	TimeoutMs        *int64  `json:"timeoutMs"`       // null: the server's
 	// PayloadFilter is null for an endpoint without one.
 	PayloadFilter *hookd.PayloadFilter `json:"payloadFilter"`
+	// MaxConcurrency is null for the server's --endpoint-concurrency.
+	MaxConcurrency *int64 `json:"maxConcurrency"`
 }
 
 func epOut(e *hookd.Endpoint) endpointOut {
@@ -111,6 +116,10 @@ func epOut(e *hookd.Endpoint) endpointOut {
 	if e.Timeout > 0 {
 		ms := e.Timeout.Milliseconds()
 		out.TimeoutMs = &ms
+	}
+	if e.MaxConcurrency > 0 {
+		n := int64(e.MaxConcurrency)
+		out.MaxConcurrency = &n
 	}
 	if e.RateLimit > 0 {
 		rl := int32(e.RateLimit)
@@ -190,6 +199,11 @@ func (s *Server) applyEndpoint(in *endpointIn, e *hookd.Endpoint, isNew bool) (w
 	}
 	if in.TimeoutMs.Set || isNew {
 		if err := e.SetTimeoutMs(in.TimeoutMs.Value); err != nil {
+			return p, err
+		}
+	}
+	if in.MaxConcurrency.Set || isNew {
+		if err := e.SetMaxConcurrency(in.MaxConcurrency.Value); err != nil {
 			return p, err
 		}
 	}
@@ -476,6 +490,11 @@ func (s *Server) applyEndpointPatch(in *endpointPatch, e *hookd.Endpoint) error 
 	}
 	if in.TimeoutMs.Set {
 		if err := e.SetTimeoutMs(in.TimeoutMs.Value); err != nil {
+			return err
+		}
+	}
+	if in.MaxConcurrency.Set {
+		if err := e.SetMaxConcurrency(in.MaxConcurrency.Value); err != nil {
 			return err
 		}
 	}

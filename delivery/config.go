@@ -35,6 +35,8 @@ type Store interface {
 	EventType(ctx context.Context, name string) (*hookd.EventType, error)
 	CreateMessage(ctx context.Context, msg *hookd.Message, deliveries []*hookd.Delivery) (*hookd.Message, error)
 	PutSettingIfAbsent(ctx context.Context, name, value string) (string, error)
+	Circuit(ctx context.Context, appID, endpointID string) (*hookd.Circuit, error)
+	SwapCircuit(ctx context.Context, c *hookd.Circuit) (bool, error)
 }
 
 var _ Store = hookd.Store(nil)
@@ -126,6 +128,14 @@ type Config struct {
 	// FailingAfter is the attempt count after which message.attempt.failing is sent.
 	FailingAfter int
 
+	// CircuitFailures is how many consecutive failures (no answer, or a 5xx) open an
+	// endpoint's circuit; negative turns circuit breaking off.
+	CircuitFailures int
+	// CircuitBackoff is how long an opened circuit waits before its first probe;
+	// each failed probe doubles the wait, up to CircuitMaxBackoff.
+	CircuitBackoff    time.Duration
+	CircuitMaxBackoff time.Duration
+
 	// OperationalWebhookURL receives operational events, signed with
 	// OperationalWebhookSecret; empty turns them off.
 	OperationalWebhookURL    string
@@ -158,7 +168,10 @@ func DefaultConfig() Config {
 		MaxResponseBytes:    4 << 10,
 		UserAgent:           "hookd-webhooks/1.0 (+https://github.com/hookd/hookd)",
 		DisableAfter:        hookd.DefaultDisableAfter,
-		FailingAfter:        4,
+		FailingAfter:        hookd.DefaultFailingAfter,
+		CircuitFailures:     hookd.DefaultCircuitFailures,
+		CircuitBackoff:      hookd.DefaultCircuitBackoff,
+		CircuitMaxBackoff:   hookd.DefaultCircuitMaxBackoff,
 	}
 }
 
@@ -202,6 +215,10 @@ func (c Config) withDefaults() Config {
 	setDur(&c.CacheTTL, d.CacheTTL)
 	setDur(&c.RequestTimeout, d.RequestTimeout)
 	setDur(&c.DisableAfter, d.DisableAfter)
+	setInt(&c.CircuitFailures, d.CircuitFailures)
+	setDur(&c.CircuitBackoff, d.CircuitBackoff)
+	setDur(&c.CircuitMaxBackoff, d.CircuitMaxBackoff)
+	c.CircuitMaxBackoff = max(c.CircuitMaxBackoff, c.CircuitBackoff)
 	setDur(&c.Lease, 2*c.RequestTimeout)
 	if c.RetrySchedule.Name == "" {
 		c.RetrySchedule = d.RetrySchedule
@@ -244,6 +261,7 @@ func (c Config) Validate() error {
 		{"FlushInterval", c.FlushInterval}, {"Lease", c.Lease}, {"Poll", c.Poll},
 		{"SaturatedDelay", c.SaturatedDelay}, {"ShutdownTimeout", c.ShutdownTimeout},
 		{"RequestTimeout", c.RequestTimeout}, {"DisableAfter", c.DisableAfter},
+		{"CircuitBackoff", c.CircuitBackoff}, {"CircuitMaxBackoff", c.CircuitMaxBackoff},
 	} {
 		if f.v <= 0 {
 			bad(f.name, "must be positive, got %s", f.v)

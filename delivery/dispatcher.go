@@ -66,6 +66,7 @@ type Dispatcher struct {
 	mu       sync.Mutex
 	share    shareState
 	lanes    map[string]*lane
+	appLims  map[string]*appLimit // by application ID
 	stopping bool
 	lanesWG  sync.WaitGroup
 	runCtx   context.Context // done when Run's context is
@@ -121,6 +122,7 @@ func New(cfg Config) (*Dispatcher, error) {
 		nudge:      make(chan struct{}, 1),
 		share:      shareState{apps: make(map[string]*appShare), freed: make(chan struct{})},
 		lanes:      make(map[string]*lane),
+		appLims:    make(map[string]*appLimit),
 		health:     make(map[string]healthState),
 	}
 	if d.rand == nil {

@@ -22,9 +22,20 @@ type lane struct {
 	// queues while there are idle workers, and counts that worker busy again.
 	idle  int
 	ready chan struct{}
-	rate  float64 // this node's share of the endpoint's deliveries per second, 0 for no limit
+	rate  float64 // the lane's deliveries per second (cfgRate or adaptRate), 0 for no limit
 	lim   *rate.Limiter
-	used  time.Time
+	// cfgRate is this node's share of the endpoint's rateLimit, 0 for none.
+	cfgRate float64
+	// maxConc is the endpoint's maxConcurrency, for all nodes together (0: none).
+	maxConc int
+	// Adaptive limits after throttling answers (see circuit.go), 0 when lifted:
+	// requests in flight, requests per second, and the rate at which the latter is
+	// lifted.
+	aimdConc, adaptRate, adaptCeil float64
+	decreased                      time.Time // the last decrease (wall clock)
+	// circuit is the endpoint's circuit as this node last saw it.
+	circuit laneCircuit
+	used    time.Time
 	// done deliveries were worked on since since: the lane's observed pace.
 	done  int
 	since time.Time
@@ -58,19 +69,33 @@ func (l *lane) setRate(perSecond, nodes int) {
 	if perSecond > 0 {
 		share = float64(perSecond) / float64(max(nodes, 1))
 	}
-	if share == l.rate {
+	if share == l.cfgRate {
 		return
 	}
-	l.rate = share
-	if share == 0 {
+	l.cfgRate = share
+	l.applyRate()
+}
+
+// applyRate sets the limiter to the lower of the configured and the adaptive rate;
+// d.mu is held.
+func (l *lane) applyRate() {
+	r := l.cfgRate
+	if l.adaptRate > 0 && (r == 0 || l.adaptRate < r) {
+		r = l.adaptRate
+	}
+	if r == l.rate {
+		return
+	}
+	l.rate = r
+	if r == 0 {
 		l.lim = nil
 		return
 	}
 	if l.lim == nil {
-		l.lim = rate.NewLimiter(rate.Limit(share), 1)
+		l.lim = rate.NewLimiter(rate.Limit(r), 1)
 		return
 	}
-	l.lim.SetLimit(rate.Limit(share))
+	l.lim.SetLimit(rate.Limit(r))
 }
 
 // concurrency is how many requests this node may have in flight to one endpoint:
@@ -80,11 +105,31 @@ func (d *Dispatcher) concurrency() int {
 	return max(1, (d.cfg.EndpointConcurrency+n-1)/max(n, 1))
 }
 
+// laneCap is how many requests this node may have in flight to the lane's endpoint:
+// its share of EndpointConcurrency and of the endpoint's maxConcurrency; d.mu is held.
+func (d *Dispatcher) laneCap(l *lane) int {
+	c := d.concurrency()
+	if l.maxConc > 0 {
+		n := int(d.nodes.Load())
+		c = min(c, max(1, (l.maxConc+n-1)/max(n, 1)))
+	}
+	return c
+}
+
+// laneConcurrency is laneCap lowered by the lane's adaptive limit; d.mu is held.
+func (d *Dispatcher) laneConcurrency(l *lane) int {
+	c := d.laneCap(l)
+	if l.aimdConc > 0 {
+		c = min(c, max(1, int(l.aimdConc)))
+	}
+	return c
+}
+
 // laneWorkers is how many workers the lane may have: its share of the endpoint's
 // concurrency, and no more than it may have requests in flight while slow or not yet
 // answered quickly (see share.go); d.mu is held.
 func (d *Dispatcher) laneWorkers(l *lane) int {
-	n := d.concurrency()
+	n := d.laneConcurrency(l)
 	now := time.Now()
 	if l.slow(now) {
 		n = min(n, slowCapacity(d.cfg.EndpointConcurrency))
@@ -162,7 +207,7 @@ func (d *Dispatcher) sweepLanes() {
 func (d *Dispatcher) next(l *lane, idle *time.Timer) (*hookd.Delivery, bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	for !d.stopping && l.active-l.idle <= d.concurrency() {
+	for !d.stopping && l.active-l.idle <= d.laneConcurrency(l) {
 		if len(l.queue) > 0 {
 			dl := l.queue[0]
 			l.queue[0] = nil
@@ -237,11 +282,16 @@ func (d *Dispatcher) process(ctx context.Context, l *lane, dl *hookd.Delivery) {
 		return
 	}
 
+	appLim := d.appLimiter(dl.AppID)
 	d.mu.Lock()
 	l.setRate(info.ep.RateLimit, int(d.nodes.Load()))
+	l.maxConc = info.ep.MaxConcurrency
 	lim := l.lim
 	d.mu.Unlock()
-	if lim != nil {
+	for _, lim := range []*rate.Limiter{lim, appLim} {
+		if lim == nil {
+			continue
+		}
 		if err := lim.Wait(d.runCtx); err != nil {
 			d.results <- item{back: dl, until: d.cfg.Now()}
 			return
@@ -259,14 +309,24 @@ func (d *Dispatcher) process(ctx context.Context, l *lane, dl *hookd.Delivery) {
 	if d.cfg.Now().Add(info.timeout + time.Second).After(dl.NextAttempt) {
 		// The lease would run out during the request: give it back to be claimed
 		// again with a fresh lease (long enough, now that info.timeout is known).
-		d.finishRequest(l, start)
+		d.finishRequest(l, start, false)
 		d.results <- item{back: dl, until: d.cfg.Now()}
+		return
+	}
+	// Asked last, right before sending, so that a circuit opened or a pause set by
+	// the request that held this one's place is seen.
+	if ok, until := d.gate(d.runCtx, l, info, dl); !ok {
+		d.finishRequest(l, start, false)
+		d.results <- item{back: dl, until: until}
 		return
 	}
 	d.inFlight.Add(1)
 	r := d.send(ctx, info, dl)
 	d.inFlight.Add(-1)
-	d.finishRequest(l, start)
+	if ctx.Err() == nil {
+		d.noteOutcome(d.sendCtx, l, info, dl, r)
+	}
+	d.finishRequest(l, start, true)
 	d.results <- d.decide(dl, info, r)
 }
 

@@ -22,10 +22,14 @@ const operationalEndpointUID = "operational-webhook"
 
 // Operational event types the dispatcher emits.
 const (
-	EventEndpointDisabled         = "endpoint.disabled"
-	EventMessageAttemptExhausted  = "message.attempt.exhausted"
-	EventMessageAttemptFailing    = "message.attempt.failing"
-	EventMessageAttemptRecovered  = "message.attempt.recovered"
+	EventEndpointDisabled        = "endpoint.disabled"
+	EventMessageAttemptExhausted = "message.attempt.exhausted"
+	EventMessageAttemptFailing   = "message.attempt.failing"
+	EventMessageAttemptRecovered = "message.attempt.recovered"
+	// EventEndpointCircuitOpened and EventEndpointCircuitClosed are hookd extensions:
+	// an endpoint's circuit opened after consecutive failures, and closed again.
+	EventEndpointCircuitOpened    = "endpoint.circuit.opened"
+	EventEndpointCircuitClosed    = "endpoint.circuit.closed"
 	healthCheckInterval           = time.Second
 	operationalEndpointDescriptor = "Operational webhooks of this hookd server (managed by hookd)"
 )

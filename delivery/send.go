@@ -268,7 +268,7 @@ func (d *Dispatcher) send(ctx context.Context, info *endpointInfo, dl *hookd.Del
 		// A failure either way; say why the body is cut short.
 		r.err = "reading response: " + describe(err, info.timeout)
 	}
-	if r.code == http.StatusTooManyRequests || r.code == http.StatusServiceUnavailable {
+	if throttling(r.code) {
 		r.retryAfter = retryAfter(string(resp.Header.Peek("Retry-After")), d.cfg.Now())
 	}
 	r.abort = strings.EqualFold(strings.TrimSpace(string(resp.Header.Peek(abortHeader))), "true")

@@ -22,9 +22,9 @@ import (
 //     slow lane holds few deliveries (slowCapacity), so dead endpoints neither take
 //     the workers nor fill the dispatcher's memory budget.
 //
-// A healthy endpoint's latency thus does not depend on how many endpoints hang. This
-// is where a circuit breaker would plug in: an open circuit is a lane that may not
-// start at all (mayStart), whose deliveries wait in the store.
+// A healthy endpoint's latency thus does not depend on how many endpoints hang. An
+// endpoint whose circuit is open (circuit.go) sends nothing at all: its deliveries
+// wait in the store until its probe.
 
 // slowRequest is how long a request may take before its lane counts as slow.
 const slowRequest = time.Second
@@ -93,6 +93,9 @@ func (d *Dispatcher) mayStart(l *lane, now time.Time) bool {
 	free := workers - sh.running
 	if free <= 0 {
 		return false
+	}
+	if len(l.starts) >= d.laneConcurrency(l) {
+		return false // the endpoint's cap, or its adaptive limit after throttling
 	}
 	slow := l.slow(now)
 	if slow && (sh.slowRunning >= max(1, workers/4) || len(l.starts) >= slowCapacity(d.cfg.EndpointConcurrency)) {
@@ -168,8 +171,9 @@ func (d *Dispatcher) startRequest(l *lane) (time.Time, startResult) {
 }
 
 // finishRequest counts the request started at start finished, notes whether the lane
-// is slow, and wakes the lanes waiting for a worker.
-func (d *Dispatcher) finishRequest(l *lane, start time.Time) {
+// is slow (unless the request was never sent: sent false), and wakes the lanes
+// waiting for a worker.
+func (d *Dispatcher) finishRequest(l *lane, start time.Time, sent bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	now := time.Now()
@@ -180,7 +184,9 @@ func (d *Dispatcher) finishRequest(l *lane, start time.Time) {
 		}
 		l.starts = slices.Delete(l.starts, i, i+1)
 	}
-	if now.Sub(start) >= slowRequest {
+	if !sent {
+		// Neither slow nor quick: nothing was asked of the endpoint.
+	} else if now.Sub(start) >= slowRequest {
 		l.slowUntil = now.Add(slowFor)
 	} else {
 		l.slowUntil = time.Time{}

@@ -80,6 +80,16 @@ type Config struct {
 	EnforceSchemas bool
 	// DisableAfter disables an endpoint that has failed continuously this long.
 	DisableAfter time.Duration
+	// FailingAfter is the failed attempt count of a message at which the
+	// message.attempt.failing operational event is sent.
+	FailingAfter int
+	// CircuitFailures is how many consecutive failures (no answer, or a 5xx) open an
+	// endpoint's circuit; 0 turns circuit breaking off.
+	CircuitFailures int
+	// CircuitBackoff is how long an open circuit waits before its first probe; each
+	// failed probe doubles it, up to CircuitMaxBackoff.
+	CircuitBackoff    time.Duration
+	CircuitMaxBackoff time.Duration
 	// RotationGrace is how long a rotated-out secret keeps signing by default.
 	RotationGrace time.Duration
 	// OperationalWebhookURL receives operational events (endpoint.disabled,
@@ -134,6 +144,10 @@ func DefaultConfig() Config {
 		Workers:             hookd.DefaultWorkers,
 		EndpointConcurrency: hookd.DefaultEndpointConcurrency,
 		DisableAfter:        hookd.DefaultDisableAfter,
+		FailingAfter:        hookd.DefaultFailingAfter,
+		CircuitFailures:     hookd.DefaultCircuitFailures,
+		CircuitBackoff:      hookd.DefaultCircuitBackoff,
+		CircuitMaxBackoff:   hookd.DefaultCircuitMaxBackoff,
 		RotationGrace:       hookd.DefaultRotationGrace,
 		IdempotencyTTL:      hookd.DefaultIdempotencyTTL,
 		Retention:           hookd.DefaultRetention,
@@ -196,6 +210,18 @@ func (c Config) Validate() error {
 	}
 	if c.PartitionWidth < 0 || (c.PartitionWidth > 0 && c.PartitionWidth < time.Second) {
 		errs = append(errs, errors.New("partition-width: must be at least 1s"))
+	}
+	if c.FailingAfter < 1 {
+		errs = append(errs, errors.New("failing-after: must be at least 1"))
+	}
+	if c.CircuitFailures < 0 {
+		errs = append(errs, errors.New("circuit-failures: must be 0 (off) or more"))
+	}
+	if c.CircuitBackoff <= 0 {
+		errs = append(errs, errors.New("circuit-backoff: must be positive"))
+	}
+	if c.CircuitMaxBackoff < c.CircuitBackoff {
+		errs = append(errs, errors.New("circuit-max-backoff: must be at least circuit-backoff"))
 	}
 	if c.IdempotencyTTL < time.Minute {
 		errs = append(errs, errors.New("idempotency-ttl: must be at least 1m"))

@@ -50,6 +50,10 @@ func (s *Server) startDelivery(ctx context.Context) (err error) {
 		Egress:                   eg,
 		RequireHTTPS:             s.cfg.RequireHTTPS,
 		DisableAfter:             s.cfg.DisableAfter,
+		FailingAfter:             s.cfg.FailingAfter,
+		CircuitFailures:          circuitFailures(s.cfg.CircuitFailures),
+		CircuitBackoff:           s.cfg.CircuitBackoff,
+		CircuitMaxBackoff:        s.cfg.CircuitMaxBackoff,
 		OperationalWebhookURL:    s.cfg.OperationalWebhookURL,
 		OperationalWebhookSecret: s.cfg.OperationalWebhookSecret,
 		Registerer:               s.registry,
@@ -118,4 +122,13 @@ func (s *Server) forgetEndpoint(appID, endpointID string) {
 	if d := s.dlv.d.Load(); d != nil {
 		d.ForgetEndpoint(appID, endpointID)
 	}
+}
+
+// circuitFailures maps the server's "0 turns circuit breaking off" to the
+// dispatcher's negative value.
+func circuitFailures(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
 }

@@ -25,6 +25,7 @@ var endpointTests = []test{
 			e.SignatureProfile = "hmac-sha256-hex"
 			e.RetrySchedule = "short"
 			e.Timeout = 2500 * time.Millisecond
+			e.MaxConcurrency = 3
 			e.FailingSince = &dis
 			e.ClientCert = &hookd.ClientCert{CertPEM: "-----BEGIN CERTIFICATE-----\n", KeyPEM: "-----BEGIN PRIVATE KEY-----\n"}
 			e.ServerCA = "-----BEGIN CERTIFICATE-----\nca\n"

@@ -40,6 +40,7 @@ func Run(t *testing.T, open func(t *testing.T) hookd.Store) {
 		{"Task", taskTests},
 		{"Search", searchTests},
 		{"Retention", retentionTests},
+		{"Circuit", circuitTests},
 		{"Secret", secretTests},
 		{"Store", storeTests},
 	}

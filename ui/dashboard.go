@@ -233,14 +233,19 @@ func (h *Handler) endpointPage(w http.ResponseWriter, r *http.Request, s *sessio
 	if err != nil {
 		return err
 	}
+	c, err := h.cfg.Store.Circuit(ctx, app.ID, e.ID)
+	if err != nil {
+		return err
+	}
 	h.render(w, r, http.StatusOK, "endpoint", adminView(s, "apps", "Endpoint "+e.ID, struct {
 		App      *hookd.Application
 		Endpoint endpointHealth
+		Circuit  circuitView
 		Attempts []*hookd.Attempt
 		Status   string
 		Next     string
 		Since    string
-	}{app, eh, attempts, q.Get("status"), nextIterator(attempts, pageSize, func(a *hookd.Attempt) string { return a.ID }),
+	}{app, eh, newCircuitView(c, h.now()), attempts, q.Get("status"), nextIterator(attempts, pageSize, func(a *hookd.Attempt) string { return a.ID }),
 		h.now().Add(-24 * time.Hour).Format(dateTimeLocal)}))
 	return nil
 }
@@ -538,4 +543,20 @@ func (h *Handler) eventTypesPage(w http.ResponseWriter, r *http.Request, s *sess
 		Next       string
 	}{ets, next}))
 	return nil
+}
+
+// circuitView is an endpoint's circuit breaker as its page shows it.
+type circuitView struct {
+	*hookd.Circuit
+	Paused bool // a Retry-After pauses the endpoint now
+	// Transitions are the circuit's latest changes, newest first.
+	Transitions []hookd.CircuitTransition
+}
+
+func newCircuitView(c *hookd.Circuit, now time.Time) circuitView {
+	v := circuitView{Circuit: c, Paused: now.Before(c.PausedUntil)}
+	for i := len(c.Transitions) - 1; i >= 0; i-- {
+		v.Transitions = append(v.Transitions, c.Transitions[i])
+	}
+	return v
 }
