@@ -9,7 +9,8 @@ import (
 // and whose PayloadFilter, if any, matches its payload, pending and due at now with
 // the given trigger, in the order of eps, with IDs from ids. The payload is decoded
 // once, and only when an endpoint has a filter; a payload that does not decode
-// matches no filter.
+// matches no filter. Those to FIFO endpoints are Ordered, in the queue of msg's
+// OrderingKey.
 func FanOut(msg *Message, eps []*Endpoint, now time.Time, trigger Trigger, ids IDGen) []*Delivery {
 	var (
 		ds      []*Delivery
@@ -30,10 +31,12 @@ func FanOut(msg *Message, eps []*Endpoint, now time.Time, trigger Trigger, ids I
 				continue
 			}
 		}
-		ds = append(ds, &Delivery{
+		d := &Delivery{
 			ID: ids.New(PrefixDelivery), AppID: msg.AppID, MsgID: msg.ID, EndpointID: e.ID,
 			Status: StatusPending, NextAttempt: now, Trigger: trigger, CreatedAt: now, UpdatedAt: now,
-		})
+		}
+		d.order(e, msg)
+		ds = append(ds, d)
 	}
 	return ds
 }

@@ -67,6 +67,15 @@ type Delivery struct {
 	Lease     int64
 	CreatedAt time.Time
 	UpdatedAt time.Time
+	// Ordered marks a delivery to a FIFO endpoint, set at fan-out: it is claimed
+	// only after the ordered deliveries created before it for the same endpoint and
+	// OrderingKey are done (FIFOStore states the rule).
+	Ordered bool
+	// OrderingKey is the message's OrderingKey, for an ordered delivery.
+	OrderingKey string
+	// Held marks an ordered delivery that failed for good on an endpoint that stops
+	// (FIFOStop): it halts its key until it is resent, recovered or released.
+	Held bool
 
 	// Message is filled in by ClaimDeliveries and EndpointDeliveries.
 	Message *Message
@@ -95,6 +104,8 @@ type AttemptResult struct {
 	NextAttempt time.Time
 	// Attempts is the delivery's new attempt count.
 	Attempts int
+	// Hold is the delivery's new Held (FIFOHold).
+	Hold bool
 }
 
 // KeyedAttempt returns r.Attempt with the keys it leaves empty (AppID, MsgID,
@@ -124,7 +135,9 @@ type DeliveryStore interface {
 	// or sending, NextAttempt <= now), oldest due first: it sets their status to
 	// sending, NextAttempt to now+lease and a new Lease, and returns them with their
 	// Message. Several nodes may call it at once; no delivery is handed out twice while
-	// its lease holds.
+	// its lease holds. An ordered delivery is handed out only while no ordered
+	// delivery created before it for the same endpoint and OrderingKey is pending,
+	// sending or Held (FIFOStore), so at most one of a key is out at a time.
 	ClaimDeliveries(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]*Delivery, error)
 	// RecordAttempts records a batch of results; all of them commit together.
 	//
@@ -136,8 +149,8 @@ type DeliveryStore interface {
 	// inserted again, so recording a batch a second time (after an error that left
 	// unclear whether it committed) changes nothing twice.
 	//
-	// Where the delivery still carries the result's Lease, its status, NextAttempt and
-	// Attempts become the result's, and its Trigger becomes TriggerScheduled: any later
+	// Where the delivery still carries the result's Lease, its status, NextAttempt,
+	// Attempts and Held (the result's Hold) become the result's, and its Trigger becomes TriggerScheduled: any later
 	// attempt is a scheduled retry unless a resend or a recover makes it manual again.
 	//
 	// The endpoints' FailingSince are set as EndpointHealth says for the batch's
@@ -149,18 +162,20 @@ type DeliveryStore interface {
 	// PostponeDeliveries gives back claimed deliveries unattempted: where the Lease still
 	// matches, status returns to pending and NextAttempt becomes until.
 	PostponeDeliveries(ctx context.Context, deliveries []*Delivery, until time.Time) error
-	// NextDue returns the earliest NextAttempt of any pending or sending delivery, and
-	// false when there is none.
+	// NextDue returns the earliest NextAttempt of any pending or sending delivery that
+	// ClaimDeliveries could hand out then (an ordered delivery waiting behind an
+	// earlier one of its key is not), and false when there is none.
 	NextDue(ctx context.Context) (time.Time, bool, error)
 
 	// CreateDeliveries inserts deliveries, skipping any (message, endpoint) pair that
 	// already has one; it returns how many it inserted.
 	CreateDeliveries(ctx context.Context, deliveries []*Delivery) (int, error)
 	// ResendDelivery makes the (message, endpoint) delivery due at now with a manual
-	// trigger and Attempts reset to 0, creating it with ID id if it does not exist.
+	// trigger, Attempts reset to 0 and Held cleared, creating it with ID id if it does not exist.
 	// The message and the endpoint must both belong to appID (else ENOTFOUND).
 	ResendDelivery(ctx context.Context, id, appID, msgID, endpointID string, now time.Time) error
-	// RecoverDeliveries makes due at now, with a manual trigger and Attempts reset to 0,
+	// RecoverDeliveries makes due at now, with a manual trigger, Attempts reset to 0
+	// and Held cleared,
 	// every failed delivery of the endpoint whose message was accepted in
 	// [since, until); a zero until means no upper bound. It returns how many.
 	RecoverDeliveries(ctx context.Context, appID, endpointID string, since, until, now time.Time) (int, error)

@@ -52,6 +52,13 @@ type Endpoint struct {
 	// OAuth, if set, makes hookd send a bearer token fetched with OAuth 2.0 client
 	// credentials.
 	OAuth *OAuthClient
+	// FIFO makes the endpoint ordered: each message goes only after the one accepted
+	// before it with the same OrderingKey succeeded or failed for good (see
+	// FIFOStore for the claim rule and docs/delivery.md).
+	FIFO bool
+	// FIFOOnExhausted is what an ordered endpoint does when a delivery fails for
+	// good: FIFOSkip (go on) or FIFOStop (halt its key until resolved).
+	FIFOOnExhausted string
 	// FailingSince is the time of the first failure of the current run of failures, or
 	// nil while the endpoint is healthy. Any success resets it.
 	FailingSince *time.Time

@@ -19,6 +19,7 @@ type Store interface {
 	EventTypeStore
 	MessageStore
 	DeliveryStore
+	FIFOStore
 	AttemptStore
 	IdempotencyStore
 	SettingStore

@@ -17,6 +17,9 @@ type Message struct {
 	Payload  json.RawMessage
 	Channels []string
 	Tags     []string
+	// OrderingKey groups the messages a FIFO endpoint delivers in order: order is
+	// kept per key, and messages without one share the empty key.
+	OrderingKey string
 	// Timestamp is when hookd accepted the message.
 	Timestamp time.Time
 

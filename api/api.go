@@ -237,6 +237,7 @@ func allRoutes() []route {
 		{method: "GET", pattern: ep + "/stats", access: AppRead, handle: (*Server).endpointStats},
 		{method: "GET", pattern: ep + "/circuit", access: AppRead, handle: (*Server).getEndpointCircuit},
 		{method: "POST", pattern: ep + "/recover", access: AppAttempts, handle: (*Server).recoverEndpoint},
+		{method: "POST", pattern: ep + "/fifo/release", access: AppAttempts, handle: (*Server).releaseFIFO},
 		{method: "POST", pattern: ep + "/replay-missing", access: AppAttempts, handle: (*Server).replayMissing},
 		{method: "POST", pattern: ep + "/bulk-replay", access: AppAttempts, handle: (*Server).bulkReplay},
 		{method: "POST", pattern: ep + "/send-example", access: AppAttempts, handle: (*Server).sendExample},

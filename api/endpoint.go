@@ -37,7 +37,9 @@ type endpointIn struct {
 	// PayloadFilter limits the endpoint to the messages whose payload it matches.
 	PayloadFilter optional[json.RawMessage] `json:"payloadFilter"`
 	// MaxConcurrency caps the requests in flight to the endpoint (0: the server's).
-	MaxConcurrency optional[int64] `json:"maxConcurrency"`
+	MaxConcurrency  optional[int64]  `json:"maxConcurrency"`
+	FIFO            optional[bool]   `json:"fifo"`
+	FIFOOnExhausted optional[string] `json:"fifoOnExhausted"`
 }
 
 // endpointPatch is the body of PATCH …/endpoint/{endpoint_id}.
@@ -60,6 +62,8 @@ type endpointPatch struct {
 	TimeoutMs        optional[int64]             `json:"timeoutMs"`
 	PayloadFilter    optional[json.RawMessage]   `json:"payloadFilter"`
 	MaxConcurrency   optional[int64]             `json:"maxConcurrency"`
+	FIFO             optional[bool]              `json:"fifo"`
+	FIFOOnExhausted  optional[string]            `json:"fifoOnExhausted"`
 }
 
 // endpointOut is an endpoint as the API shows it. Renamed fields appear under both
@@ -91,7 +95,9 @@ type endpointOut struct {
 	// PayloadFilter is null for an endpoint without one.
 	PayloadFilter *hookd.PayloadFilter `json:"payloadFilter"`
 	// MaxConcurrency is null for the server's --endpoint-concurrency.
-	MaxConcurrency *int64 `json:"maxConcurrency"`
+	MaxConcurrency  *int64 `json:"maxConcurrency"`
+	FIFO            bool   `json:"fifo"`
+	FIFOOnExhausted string `json:"fifoOnExhausted"`
 }
 
 func epOut(e *hookd.Endpoint) endpointOut {
@@ -100,6 +106,10 @@ func epOut(e *hookd.Endpoint) endpointOut {
 		EventTypes: e.FilterTypes, FilterTypes: e.FilterTypes, Channels: e.Channels, Disabled: e.Disabled,
 		Metadata: e.Metadata, Version: 1, CreatedAt: e.CreatedAt.UTC(), UpdatedAt: e.UpdatedAt.UTC(),
 		SignatureProfile: e.SignatureProfile, PayloadFilter: e.PayloadFilter,
+		FIFO: e.FIFO, FIFOOnExhausted: e.FIFOOnExhausted,
+	}
+	if out.FIFOOnExhausted == "" {
+		out.FIFOOnExhausted = hookd.FIFOSkip
 	}
 	if out.Metadata == nil {
 		out.Metadata = map[string]string{}
@@ -208,6 +218,9 @@ func (s *Server) applyEndpoint(in *endpointIn, e *hookd.Endpoint, isNew bool) (w
 		}
 	}
 	if err := setPayloadFilter(e, in.PayloadFilter); err != nil {
+		return p, err
+	}
+	if err := applyFIFO(e, in.FIFO, in.FIFOOnExhausted, isNew); err != nil {
 		return p, err
 	}
 	return p, nil
@@ -498,7 +511,10 @@ func (s *Server) applyEndpointPatch(in *endpointPatch, e *hookd.Endpoint) error 
 			return err
 		}
 	}
-	return setPayloadFilter(e, in.PayloadFilter)
+	if err := setPayloadFilter(e, in.PayloadFilter); err != nil {
+		return err
+	}
+	return applyFIFO(e, in.FIFO, in.FIFOOnExhausted, false)
 }
 
 func (s *Server) deleteEndpoint(w http.ResponseWriter, r *http.Request) error {

@@ -19,6 +19,8 @@ type messageIn struct {
 	Application *applicationIn  `json:"application"`
 	// DeliverAt schedules the first attempt of every delivery for later.
 	DeliverAt *time.Time `json:"deliverAt"`
+	// OrderingKey (a hookd extension) keeps order per key on FIFO endpoints.
+	OrderingKey *string `json:"orderingKey"`
 	// PayloadRetentionPeriod (days) or PayloadRetentionHours override the server's
 	// --retention for this message.
 	PayloadRetentionPeriod *int64          `json:"payloadRetentionPeriod"`
@@ -37,6 +39,8 @@ type messageOut struct {
 	// DeliverAt is in the answer to the create that scheduled the message; it is not
 	// stored apart from the deliveries' next attempt times.
 	DeliverAt *time.Time `json:"deliverAt,omitempty"`
+	// OrderingKey is the message's ordering key (a hookd extension); null for none.
+	OrderingKey *string `json:"orderingKey"`
 }
 
 var emptyObject = json.RawMessage(`{}`)
@@ -45,6 +49,9 @@ func msgOut(withContent bool) func(*hookd.Message) messageOut {
 	return func(m *hookd.Message) messageOut {
 		out := messageOut{ID: m.ID, EventType: m.EventType, EventID: m.EventID, Payload: m.Payload,
 			Channels: m.Channels, Tags: m.Tags, Timestamp: m.Timestamp.UTC()}
+		if m.OrderingKey != "" {
+			out.OrderingKey = &m.OrderingKey
+		}
 		if !withContent || len(out.Payload) == 0 {
 			out.Payload = emptyObject
 		}
@@ -84,6 +91,11 @@ func (s *Server) checkMessage(in *messageIn) error {
 	}
 	if err := hookd.CheckNames("tags", in.Tags, 128); err != nil {
 		return err
+	}
+	if in.OrderingKey != nil {
+		if err := hookd.CheckOrderingKey("orderingKey", *in.OrderingKey); err != nil {
+			return err
+		}
 	}
 	_, err := s.payloadRetention(in)
 	return err
@@ -175,6 +187,9 @@ func (s *Server) createMessage(w http.ResponseWriter, r *http.Request) error {
 	}
 	if in.EventID != nil {
 		msg.EventID = *in.EventID
+	}
+	if in.OrderingKey != nil {
+		msg.OrderingKey = *in.OrderingKey
 	}
 	if keep, _ := s.payloadRetention(&in); keep > 0 {
 		msg.PayloadExpiresAt = now.Add(keep)

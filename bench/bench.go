@@ -97,6 +97,11 @@ type Config struct {
 	Backlog int
 	// Profile is the signature profile the receiver verifies with ("" = standard).
 	Profile string
+	// FIFO makes the endpoints ordered (fifo: true).
+	FIFO bool
+	// OrderingKeys, when positive, spreads the messages over this many ordering keys
+	// in turn; 0 sends them without one.
+	OrderingKeys int
 	// Preload, when positive, writes this many attempts (with their messages and
 	// deliveries) into the store before the run, with bulk SQL (preload.go). With
 	// URL it needs DB, the server's database.
@@ -215,6 +220,9 @@ func (c Config) Validate() error {
 	}
 	if c.Apps < 1 {
 		errs = append(errs, errors.New("apps: must be at least 1"))
+	}
+	if c.OrderingKeys < 0 || c.OrderingKeys > 100000 {
+		errs = append(errs, errors.New("ordering-keys: must be between 0 and 100000"))
 	}
 	if c.FailingRatio < 0 || c.FailingRatio > 1 {
 		errs = append(errs, errors.New("failing-ratio: must be between 0 and 1"))
@@ -335,6 +343,8 @@ type Result struct {
 	Backlog         int     `json:"backlog,omitempty"`
 	Preload         int     `json:"preload,omitempty"`
 	FailingRatio    float64 `json:"failing_ratio,omitempty"`
+	FIFO            bool    `json:"fifo,omitempty"`
+	OrderingKeys    int     `json:"ordering_keys,omitempty"`
 	CPUs            int     `json:"cpus"`
 	GoVersion       string  `json:"go_version"`
 }
@@ -384,8 +394,8 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	res := Result{
 		Store: cfg.Store, Nodes: max(cfg.Nodes, 1), Fanout: cfg.Fanout, Apps: cfg.Apps, Concurrency: cfg.Concurrency,
 		PayloadBytes: cfg.PayloadBytes, Rate: cfg.Rate, Backlog: cfg.Backlog, Preload: cfg.Preload,
-		FailingRatio: cfg.FailingRatio, CPUs: runtime.NumCPU(), GoVersion: runtime.Version(),
-		ServerCPUS: -1, IdempotencyKeys: cfg.IdempotencyKeys,
+		FailingRatio: cfg.FailingRatio, FIFO: cfg.FIFO, OrderingKeys: cfg.OrderingKeys, CPUs: runtime.NumCPU(),
+		GoVersion: runtime.Version(), ServerCPUS: -1, IdempotencyKeys: cfg.IdempotencyKeys,
 	}
 	start := time.Now()
 	rcv, err := newReceiver(start)
@@ -508,7 +518,11 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		soakDone = func() { close(stop); res.Sizes = <-got }
 		res.RetentionS = cfg.Retention.Seconds()
 	}
-	ing := &ingest{apis: apis, paths: paths, body: body, trk: trk, start: start}
+	bodies, err := messageBodies(payload, cfg.OrderingKeys)
+	if err != nil {
+		return res, err
+	}
+	ing := &ingest{apis: apis, paths: paths, bodies: bodies, trk: trk, start: start}
 	if cfg.IdempotencyKeys {
 		ing.keyPrefix = "bench-" + randomHex(8) + "-"
 	}
@@ -710,7 +724,7 @@ func setup(ctx context.Context, api *apiClient, rcv *receiver, profile webhook.P
 				return nil, nil, err
 			}
 			url := rcv.endpointURL(len(eps))
-			epID, key, err := api.createEndpoint(ctx, appID, url, secret)
+			epID, key, err := api.createEndpoint(ctx, appID, url, secret, cfg.FIFO)
 			if err != nil {
 				return nil, nil, fmt.Errorf("setup: %w", err)
 			}
@@ -751,6 +765,25 @@ func note(cfg Config, format string, args ...any) {
 	}
 }
 
+// messageBodies returns the MessageIn bodies the run sends in turn: one, or one per
+// ordering key ("k0", "k1", …).
+func messageBodies(payload []byte, keys int) ([][]byte, error) {
+	if keys <= 0 {
+		b, err := json.Marshal(map[string]any{"eventType": EventType, "payload": json.RawMessage(payload)})
+		return [][]byte{b}, err
+	}
+	out := make([][]byte, keys)
+	for k := range out {
+		b, err := json.Marshal(map[string]any{"eventType": EventType, "payload": json.RawMessage(payload),
+			"orderingKey": fmt.Sprintf("k%d", k)})
+		if err != nil {
+			return nil, err
+		}
+		out[k] = b
+	}
+	return out, nil
+}
+
 // makePayload returns a JSON object of exactly n bytes (n >= 16).
 func makePayload(n int) []byte {
 	const head, tail = `{"data":"`, `"}`
@@ -770,11 +803,11 @@ func randomHex(n int) string {
 
 // ingest sends messages through the API and records their acceptance.
 type ingest struct {
-	apis  []*apiClient // one per node, used in turn
-	paths []string
-	body  []byte
-	trk   *tracker
-	start time.Time
+	apis   []*apiClient // one per node, used in turn
+	paths  []string
+	bodies [][]byte // message i is bodies[i%len(bodies)]
+	trk    *tracker
+	start  time.Time
 	// keyPrefix, when set, makes message i's Idempotency-Key keyPrefix+i.
 	keyPrefix string
 
@@ -795,7 +828,7 @@ func (g *ingest) send(ctx context.Context, i int, lat *[]time.Duration) {
 		key = g.keyPrefix + strconv.Itoa(i)
 	}
 	t0 := time.Now()
-	id, err := g.apis[i%len(g.apis)].sendMessage(ctx, g.paths[i%len(g.paths)], g.body, key)
+	id, err := g.apis[i%len(g.apis)].sendMessage(ctx, g.paths[i%len(g.paths)], g.bodies[i%len(g.bodies)], key)
 	if err != nil {
 		if ctx.Err() != nil {
 			return

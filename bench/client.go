@@ -119,13 +119,16 @@ func (c *apiClient) createApp(ctx context.Context, name string) (string, error) 
 	return out.ID, err
 }
 
-// createEndpoint creates an endpoint with the given secret and returns its ID and
-// the secret the server reports for it (the same, unless the server ignored ours).
-func (c *apiClient) createEndpoint(ctx context.Context, appID, url, secret string) (id, key string, err error) {
+// createEndpoint creates an endpoint with the given secret, ordered if fifo, and
+// returns its ID and the secret the server reports for it (the same, unless the
+// server ignored ours).
+func (c *apiClient) createEndpoint(ctx context.Context, appID, url, secret string, fifo bool) (id, key string, err error) {
 	var out idOut
-	if err := c.post(ctx, "/api/v1/app/"+appID+"/endpoint", map[string]any{
-		"url": url, "secret": secret, "description": "hookd bench receiver",
-	}, &out); err != nil {
+	in := map[string]any{"url": url, "secret": secret, "description": "hookd bench receiver"}
+	if fifo {
+		in["fifo"] = true
+	}
+	if err := c.post(ctx, "/api/v1/app/"+appID+"/endpoint", in, &out); err != nil {
 		return "", "", err
 	}
 	var sec struct {

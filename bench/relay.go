@@ -261,7 +261,7 @@ func runRelay(ctx context.Context, rcv *receiver, profile webhook.Profile, body 
 	invalidBefore := rcv.invalid.Load()
 	run := func(ctx context.Context, trk *tracker, n int, d time.Duration) *ingest {
 		rcv.setPhase(eps, trk)
-		ing := &ingest{apis: []*apiClient{api}, paths: []string{"/msg"}, body: body, trk: trk, start: rcv.start}
+		ing := &ingest{apis: []*apiClient{api}, paths: []string{"/msg"}, bodies: [][]byte{body}, trk: trk, start: rcv.start}
 		if keys {
 			ing.keyPrefix = "relay-" + randomHex(8) + "-"
 		}

@@ -13,8 +13,8 @@ import (
 // Deliveries taken this way skip the claim: no query finds them, no write leases them,
 // and they start at once. If the node dies before recording them, their lease expires
 // and any node claims them as usual. Take returns nothing while the dispatcher is not
-// running or holds as much as it may, and leaves out deliveries for a full lane: those
-// are stored pending and claimed later.
+// running or holds as much as it may, and leaves out deliveries for a full lane and
+// ordered ones (FIFO endpoints): those are stored pending and claimed later.
 func (d *Dispatcher) Take(msg *hookd.Message, ds []*hookd.Delivery) []*hookd.Delivery {
 	if len(ds) == 0 || !d.running.Load() {
 		return nil
@@ -35,6 +35,9 @@ func (d *Dispatcher) Take(msg *hookd.Message, ds []*hookd.Delivery) []*hookd.Del
 	for _, dl := range ds {
 		if int64(len(taken)) == room {
 			break
+		}
+		if dl.Ordered {
+			continue // only the claim knows whether it is its key's head
 		}
 		if l := d.lanes[dl.EndpointID]; l != nil && l.busy() >= d.capacity(l) {
 			continue

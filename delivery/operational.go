@@ -153,6 +153,9 @@ type attemptEventData struct {
 	MsgID       string      `json:"msgId"`
 	MsgEventID  string      `json:"msgEventId,omitempty"`
 	LastAttempt lastAttempt `json:"lastAttempt"`
+	// FIFO is set on message.attempt.exhausted for an ordered delivery (a hookd
+	// extension).
+	FIFO *fifoEventData `json:"fifo,omitempty"`
 }
 
 type lastAttempt struct {
@@ -211,6 +214,7 @@ func (d *Dispatcher) after(ctx context.Context, it item) {
 			ID: res.Attempt.ID, ResponseStatusCode: res.Attempt.ResponseStatusCode,
 			Timestamp: res.Attempt.Timestamp.UTC(),
 		},
+		FIFO: fifoEvent(res),
 	}
 	if dl.Message != nil {
 		data.MsgEventID = dl.Message.EventID

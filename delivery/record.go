@@ -133,6 +133,7 @@ func (d *Dispatcher) recordLoop() {
 func (d *Dispatcher) flush(batch []item) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	d.fifoResults(ctx, batch)
 	var results []hookd.AttemptResult
 	var released []*hookd.Delivery
 	backs := make(map[time.Time][]*hookd.Delivery)
@@ -169,6 +170,9 @@ func (d *Dispatcher) flush(batch []item) {
 		d.postpone(ds, until)
 	}
 	d.release(released, true)
+	if fifoAdvanced(batch, recorded) {
+		d.Nudge() // the next delivery of an ordering key may be claimed now
+	}
 
 	i := 0
 	for _, it := range batch {

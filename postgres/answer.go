@@ -35,16 +35,18 @@ const answersInsert = `WITH k AS (
 
 // messageInsertKeyed is messageInsert for a batch in which some messages carry an
 // answer: $15 holds each message's key (NULL: none), and a message with a key is
-// inserted only if its answer was; $16 are the payloads' expiry times.
+// inserted only if its answer was; $16 are the payloads' expiry times, $17 the
+// ordering keys.
 const messageInsertKeyed = answersInsert + `INSERT INTO messages (id, app_id, event_type, event_id, payload, channels, tags, timestamp,
-		payload_expires_at)
+		payload_expires_at, ordering_key)
 	SELECT r.id, r.app_id, r.event_type, r.event_id, r.payload,
 		CASE WHEN r.channels IS NULL THEN NULL ELSE ARRAY(SELECT jsonb_array_elements_text(r.channels::jsonb)) END,
 		CASE WHEN r.tags IS NULL THEN NULL ELSE ARRAY(SELECT jsonb_array_elements_text(r.tags::jsonb)) END,
-		r.timestamp, r.payload_expires_at
+		r.timestamp, r.payload_expires_at, r.ordering_key
 	FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::text[], $7::text[], $8::timestamptz[], $15::text[],
-			$16::timestamptz[])
-		WITH ORDINALITY AS r(id, app_id, event_type, event_id, payload, channels, tags, timestamp, ikey, payload_expires_at, n)
+			$16::timestamptz[], $17::text[])
+		WITH ORDINALITY AS r(id, app_id, event_type, event_id, payload, channels, tags, timestamp, ikey, payload_expires_at,
+			ordering_key, n)
 	WHERE r.ikey IS NULL OR r.ikey IN (SELECT key FROM k)
 	ORDER BY r.n
 	ON CONFLICT (app_id, event_id) DO NOTHING

@@ -12,7 +12,15 @@ import (
 )
 
 const deliveryColumns = `d.id, d.app_id, d.msg_id, d.endpoint_id, d.status, d.attempts, d.next_attempt, d.trigger,
-	d.lease, d.created_at, d.updated_at`
+	d.lease, d.created_at, d.updated_at, d.fifo_key, d.fifo_hold`
+
+// fifoHead is the claim rule of ordered deliveries, on the alias d: a delivery that is
+// not ordered, or one that no ordered delivery created before it (a smaller fifo_seq)
+// for the same endpoint and key holds up, by being pending, sending or held. The
+// condition on e is deliveries_fifo's, so the index answers it.
+const fifoHead = `(d.fifo_key IS NULL OR NOT EXISTS (SELECT 1 FROM deliveries e
+	WHERE e.endpoint_id = d.endpoint_id AND e.fifo_key = d.fifo_key AND e.fifo_seq < d.fifo_seq
+		AND e.fifo_key IS NOT NULL AND (e.status IN (1, 3) OR e.fifo_hold)))`
 
 // Due statuses, as SQL literals for the partial index deliveries_due.
 const dueStatuses = "(1, 3)" // hookd.StatusPending, hookd.StatusSending
@@ -26,17 +34,17 @@ func (s *Store) ClaimDeliveries(ctx context.Context, now time.Time, lease time.D
 		return nil, nil
 	}
 	rows, err := s.pool.Query(ctx, `WITH due AS (
-			SELECT id, next_attempt FROM deliveries
-			WHERE status IN `+dueStatuses+` AND next_attempt <= $1
-			ORDER BY next_attempt LIMIT $3
-			FOR UPDATE SKIP LOCKED
+			SELECT d.id, d.next_attempt FROM deliveries d
+			WHERE d.status IN `+dueStatuses+` AND d.next_attempt <= $1 AND `+fifoHead+`
+			ORDER BY d.next_attempt LIMIT $3
+			FOR UPDATE OF d SKIP LOCKED
 		), claimed AS (
 			UPDATE deliveries d SET status = $4, next_attempt = $2, lease = nextval('delivery_lease'), updated_at = $1
 			FROM due WHERE d.id = due.id
 			RETURNING `+deliveryColumns+`, due.next_attempt AS due_at
 		)
 		SELECT d.id, d.app_id, d.msg_id, d.endpoint_id, d.status, d.attempts, d.next_attempt, d.trigger,
-			d.lease, d.created_at, d.updated_at, `+messageColumns+`
+			d.lease, d.created_at, d.updated_at, d.fifo_key, d.fifo_hold, `+messageColumns+`
 		FROM claimed d CROSS JOIN LATERAL (
 			-- LIMIT keeps this a per-row primary key lookup, never a scan of messages.
 			SELECT * FROM messages WHERE id = d.msg_id LIMIT 1) m
@@ -71,6 +79,7 @@ func (s *Store) RecordAttempts(ctx context.Context, results []hookd.AttemptResul
 		dStatus                                              []int16
 		dNext, dAt                                           []time.Time
 		dAttempts                                            []int32
+		dHold                                                []bool
 		attempts                                             []*hookd.Attempt
 	)
 	for _, r := range results {
@@ -89,6 +98,7 @@ func (s *Store) RecordAttempts(ctx context.Context, results []hookd.AttemptResul
 			}
 			dIDs, dLeases, dStatus = append(dIDs, d.ID), append(dLeases, d.Lease), append(dStatus, int16(r.Status))
 			dNext, dAttempts, dAt = append(dNext, r.NextAttempt), append(dAttempts, int32(r.Attempts)), append(dAt, at)
+			dHold = append(dHold, r.Hold)
 		}
 	}
 
@@ -107,11 +117,12 @@ func (s *Store) RecordAttempts(ctx context.Context, results []hookd.AttemptResul
 	}
 	if len(dIDs) > 0 {
 		b.Queue(`UPDATE deliveries d SET status = r.status, next_attempt = r.next_attempt,
-				attempts = r.attempts, trigger = $7, updated_at = r.at
-			FROM unnest($1::text[], $2::bigint[], $3::smallint[], $4::timestamptz[], $5::integer[], $6::timestamptz[])
-				AS r(id, lease, status, next_attempt, attempts, at)
+				attempts = r.attempts, trigger = $7, updated_at = r.at, fifo_hold = r.hold
+			FROM unnest($1::text[], $2::bigint[], $3::smallint[], $4::timestamptz[], $5::integer[], $6::timestamptz[],
+				$8::boolean[])
+				AS r(id, lease, status, next_attempt, attempts, at, hold)
 			WHERE d.id = r.id AND d.lease = r.lease`,
-			dIDs, dLeases, dStatus, dNext, dAttempts, dAt, hookd.TriggerScheduled)
+			dIDs, dLeases, dStatus, dNext, dAttempts, dAt, hookd.TriggerScheduled, dHold)
 	}
 	// EndpointHealth returns the endpoints in ID order, so that nodes recording at
 	// once cannot deadlock; each statement writes only when the value changes, so
@@ -161,7 +172,7 @@ func (s *Store) PostponeDeliveries(ctx context.Context, deliveries []*hookd.Deli
 // NextDue returns the earliest next_attempt of a pending or sending delivery.
 func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
 	var t *time.Time
-	err := s.pool.QueryRow(ctx, `SELECT min(next_attempt) FROM deliveries WHERE status IN `+dueStatuses).Scan(&t)
+	err := s.pool.QueryRow(ctx, `SELECT min(d.next_attempt) FROM deliveries d WHERE d.status IN `+dueStatuses+` AND `+fifoHead).Scan(&t)
 	if err != nil {
 		return time.Time{}, false, fmt.Errorf("next due delivery: %w", err)
 	}
@@ -228,10 +239,12 @@ func (s *Store) ResendDelivery(ctx context.Context, id, appID, msgID, endpointID
 			return hookd.Errorf(hookd.ENOTFOUND, "endpoint not found")
 		}
 		_, err = tx.Exec(ctx, `INSERT INTO deliveries (id, app_id, msg_id, endpoint_id, status, attempts,
-				next_attempt, trigger, lease, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, 0, $6, $7, nextval('delivery_lease'), $6, $6)
+				next_attempt, trigger, lease, created_at, updated_at, fifo_key)
+			VALUES ($1, $2, $3, $4, $5, 0, $6, $7, nextval('delivery_lease'), $6, $6,
+				(SELECT CASE WHEN e.fifo THEN m.ordering_key END FROM endpoints e, messages m
+					WHERE e.id = $4 AND m.id = $3))
 			ON CONFLICT (msg_id, endpoint_id) DO UPDATE SET status = $5, attempts = 0, next_attempt = $6,
-				trigger = $7, lease = nextval('delivery_lease'), updated_at = $6`,
+				trigger = $7, lease = nextval('delivery_lease'), updated_at = $6, fifo_hold = false`,
 			id, appID, msgID, endpointID, hookd.StatusPending, now, hookd.TriggerManual)
 		if err != nil {
 			return err
@@ -273,7 +286,8 @@ func (s *Store) RecoverDeliveries(ctx context.Context, appID, endpointID string,
 			w.add("m.timestamp < ?", until)
 		}
 		tag, err := tx.Exec(ctx, `UPDATE deliveries d SET status = $1, attempts = 0, next_attempt = $2,
-			trigger = $3, lease = nextval('delivery_lease'), updated_at = $2 FROM messages m`+w.String(), w.args...)
+			trigger = $3, lease = nextval('delivery_lease'), updated_at = $2, fifo_hold = false
+			FROM messages m`+w.String(), w.args...)
 		if err != nil {
 			return err
 		}
@@ -342,7 +356,22 @@ func (s *Store) DeliveryCounts(ctx context.Context) (hookd.EndpointStats, error)
 
 func deliveryDest(d *hookd.Delivery) []any {
 	return []any{&d.ID, &d.AppID, &d.MsgID, &d.EndpointID, &d.Status, &d.Attempts, &d.NextAttempt,
-		&d.Trigger, &d.Lease, &d.CreatedAt, &d.UpdatedAt}
+		&d.Trigger, &d.Lease, &d.CreatedAt, &d.UpdatedAt, fifoKeyDest{d}, &d.Held}
+}
+
+// fifoKeyDest scans a fifo_key into Ordered and OrderingKey.
+type fifoKeyDest struct{ d *hookd.Delivery }
+
+func (x fifoKeyDest) Scan(src any) error {
+	switch v := src.(type) {
+	case nil:
+		x.d.Ordered, x.d.OrderingKey = false, ""
+	case string:
+		x.d.Ordered, x.d.OrderingKey = true, v
+	default:
+		return fmt.Errorf("fifo_key: unexpected %T", src)
+	}
+	return nil
 }
 
 func scanDelivery(row pgx.Row) (*hookd.Delivery, error) {
@@ -358,11 +387,48 @@ func scanDeliveryMessage(row pgx.Row) (*hookd.Delivery, error) {
 	var d hookd.Delivery
 	var m hookd.Message
 	var payload []byte
-	dest := append(deliveryDest(&d), &m.ID, &m.AppID, &m.EventType, &m.EventID, &payload, &m.Channels, &m.Tags, &m.Timestamp)
+	dest := append(deliveryDest(&d), &m.ID, &m.AppID, &m.EventType, &m.EventID, &payload, &m.Channels, &m.Tags, &m.Timestamp,
+		&m.OrderingKey)
 	if err := row.Scan(dest...); err != nil {
 		return nil, err
 	}
 	m.Payload = payload
 	d.Message = &m
 	return &d, nil
+}
+
+// ReleaseFIFO clears the hold of the endpoint's held deliveries (of one key, if key
+// is set) and announces the work it frees.
+func (s *Store) ReleaseFIFO(ctx context.Context, appID, endpointID string, key *string) (int, error) {
+	var n int64
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var ok bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM endpoints WHERE app_id = $1 AND id = $2)`,
+			appID, endpointID).Scan(&ok); err != nil {
+			return err
+		}
+		if !ok {
+			return hookd.Errorf(hookd.ENOTFOUND, "endpoint not found")
+		}
+		tag, err := tx.Exec(ctx, `UPDATE deliveries SET fifo_hold = false
+			WHERE app_id = $1 AND endpoint_id = $2 AND fifo_hold AND ($3::text IS NULL OR fifo_key = $3)`,
+			appID, endpointID, key)
+		if err != nil {
+			return err
+		}
+		if n = tag.RowsAffected(); n == 0 {
+			return nil
+		}
+		return s.notify(ctx, tx)
+	})
+	if err != nil {
+		if hookd.IsNotFound(err) {
+			return 0, err
+		}
+		return 0, fmt.Errorf("release fifo: %w", err)
+	}
+	if n > 0 {
+		s.signal()
+	}
+	return int(n), nil
 }

@@ -13,7 +13,7 @@ import (
 const endpointColumns = `id, app_id, coalesce(uid, ''), url, description, filter_types, channels, disabled,
 	disabled_at, rate_limit, metadata, headers, secrets, signature_profile, retry_schedule, timeout,
 	failing_since, created_at, updated_at, client_cert, client_key, server_ca, oauth, signature_header,
-	payload_filter, max_concurrency`
+	payload_filter, max_concurrency, fifo, fifo_on_exhausted`
 
 // filterText stores a payload filter as its JSON form, "" for none.
 func filterText(f *hookd.PayloadFilter) string {
@@ -34,9 +34,11 @@ func (s *Store) CreateEndpoint(ctx context.Context, ep *hookd.Endpoint) error {
 	_, err = s.pool.Exec(ctx, `INSERT INTO endpoints (id, app_id, uid, url, description, filter_types,
 		channels, disabled, disabled_at, rate_limit, metadata, headers, secrets, signature_profile,
 		retry_schedule, timeout, failing_since, client_cert, client_key, server_ca, oauth, created_at,
-		updated_at, signature_header, payload_filter, max_concurrency) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,
-		$12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26)`,
-		append(args, ep.CreatedAt, ep.UpdatedAt, ep.SignatureHeader, filterText(ep.PayloadFilter), ep.MaxConcurrency)...)
+		updated_at, signature_header, payload_filter, max_concurrency, fifo, fifo_on_exhausted) VALUES ($1, $2, $3,
+		$4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26,
+		$27, $28)`,
+		append(args, ep.CreatedAt, ep.UpdatedAt, ep.SignatureHeader, filterText(ep.PayloadFilter), ep.MaxConcurrency,
+			ep.FIFO, ep.FIFOOnExhausted)...)
 	if isCode(err, codeForeignKeyViolation) {
 		return hookd.Errorf(hookd.ENOTFOUND, "application not found")
 	}
@@ -92,9 +94,11 @@ func (s *Store) UpdateEndpoint(ctx context.Context, ep *hookd.Endpoint) error {
 		filter_types = $6, channels = $7, disabled = $8, disabled_at = $9, rate_limit = $10,
 		metadata = $11, headers = $12, secrets = $13, signature_profile = $14, retry_schedule = $15,
 		timeout = $16, failing_since = $17, client_cert = $18, client_key = $19, server_ca = $20,
-		oauth = $21, updated_at = $22, signature_header = $23, payload_filter = $24, max_concurrency = $25
+		oauth = $21, updated_at = $22, signature_header = $23, payload_filter = $24, max_concurrency = $25,
+		fifo = $26, fifo_on_exhausted = $27
 		WHERE id = $1 AND app_id = $2`,
-		append(args, ep.UpdatedAt, ep.SignatureHeader, filterText(ep.PayloadFilter), ep.MaxConcurrency)...)
+		append(args, ep.UpdatedAt, ep.SignatureHeader, filterText(ep.PayloadFilter), ep.MaxConcurrency,
+			ep.FIFO, ep.FIFOOnExhausted)...)
 	if err != nil {
 		return storeErr(err, "update endpoint", endpointUIDTaken)
 	}
@@ -223,7 +227,8 @@ func scanEndpoint(row pgx.Row) (*hookd.Endpoint, error) {
 	if err := row.Scan(&e.ID, &e.AppID, &e.UID, &e.URL, &e.Description, &e.FilterTypes, &e.Channels,
 		&e.Disabled, &disabledAt, &e.RateLimit, &meta, &headers, &secrets, &e.SignatureProfile,
 		&e.RetrySchedule, &timeout, &failingSince, &e.CreatedAt, &e.UpdatedAt,
-		&cert, &key, &e.ServerCA, &oauth, &e.SignatureHeader, &payloadFilter, &e.MaxConcurrency); err != nil {
+		&cert, &key, &e.ServerCA, &oauth, &e.SignatureHeader, &payloadFilter, &e.MaxConcurrency,
+		&e.FIFO, &e.FIFOOnExhausted); err != nil {
 		return nil, err
 	}
 	if payloadFilter != "" {

@@ -175,14 +175,15 @@ func (s *Store) writeRound(ops []*createOp) {
 // messageInsert inserts the messages given as arrays, skipping those whose EventID
 // the application already used, and returns the IDs of those it inserted.
 const messageInsert = `INSERT INTO messages (id, app_id, event_type, event_id, payload, channels, tags, timestamp,
-		payload_expires_at)
+		payload_expires_at, ordering_key)
 	SELECT r.id, r.app_id, r.event_type, r.event_id, r.payload,
 		CASE WHEN r.channels IS NULL THEN NULL ELSE ARRAY(SELECT jsonb_array_elements_text(r.channels::jsonb)) END,
 		CASE WHEN r.tags IS NULL THEN NULL ELSE ARRAY(SELECT jsonb_array_elements_text(r.tags::jsonb)) END,
-		r.timestamp, r.payload_expires_at
+		r.timestamp, r.payload_expires_at, r.ordering_key
 	FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::text[], $7::text[], $8::timestamptz[],
-			$9::timestamptz[])
-		WITH ORDINALITY AS r(id, app_id, event_type, event_id, payload, channels, tags, timestamp, payload_expires_at, n)
+			$9::timestamptz[], $10::text[])
+		WITH ORDINALITY AS r(id, app_id, event_type, event_id, payload, channels, tags, timestamp, payload_expires_at,
+			ordering_key, n)
 	ORDER BY r.n
 	ON CONFLICT (app_id, event_id) DO NOTHING
 	RETURNING id`
@@ -192,6 +193,12 @@ const messageInsert = `INSERT INTO messages (id, app_id, event_type, event_id, p
 // and the earlier messages of those skipped for their EventID, which it sets as the
 // calls' outcome. An error means that the transaction rolled back.
 func (s *Store) createBatch(ops []*createOp) error {
+	// The deliveries are inserted in the calls' order, so that ordered ones follow
+	// the order in which their messages were accepted.
+	var ds []*hookd.Delivery
+	for _, op := range ops {
+		ds = append(ds, op.deliveries...)
+	}
 	// A fixed order of the unique keys keeps concurrent batches (of this node or
 	// others) from deadlocking on each other's EventIDs.
 	ops = slices.Clone(ops)
@@ -206,27 +213,27 @@ func (s *Store) createBatch(ops []*createOp) error {
 		channels, tags   = make([]*string, n), make([]*string, n)
 		times            = make([]time.Time, n)
 		expires          = make([]*time.Time, n)
+		orderingKeys     = make([]string, n)
 		keyApps, keyIDs  []string
 		keyMsgs          []string
-		ds               []*hookd.Delivery
 		announce         []string
 	)
 	for i, op := range ops {
 		m := op.msg
 		ids[i], apps[i], types[i], eventIDs[i] = m.ID, m.AppID, m.EventType, nullString(m.EventID)
 		payloads[i], times[i], expires[i] = []byte(m.Payload), m.Timestamp, nullTime(m.PayloadExpiresAt)
+		orderingKeys[i] = m.OrderingKey
 		channels[i], tags[i] = jsonList(m.Channels), jsonList(m.Tags)
 		if m.EventID != "" {
 			keyApps, keyIDs, keyMsgs = append(keyApps, m.AppID), append(keyIDs, m.EventID), append(keyMsgs, m.ID)
 		}
-		ds = append(ds, op.deliveries...)
 		if hookd.Claimable(op.deliveries) {
 			announce = append(announce, m.ID)
 		}
 	}
 	b := &pgx.Batch{}
 	inserted := make(map[string]bool, n)
-	query, args := messageInsert, []any{ids, apps, types, eventIDs, payloads, channels, tags, times, expires}
+	query, args := messageInsert, []any{ids, apps, types, eventIDs, payloads, channels, tags, times, expires, orderingKeys}
 	msgs := make([]*hookd.Message, n)
 	for i, op := range ops {
 		msgs[i] = op.msg
@@ -238,7 +245,7 @@ func (s *Store) createBatch(ops []*createOp) error {
 			ikeys[i] = keyOf(m)
 		}
 		args = []any{ids, apps, types, eventIDs, payloads, channels, tags, times}
-		query, args = messageInsertKeyed, append(append(args, ans.args()...), ikeys, expires)
+		query, args = messageInsertKeyed, append(append(args, ans.args()...), ikeys, expires, orderingKeys)
 	}
 	b.Queue(query, args...).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
@@ -253,7 +260,7 @@ func (s *Store) createBatch(ops []*createOp) error {
 	if len(ds) > 0 {
 		// Only the deliveries of the messages just inserted: those skipped for their
 		// EventID do not exist. (A message ID that existed before fails the insert.)
-		b.Queue(deliveriesInsertNew, deliveryArrays(ds, nil)[:10]...)
+		b.Queue(deliveriesInsertNew, deliveryArrays(ds, nil)[:11]...)
 	}
 	if ans != nil {
 		ans.queueUndo(b)
@@ -320,11 +327,15 @@ func jsonList(l []string) *string {
 // deliveriesInsertNew inserts deliveries given as arrays whose message exists,
 // skipping (message, endpoint) pairs that already have one.
 const deliveriesInsertNew = `INSERT INTO deliveries (id, app_id, msg_id, endpoint_id, status, attempts,
-		next_attempt, trigger, created_at, updated_at)
-	SELECT r.* FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::smallint[], $6::integer[],
-		$7::timestamptz[], $8::smallint[], $9::timestamptz[], $10::timestamptz[])
-		AS r(id, app_id, msg_id, endpoint_id, status, attempts, next_attempt, trigger, created_at, updated_at)
+		next_attempt, trigger, created_at, updated_at, fifo_key)
+	SELECT r.id, r.app_id, r.msg_id, r.endpoint_id, r.status, r.attempts, r.next_attempt, r.trigger,
+		r.created_at, r.updated_at, r.fifo_key
+	FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::smallint[], $6::integer[],
+		$7::timestamptz[], $8::smallint[], $9::timestamptz[], $10::timestamptz[], $11::text[])
+		WITH ORDINALITY AS r(id, app_id, msg_id, endpoint_id, status, attempts, next_attempt, trigger,
+			created_at, updated_at, fifo_key, n)
 	WHERE EXISTS (SELECT 1 FROM messages m WHERE m.id = r.msg_id)
+	ORDER BY r.n
 	ON CONFLICT (msg_id, endpoint_id) DO NOTHING`
 
 // createOne writes one call in one round trip and sets its outcome.
@@ -335,19 +346,20 @@ func (s *Store) createOne(op *createOp) {
 	b := &pgx.Batch{}
 	var inserted bool
 	query := `INSERT INTO messages (id, app_id, event_type, event_id, payload, channels, tags, timestamp,
-			payload_expires_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+			payload_expires_at, ordering_key)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 		ON CONFLICT (app_id, event_id) DO NOTHING RETURNING true`
 	args := []any{msg.ID, msg.AppID, msg.EventType, nullString(msg.EventID), []byte(msg.Payload), msg.Channels,
-		msg.Tags, msg.Timestamp, nullTime(msg.PayloadExpiresAt)}
+		msg.Tags, msg.Timestamp, nullTime(msg.PayloadExpiresAt), msg.OrderingKey}
 	ans := answersOf([]*hookd.Message{msg})
 	if ans != nil {
 		query = answersInsert + `INSERT INTO messages (id, app_id, event_type, event_id, payload, channels, tags, timestamp,
-			payload_expires_at)
-		SELECT $1::text, $2::text, $3::text, $4::text, $5::bytea, $6::text[], $7::text[], $8::timestamptz, $15::timestamptz
+			payload_expires_at, ordering_key)
+		SELECT $1::text, $2::text, $3::text, $4::text, $5::bytea, $6::text[], $7::text[], $8::timestamptz, $15::timestamptz,
+			$16::text
 		WHERE EXISTS (SELECT 1 FROM k)
 		ON CONFLICT (app_id, event_id) DO NOTHING RETURNING true`
-		args = append(append(args[:8:8], ans.args()...), nullTime(msg.PayloadExpiresAt))
+		args = append(append(args[:8:8], ans.args()...), nullTime(msg.PayloadExpiresAt), msg.OrderingKey)
 	}
 	b.Queue(query, args...).QueryRow(func(row pgx.Row) error {
 		err := row.Scan(&inserted)

@@ -10,18 +10,26 @@ import (
 	"github.com/hookd/hookd"
 )
 
-const messageColumns = `m.id, m.app_id, m.event_type, coalesce(m.event_id, ''), m.payload, m.channels, m.tags, m.timestamp`
+const messageColumns = `m.id, m.app_id, m.event_type, coalesce(m.event_id, ''), m.payload, m.channels, m.tags, m.timestamp,
+	m.ordering_key`
 
-// deliveriesInsert inserts deliveries given as arrays, skipping (message, endpoint)
-// pairs that already have one; with onlyMsg set ($11), only if that message exists.
+// deliveriesInsert inserts deliveries given as arrays, in array order (fifo_seq
+// follows it), skipping (message, endpoint) pairs that already have one; with onlyMsg
+// set ($12), only if that message exists.
 const deliveriesInsert = `INSERT INTO deliveries (id, app_id, msg_id, endpoint_id, status, attempts,
-		next_attempt, trigger, created_at, updated_at)
-	SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::smallint[], $6::integer[],
-		$7::timestamptz[], $8::smallint[], $9::timestamptz[], $10::timestamptz[])
-	WHERE $11::text IS NULL OR EXISTS (SELECT 1 FROM messages WHERE id = $11)
+		next_attempt, trigger, created_at, updated_at, fifo_key)
+	SELECT r.id, r.app_id, r.msg_id, r.endpoint_id, r.status, r.attempts, r.next_attempt, r.trigger,
+		r.created_at, r.updated_at, r.fifo_key
+	FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::smallint[], $6::integer[],
+		$7::timestamptz[], $8::smallint[], $9::timestamptz[], $10::timestamptz[], $11::text[])
+		WITH ORDINALITY AS r(id, app_id, msg_id, endpoint_id, status, attempts, next_attempt, trigger,
+			created_at, updated_at, fifo_key, n)
+	WHERE $12::text IS NULL OR EXISTS (SELECT 1 FROM messages WHERE id = $12)
+	ORDER BY r.n
 	ON CONFLICT (msg_id, endpoint_id) DO NOTHING`
 
-// deliveryArrays returns the parameters of deliveriesInsert.
+// deliveryArrays returns the parameters of deliveriesInsert: eleven arrays and
+// onlyMsg.
 func deliveryArrays(ds []*hookd.Delivery, onlyMsg *string) []any {
 	n := len(ds)
 	var (
@@ -29,13 +37,17 @@ func deliveryArrays(ds []*hookd.Delivery, onlyMsg *string) []any {
 		statuses, triggers   = make([]int16, n), make([]int16, n)
 		attempts             = make([]int32, n)
 		next, created, upd   = make([]time.Time, n), make([]time.Time, n), make([]time.Time, n)
+		keys                 = make([]*string, n)
 	)
 	for i, d := range ds {
 		ids[i], apps[i], msgs[i], eps[i] = d.ID, d.AppID, d.MsgID, d.EndpointID
 		statuses[i], triggers[i], attempts[i] = int16(d.Status), int16(d.Trigger), int32(d.Attempts)
 		next[i], created[i], upd[i] = d.NextAttempt, d.CreatedAt, d.UpdatedAt
+		if d.Ordered {
+			keys[i] = &d.OrderingKey
+		}
 	}
-	return []any{ids, apps, msgs, eps, statuses, attempts, next, triggers, created, upd, onlyMsg}
+	return []any{ids, apps, msgs, eps, statuses, attempts, next, triggers, created, upd, keys, onlyMsg}
 }
 
 // queueDeliveries queues the insert of a new message's deliveries.
@@ -112,7 +124,7 @@ func (s *Store) ExpungeMessageContent(ctx context.Context, appID, msgID string) 
 func scanMessage(row pgx.Row) (*hookd.Message, error) {
 	var m hookd.Message
 	var payload []byte
-	if err := row.Scan(&m.ID, &m.AppID, &m.EventType, &m.EventID, &payload, &m.Channels, &m.Tags, &m.Timestamp); err != nil {
+	if err := row.Scan(&m.ID, &m.AppID, &m.EventType, &m.EventID, &payload, &m.Channels, &m.Tags, &m.Timestamp, &m.OrderingKey); err != nil {
 		return nil, err
 	}
 	m.Payload = payload

@@ -13,26 +13,29 @@ import (
 )
 
 const deliveryColumns = `id, app_id, msg_id, endpoint_id, status, attempts, next_attempt, trigger,
-	lease, created_at, updated_at`
+	lease, created_at, updated_at, fifo_key, fifo_hold`
 
 const deliveryColumnsD = `d.id, d.app_id, d.msg_id, d.endpoint_id, d.status, d.attempts,
-	d.next_attempt, d.trigger, d.lease, d.created_at, d.updated_at`
+	d.next_attempt, d.trigger, d.lease, d.created_at, d.updated_at, d.fifo_key, d.fifo_hold`
 
 // deliveryDest holds the scan targets of one delivery row.
 type deliveryDest struct {
 	d                      hookd.Delivery
 	next, created, updated int64
+	fifoKey                sql.NullString
+	hold                   int
 }
 
 func (x *deliveryDest) targets() []any {
 	d := &x.d
 	return []any{&d.ID, &d.AppID, &d.MsgID, &d.EndpointID, &d.Status, &d.Attempts, &x.next,
-		&d.Trigger, &d.Lease, &x.created, &x.updated}
+		&d.Trigger, &d.Lease, &x.created, &x.updated, &x.fifoKey, &x.hold}
 }
 
 func (x *deliveryDest) delivery() *hookd.Delivery {
 	d := x.d
 	d.NextAttempt, d.CreatedAt, d.UpdatedAt = fromTS(x.next), fromTS(x.created), fromTS(x.updated)
+	d.Ordered, d.OrderingKey, d.Held = x.fifoKey.Valid, x.fifoKey.String, x.hold != 0
 	return &d
 }
 
@@ -60,11 +63,19 @@ func scanDeliveryMessage(sc scanner) (*hookd.Delivery, error) {
 }
 
 const insertDeliverySQL = `INSERT INTO deliveries (` + deliveryColumns + `)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 func deliveryArgs(d *hookd.Delivery) []any {
 	return []any{d.ID, d.AppID, d.MsgID, d.EndpointID, int(d.Status), d.Attempts, ts(d.NextAttempt),
-		int(d.Trigger), d.Lease, ts(d.CreatedAt), ts(d.UpdatedAt)}
+		int(d.Trigger), d.Lease, ts(d.CreatedAt), ts(d.UpdatedAt), fifoKey(d), boolInt(d.Held)}
+}
+
+// fifoKey is the fifo_key of a delivery: NULL unless it is ordered.
+func fifoKey(d *hookd.Delivery) any {
+	if !d.Ordered {
+		return nil
+	}
+	return d.OrderingKey
 }
 
 func insertDelivery(tx *wtx, d *hookd.Delivery) error {
@@ -72,14 +83,14 @@ func insertDelivery(tx *wtx, d *hookd.Delivery) error {
 	return err
 }
 
-// maxRowsPerInsert bounds the rows of one multi-row INSERT (11 parameters each), and
+// maxRowsPerInsert bounds the rows of one multi-row INSERT (13 parameters each), and
 // so the number of statement shapes prepared.
 const maxRowsPerInsert = 32
 
 // insertDeliveriesSQL[n] inserts n deliveries in one statement.
 var insertDeliveriesSQL = func() [maxRowsPerInsert + 1]string {
 	var out [maxRowsPerInsert + 1]string
-	row := `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	row := `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	for n := 1; n <= maxRowsPerInsert; n++ {
 		out[n] = `INSERT INTO deliveries (` + deliveryColumns + `) VALUES ` + row + strings.Repeat(", "+row, n-1)
 	}
@@ -91,14 +102,14 @@ var insertDeliveriesSQL = func() [maxRowsPerInsert + 1]string {
 // that fails changes nothing, and is then replayed row by row so that the error
 // names the delivery that caused it (see failedDelivery).
 func insertDeliveries(tx *wtx, ds []*hookd.Delivery) error {
-	args := make([]any, 0, 11*min(len(ds), maxRowsPerInsert))
+	args := make([]any, 0, 13*min(len(ds), maxRowsPerInsert))
 	for len(ds) > 0 {
 		chunk := ds[:min(len(ds), maxRowsPerInsert)]
 		ds = ds[len(chunk):]
 		args = args[:0]
 		for _, d := range chunk {
 			args = append(args, d.ID, d.AppID, d.MsgID, d.EndpointID, int(d.Status), d.Attempts, ts(d.NextAttempt),
-				int(d.Trigger), d.Lease, ts(d.CreatedAt), ts(d.UpdatedAt))
+				int(d.Trigger), d.Lease, ts(d.CreatedAt), ts(d.UpdatedAt), fifoKey(d), boolInt(d.Held))
 		}
 		if _, err := tx.exec(insertDeliveriesSQL[len(chunk)], args...); err != nil {
 			return failedDelivery(tx, chunk, err)
@@ -130,8 +141,17 @@ type deliveryError struct {
 func (e *deliveryError) Error() string { return e.err.Error() }
 func (e *deliveryError) Unwrap() error { return e.err }
 
-// ClaimDeliveries leases up to limit due deliveries, oldest due first. The lease is a
-// per-delivery counter incremented at every claim.
+// fifoHead is the claim rule of ordered deliveries, on the alias d: a delivery that is
+// not ordered, or one that no ordered delivery inserted before it (a smaller rowid)
+// for the same endpoint and key holds up, by being pending, sending or held. The
+// condition on e is deliveries_fifo's, so the index answers it.
+const fifoHead = `(d.fifo_key IS NULL OR NOT EXISTS (SELECT 1 FROM deliveries e
+	WHERE e.endpoint_id = d.endpoint_id AND e.fifo_key = d.fifo_key AND e.rowid < d.rowid
+		AND e.fifo_key IS NOT NULL AND (e.status IN (1, 3) OR e.fifo_hold = 1)))`
+
+// ClaimDeliveries leases up to limit due deliveries, oldest due first, ordered ones
+// only at the head of their key (fifoHead). The lease is a per-delivery counter
+// incremented at every claim.
 //
 // The deliveries are read first and their messages afterwards, once each: a
 // message's fan-out is usually due, and so claimed, together, and its payload is then
@@ -144,7 +164,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, now time.Time, lease time.D
 	err := s.write(ctx, func(tx *wtx) (bool, error) {
 		out = out[:0]
 		rows, err := tx.query(`SELECT d.rowid, `+deliveryColumnsD+` FROM deliveries d
-			WHERE d.status IN `+dueStatuses+` AND d.next_attempt <= ?
+			WHERE d.status IN `+dueStatuses+` AND d.next_attempt <= ? AND `+fifoHead+`
 			ORDER BY d.next_attempt LIMIT ?`, ts(now), limit)
 		if err != nil {
 			return false, err
@@ -293,12 +313,12 @@ func (s *Store) RecordAttempts(ctx context.Context, results []hookd.AttemptResul
 // statement.
 var applyResultsSQL = func() [maxRowsPerInsert + 1]string {
 	var out [maxRowsPerInsert + 1]string
-	row := `(?, ?, ?, ?, ?, ?, ?)`
+	row := `(?, ?, ?, ?, ?, ?, ?, ?)`
 	for n := 1; n <= maxRowsPerInsert; n++ {
-		out[n] = `WITH r (msg_id, endpoint_id, lease, status, next_attempt, attempts, updated_at) AS (VALUES ` + row +
+		out[n] = `WITH r (msg_id, endpoint_id, lease, status, next_attempt, attempts, updated_at, hold) AS (VALUES ` + row +
 			strings.Repeat(", "+row, n-1) + `)
 			UPDATE deliveries SET status = r.status, next_attempt = r.next_attempt, attempts = r.attempts,
-				trigger = ` + triggerScheduled + `, updated_at = r.updated_at
+				trigger = ` + triggerScheduled + `, updated_at = r.updated_at, fifo_hold = r.hold
 			FROM r WHERE deliveries.msg_id = r.msg_id AND deliveries.endpoint_id = r.endpoint_id
 				AND deliveries.lease = r.lease`
 	}
@@ -308,7 +328,7 @@ var applyResultsSQL = func() [maxRowsPerInsert + 1]string {
 // applyResults sets the deliveries' new state, maxRowsPerInsert results a statement.
 // Results for one delivery appear at most once in a batch (one claim, one attempt).
 func applyResults(tx *wtx, results []hookd.AttemptResult) error {
-	args := make([]any, 0, 7*min(len(results), maxRowsPerInsert))
+	args := make([]any, 0, 8*min(len(results), maxRowsPerInsert))
 	for len(results) > 0 {
 		chunk := results[:min(len(results), maxRowsPerInsert)]
 		results = results[len(chunk):]
@@ -319,7 +339,7 @@ func applyResults(tx *wtx, results []hookd.AttemptResult) error {
 				at = ts(r.Attempt.Timestamp)
 			}
 			args = append(args, r.Delivery.MsgID, r.Delivery.EndpointID, r.Delivery.Lease, int(r.Status),
-				ts(r.NextAttempt), r.Attempts, at)
+				ts(r.NextAttempt), r.Attempts, at, boolInt(r.Hold))
 		}
 		if _, err := tx.exec(applyResultsSQL[len(chunk)], args...); err != nil {
 			return err
@@ -375,7 +395,7 @@ func (s *Store) PostponeDeliveries(ctx context.Context, deliveries []*hookd.Deli
 // NextDue returns the earliest NextAttempt of any pending or sending delivery.
 func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
 	var v sql.NullInt64
-	if err := s.queryRow(ctx, `SELECT min(next_attempt) FROM deliveries WHERE status IN `+dueStatuses).Scan(&v); err != nil {
+	if err := s.queryRow(ctx, `SELECT min(d.next_attempt) FROM deliveries d WHERE d.status IN `+dueStatuses+` AND `+fifoHead).Scan(&v); err != nil {
 		return time.Time{}, false, fmt.Errorf("next due: %w", err)
 	}
 	if !v.Valid {
@@ -446,9 +466,11 @@ func (s *Store) ResendDelivery(ctx context.Context, id, appID, msgID, endpointID
 			return false, notFound("endpoint")
 		}
 		_, err = tx.exec(`INSERT INTO deliveries (`+deliveryColumns+`)
-			VALUES (?1, ?2, ?3, ?4, `+statusPending+`, 0, ?5, `+triggerManual+`, 0, ?5, ?5)
+			VALUES (?1, ?2, ?3, ?4, `+statusPending+`, 0, ?5, `+triggerManual+`, 0, ?5, ?5,
+				(SELECT CASE WHEN e.fifo = 1 THEN m.ordering_key END FROM endpoints e, messages m
+					WHERE e.id = ?4 AND m.id = ?3), 0)
 			ON CONFLICT (msg_id, endpoint_id) DO UPDATE SET status = `+statusPending+`, attempts = 0,
-				next_attempt = ?5, trigger = `+triggerManual+`, lease = lease + 1, updated_at = ?5`,
+				next_attempt = ?5, trigger = `+triggerManual+`, lease = lease + 1, updated_at = ?5, fifo_hold = 0`,
 			id, appID, msgID, endpointID, ts(now))
 		return err == nil, err
 	})
@@ -472,7 +494,7 @@ func (s *Store) RecoverDeliveries(ctx context.Context, appID, endpointID string,
 			upper = ts(until)
 		}
 		n, err = tx.affected(`UPDATE deliveries SET status = `+statusPending+`, attempts = 0, next_attempt = ?1,
-			trigger = `+triggerManual+`, lease = lease + 1, updated_at = ?1
+			trigger = `+triggerManual+`, lease = lease + 1, updated_at = ?1, fifo_hold = 0
 			WHERE app_id = ?2 AND endpoint_id = ?3 AND status = `+statusFail+` AND msg_id IN (
 				SELECT id FROM messages WHERE app_id = ?2 AND timestamp >= ?4 AND timestamp < ?5 AND payload <> '')`,
 			ts(now), appID, endpointID, ts(since), upper)
@@ -525,4 +547,31 @@ func (s *Store) DeliveryCounts(ctx context.Context) (hookd.EndpointStats, error)
 		return st, fmt.Errorf("delivery counts: %w", err)
 	}
 	return st, nil
+}
+
+// ReleaseFIFO clears the hold of the endpoint's held deliveries (of one key, if key
+// is set).
+func (s *Store) ReleaseFIFO(ctx context.Context, appID, endpointID string, key *string) (int, error) {
+	var n int64
+	err := s.write(ctx, func(tx *wtx) (bool, error) {
+		ok, err := tx.exists(`SELECT count(*) FROM endpoints WHERE app_id = ? AND id = ?`, appID, endpointID)
+		if err != nil {
+			return false, err
+		}
+		if !ok {
+			return false, notFound("endpoint")
+		}
+		q := `UPDATE deliveries SET fifo_hold = 0 WHERE app_id = ? AND endpoint_id = ? AND fifo_hold = 1`
+		args := []any{appID, endpointID}
+		if key != nil {
+			q += ` AND fifo_key = ?`
+			args = append(args, *key)
+		}
+		n, err = tx.affected(q, args...)
+		return n > 0, err
+	})
+	if err != nil {
+		return 0, wrap("release fifo", err)
+	}
+	return int(n), nil
 }

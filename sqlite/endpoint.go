@@ -14,7 +14,7 @@ import (
 const endpointColumns = `id, app_id, uid, url, description, filter_types, channels, disabled,
 	disabled_at, rate_limit, metadata, headers, secrets, signature_profile, retry_schedule,
 	timeout, failing_since, created_at, updated_at, client_cert, client_key, server_ca, oauth, signature_header,
-	payload_filter, max_concurrency`
+	payload_filter, max_concurrency, fifo, fifo_on_exhausted`
 
 // storedSecret is the JSON form of a hookd.Secret.
 type storedSecret struct {
@@ -71,10 +71,12 @@ func scanEndpoint(sc scanner) (*hookd.Endpoint, error) {
 		disabledAt, failingSince                 sql.NullInt64
 		timeout, created, updated                int64
 		cert, key, oauth, payloadFilter          string
+		fifo                                     int
 	)
 	if err := sc.Scan(&e.ID, &e.AppID, &uid, &e.URL, &e.Description, &filter, &channels, &disabled,
 		&disabledAt, &e.RateLimit, &meta, &headers, &secrets, &e.SignatureProfile, &e.RetrySchedule,
-		&timeout, &failingSince, &created, &updated, &cert, &key, &e.ServerCA, &oauth, &e.SignatureHeader, &payloadFilter, &e.MaxConcurrency); err != nil {
+		&timeout, &failingSince, &created, &updated, &cert, &key, &e.ServerCA, &oauth, &e.SignatureHeader, &payloadFilter, &e.MaxConcurrency,
+		&fifo, &e.FIFOOnExhausted); err != nil {
 		return nil, err
 	}
 	if cert != "" {
@@ -88,6 +90,7 @@ func scanEndpoint(sc scanner) (*hookd.Endpoint, error) {
 	}
 	e.UID = fromOptional(uid)
 	e.Disabled = disabled != 0
+	e.FIFO = fifo != 0
 	e.DisabledAt = fromTSPtr(disabledAt)
 	e.FailingSince = fromTSPtr(failingSince)
 	e.Timeout = time.Duration(timeout)
@@ -163,13 +166,13 @@ var errEndpointConflict = hookd.Errorf(hookd.ECONFLICT, "an endpoint with this u
 func (s *Store) CreateEndpoint(ctx context.Context, ep *hookd.Endpoint) error {
 	err := s.write(ctx, func(tx *wtx) (bool, error) {
 		_, err := tx.exec(`INSERT INTO endpoints (`+endpointColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			ep.ID, ep.AppID, optional(ep.UID), ep.URL, ep.Description, strList(ep.FilterTypes),
 			strList(ep.Channels), boolInt(ep.Disabled), tsPtr(ep.DisabledAt), ep.RateLimit,
 			strMap(ep.Metadata), strMap(ep.Headers), secretsText(ep.Secrets), ep.SignatureProfile,
 			ep.RetrySchedule, int64(ep.Timeout), tsPtr(ep.FailingSince), ts(ep.CreatedAt), ts(ep.UpdatedAt),
 			certText(ep.ClientCert), keyText(ep.ClientCert), ep.ServerCA, oauthText(ep.OAuth), ep.SignatureHeader,
-			filterText(ep.PayloadFilter), ep.MaxConcurrency)
+			filterText(ep.PayloadFilter), ep.MaxConcurrency, boolInt(ep.FIFO), ep.FIFOOnExhausted)
 		return false, err
 	})
 	switch {
@@ -203,13 +206,13 @@ func (s *Store) UpdateEndpoint(ctx context.Context, ep *hookd.Endpoint) error {
 			channels = ?, disabled = ?, disabled_at = ?, rate_limit = ?, metadata = ?, headers = ?,
 			secrets = ?, signature_profile = ?, retry_schedule = ?, timeout = ?, failing_since = ?,
 			updated_at = ?, client_cert = ?, client_key = ?, server_ca = ?, oauth = ?, signature_header = ?,
-			payload_filter = ?, max_concurrency = ? WHERE app_id = ? AND id = ?`,
+			payload_filter = ?, max_concurrency = ?, fifo = ?, fifo_on_exhausted = ? WHERE app_id = ? AND id = ?`,
 			optional(ep.UID), ep.URL, ep.Description, strList(ep.FilterTypes), strList(ep.Channels),
 			boolInt(ep.Disabled), tsPtr(ep.DisabledAt), ep.RateLimit, strMap(ep.Metadata),
 			strMap(ep.Headers), secretsText(ep.Secrets), ep.SignatureProfile, ep.RetrySchedule,
 			int64(ep.Timeout), tsPtr(ep.FailingSince), ts(ep.UpdatedAt),
 			certText(ep.ClientCert), keyText(ep.ClientCert), ep.ServerCA, oauthText(ep.OAuth), ep.SignatureHeader,
-			filterText(ep.PayloadFilter), ep.MaxConcurrency, ep.AppID, ep.ID)
+			filterText(ep.PayloadFilter), ep.MaxConcurrency, boolInt(ep.FIFO), ep.FIFOOnExhausted, ep.AppID, ep.ID)
 		if err == nil && n == 0 {
 			err = notFound("endpoint")
 		}

@@ -11,10 +11,11 @@ import (
 	"github.com/hookd/hookd"
 )
 
-const messageColumns = `id, app_id, event_type, event_id, payload, channels, tags, timestamp`
+const messageColumns = `id, app_id, event_type, event_id, payload, channels, tags, timestamp, ordering_key`
 
 // messageColumnsM is messageColumns qualified by the alias m.
-const messageColumnsM = `m.id, m.app_id, m.event_type, m.event_id, m.payload, m.channels, m.tags, m.timestamp`
+const messageColumnsM = `m.id, m.app_id, m.event_type, m.event_id, m.payload, m.channels, m.tags, m.timestamp,
+	m.ordering_key`
 
 // messageDest holds the scan targets of one message row.
 type messageDest struct {
@@ -25,7 +26,7 @@ type messageDest struct {
 }
 
 func (d *messageDest) targets() []any {
-	return []any{&d.m.ID, &d.m.AppID, &d.m.EventType, &d.eventID, &d.payload, &d.ch, &d.tags, &d.at}
+	return []any{&d.m.ID, &d.m.AppID, &d.m.EventType, &d.eventID, &d.payload, &d.ch, &d.tags, &d.at, &d.m.OrderingKey}
 }
 
 func (d *messageDest) message() (*hookd.Message, error) {
@@ -61,9 +62,9 @@ func (s *Store) CreateMessage(ctx context.Context, msg *hookd.Message, deliverie
 				return false, err
 			}
 		}
-		_, err := tx.exec(`INSERT INTO messages (`+messageColumns+`, payload_expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		_, err := tx.exec(`INSERT INTO messages (`+messageColumns+`, payload_expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			msg.ID, msg.AppID, msg.EventType, optional(msg.EventID), string(msg.Payload),
-			strList(msg.Channels), strList(msg.Tags), ts(msg.Timestamp), optionalTS(msg.PayloadExpiresAt))
+			strList(msg.Channels), strList(msg.Tags), ts(msg.Timestamp), msg.OrderingKey, optionalTS(msg.PayloadExpiresAt))
 		if err != nil {
 			if isUnique(err) && msg.EventID != "" {
 				m, err2 := scanMessage(tx.queryRow(`SELECT `+messageColumns+` FROM messages

@@ -29,6 +29,7 @@ func Run(t *testing.T, open func(t *testing.T) hookd.Store) {
 		{"EventType", eventTypeTests},
 		{"Message", messageTests},
 		{"Delivery", deliveryTests},
+		{"FIFO", fifoTests},
 		{"Attempt", attemptTests},
 		{"Record", recordTests},
 		{"Idempotency", idempotencyTests},

@@ -146,6 +146,8 @@ usage error; 3 when the run could not be carried out.`,
 	f.IntVar(&cfg.PayloadBytes, "payload-size", cfg.PayloadBytes, "JSON payload size in bytes")
 	f.IntVar(&cfg.Fanout, "fanout", cfg.Fanout, "endpoints per message")
 	f.IntVar(&cfg.Apps, "apps", cfg.Apps, "applications to spread messages over")
+	f.BoolVar(&cfg.FIFO, "fifo", false, "make the endpoints ordered (fifo: true)")
+	f.IntVar(&cfg.OrderingKeys, "ordering-keys", 0, "spread the messages over this many ordering keys in turn (0: no key)")
 	f.Float64Var(&cfg.FailingRatio, "failing-ratio", 0, "share (0-1) of first delivery attempts the receiver answers with 503")
 	f.IntVar(&cfg.Backlog, "backlog", 0, "accept this many messages while the receiver is unresponsive, then release it and measure the drain")
 	f.IntVar(&cfg.Preload, "preload", 0, "before the run, write this many attempts (with their messages and deliveries) into the store with bulk SQL, to measure a full store")
@@ -181,6 +183,9 @@ func printBenchResult(w io.Writer, r bench.Result) {
 	}
 	fmt.Fprintf(w, "store %s, %d node(s), fan-out %d, %d app(s), concurrency %d, payload %d B, %s, %d CPUs\n",
 		r.Store, r.Nodes, r.Fanout, r.Apps, r.Concurrency, r.PayloadBytes, keys, r.CPUs)
+	if r.FIFO {
+		fmt.Fprintf(w, "ordered       FIFO endpoints, %d ordering key(s) (0: messages without a key)\n", r.OrderingKeys)
+	}
 	fmt.Fprintf(w, "messages      %d accepted (%.0f/s, POST round trip %s), %d rejected\n",
 		r.Messages, r.IngestPerS, lat(r.IngestLatencyMS), r.APIErrors)
 	fmt.Fprintf(w, "deliveries    %d of %d  %.0f/s", r.Deliveries, r.ExpectedDeliveries, r.DeliveriesPerS)

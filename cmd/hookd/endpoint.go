@@ -16,9 +16,9 @@ var endpointColumns = cols("ID", "id", "UID", "uid", "URL", "url", "EVENTS", "fi
 // endpointFields are the flags create and update share.
 type endpointFields struct {
 	url, uid, description, secret, profile string
-	payloadFilter                          string
+	payloadFilter, fifoOnExhausted         string
 	events, channels, metadata             []string
-	disabled                               bool
+	disabled, fifo                         bool
 	rateLimit                              int32
 	timeout                                time.Duration
 }
@@ -35,6 +35,8 @@ func (f *endpointFields) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.profile, "signature-profile", "", "signature profile (hookd extension): standard, github, stripe, …")
 	fs.DurationVar(&f.timeout, "timeout", 0, "request timeout (hookd extension), e.g. 5s")
 	fs.StringVar(&f.payloadFilter, "payload-filter", "", `only messages whose payload matches this filter (hookd extension; docs/filters.md), as JSON or @FILE, e.g. '{"path":"data.amount","gt":100}'; null removes it`)
+	fs.BoolVar(&f.fifo, "fifo", false, "ordered delivery (hookd extension): each message only after the one before it of its ordering key")
+	fs.StringVar(&f.fifoOnExhausted, "fifo-on-exhausted", "", "what an ordered endpoint does when a message fails for good (hookd extension): skip or stop")
 }
 
 func (f *endpointFields) body(fs *pflag.FlagSet) (map[string]any, error) {
@@ -61,6 +63,8 @@ func (f *endpointFields) body(fs *pflag.FlagSet) (map[string]any, error) {
 		}
 		b["payloadFilter"] = pf
 	}
+	set("fifo", "fifo", f.fifo)
+	set("fifo-on-exhausted", "fifoOnExhausted", f.fifoOnExhausted)
 	if fs.Changed("metadata") {
 		m, err := keyValues("metadata", f.metadata)
 		if err != nil {

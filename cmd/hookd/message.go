@@ -19,6 +19,7 @@ func newMessageCmd() *cobra.Command {
 		sendType, eventID, payload string
 		sendChannels               []string
 		endpoint, idempotencyKey   string
+		orderingKey                string
 	)
 	appFlag := func(fs *pflag.FlagSet) { fs.StringVar(&app, "app", "", "application ID or uid (required)") }
 	return groupCmd("message", "Send and inspect messages", `  hookd message send --app acme --event-type invoice.paid --payload '{"invoice":"in_1"}'
@@ -68,6 +69,7 @@ func newMessageCmd() *cobra.Command {
 				fs.StringVar(&eventID, "event-id", "", "your idempotency key for the event: a second message with it is refused")
 				fs.StringSliceVar(&sendChannels, "channels", nil, "channels of the message")
 				fs.StringVar(&idempotencyKey, "idempotency-key", "", "Idempotency-Key header: a retried send returns the first answer")
+				fs.StringVar(&orderingKey, "ordering-key", "", "ordering key (hookd extension): FIFO endpoints keep order per key")
 			},
 			example: `  hookd message send --app acme --event-type invoice.paid --payload '{"invoice":"in_1","amount":1200}'
   hookd message send --app acme --event-type invoice.paid --payload @invoice.json --event-id evt_1`,
@@ -85,7 +87,11 @@ func newMessageCmd() *cobra.Command {
 				if err != nil {
 					return withCode(exitUsage, err)
 				}
-				data, err := sendMessage(r, app, sendType, eventID, sendChannels, p, idempotencyKey)
+				body := map[string]any{"eventType": sendType, "payload": p}
+				if r.cmd.Flags().Changed("ordering-key") {
+					body["orderingKey"] = orderingKey
+				}
+				data, err := sendMessageBody(r, app, body, eventID, sendChannels, idempotencyKey)
 				if err != nil {
 					return err
 				}
@@ -118,7 +124,11 @@ func newMessageCmd() *cobra.Command {
 
 // sendMessage posts a message and returns the API's answer.
 func sendMessage(r *apiRun, app, eventType, eventID string, channels []string, payload json.RawMessage, idemKey string) ([]byte, error) {
-	body := map[string]any{"eventType": eventType, "payload": payload}
+	return sendMessageBody(r, app, map[string]any{"eventType": eventType, "payload": payload}, eventID, channels, idemKey)
+}
+
+// sendMessageBody posts body as a message, with eventId and channels if given.
+func sendMessageBody(r *apiRun, app string, body map[string]any, eventID string, channels []string, idemKey string) ([]byte, error) {
 	if eventID != "" {
 		body["eventId"] = eventID
 	}

@@ -1,0 +1,386 @@
+package storetest
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hookd/hookd"
+)
+
+// fifoMessage creates a message of appID with ordering key key and an ordered delivery
+// to each endpoint, as FanOut makes them for FIFO endpoints.
+func (f *fixture) fifoMessage(appID, key string, eps ...*hookd.Endpoint) (*hookd.Message, []*hookd.Delivery) {
+	f.t.Helper()
+	m, ds := f.newMessage(appID, eps, func(m *hookd.Message) { m.OrderingKey = key })
+	for _, d := range ds {
+		d.Ordered, d.OrderingKey = true, key
+	}
+	if _, err := f.s.CreateMessage(f.ctx, m, ds); err != nil {
+		f.t.Fatalf("CreateMessage: %v", err)
+	}
+	return m, ds
+}
+
+// fifoEndpoint creates a FIFO endpoint of appID.
+func (f *fixture) fifoEndpoint(appID, onExhausted string) *hookd.Endpoint {
+	return f.endpoint(appID, func(e *hookd.Endpoint) { e.FIFO, e.FIFOOnExhausted = true, onExhausted })
+}
+
+// claimIDs claims at now and returns the claimed deliveries by message ID.
+func (f *fixture) claimIDs(now time.Time) map[string]*hookd.Delivery {
+	f.t.Helper()
+	out := map[string]*hookd.Delivery{}
+	for _, d := range f.claim(now, 100) {
+		out[d.MsgID] = d
+	}
+	return out
+}
+
+// wantClaimed fails unless the claimed messages are exactly want.
+func wantClaimed(t *testing.T, got map[string]*hookd.Delivery, want ...*hookd.Message) {
+	t.Helper()
+	ok := len(got) == len(want)
+	for _, m := range want {
+		ok = ok && got[m.ID] != nil
+	}
+	if !ok {
+		var g, w []string
+		for id := range got {
+			g = append(g, id)
+		}
+		for _, m := range want {
+			w = append(w, m.ID)
+		}
+		t.Fatalf("claimed messages %v, want %v", g, w)
+	}
+}
+
+// final returns a result that ends the claimed delivery d for good.
+func (f *fixture) final(d *hookd.Delivery, hold bool) hookd.AttemptResult {
+	r := f.result(d, hookd.StatusFail, 500)
+	r.Status, r.NextAttempt, r.Hold = hookd.StatusFail, f.now, hold
+	return r
+}
+
+func (f *fixture) record(rs ...hookd.AttemptResult) {
+	f.t.Helper()
+	if err := f.s.RecordAttempts(f.ctx, rs); err != nil {
+		f.t.Fatalf("RecordAttempts: %v", err)
+	}
+}
+
+var fifoTests = []test{
+	{"StoredWithTheirKeys", func(t *testing.T, f *fixture) {
+		// An endpoint's FIFO settings, a message's OrderingKey and a delivery's Ordered,
+		// OrderingKey and Held read back as written.
+		a := f.app()
+		e := f.fifoEndpoint(a.ID, hookd.FIFOStop)
+		plain := f.endpoint(a.ID)
+		got, err := f.s.Endpoint(f.ctx, a.ID, e.ID)
+		must(t, err)
+		if !got.FIFO || got.FIFOOnExhausted != hookd.FIFOStop {
+			t.Errorf("endpoint FIFO %v %q, want true %q", got.FIFO, got.FIFOOnExhausted, hookd.FIFOStop)
+		}
+		got.FIFO, got.FIFOOnExhausted = false, hookd.FIFOSkip
+		must(t, f.s.UpdateEndpoint(f.ctx, got))
+		if got, _ = f.s.Endpoint(f.ctx, a.ID, e.ID); got.FIFO || got.FIFOOnExhausted != hookd.FIFOSkip {
+			t.Errorf("after update FIFO %v %q, want false %q", got.FIFO, got.FIFOOnExhausted, hookd.FIFOSkip)
+		}
+		m, ds := f.newMessage(a.ID, []*hookd.Endpoint{e, plain}, func(m *hookd.Message) { m.OrderingKey = "customer-7" })
+		ds[0].Ordered, ds[0].OrderingKey = true, "customer-7"
+		_, err = f.s.CreateMessage(f.ctx, m, ds)
+		must(t, err)
+		stored, err := f.s.Message(f.ctx, a.ID, m.ID)
+		must(t, err)
+		if stored.OrderingKey != "customer-7" {
+			t.Errorf("message OrderingKey %q, want customer-7", stored.OrderingKey)
+		}
+		if d := f.delivery(a.ID, m.ID, e.ID); !d.Ordered || d.OrderingKey != "customer-7" || d.Held {
+			t.Errorf("ordered delivery Ordered %v key %q Held %v", d.Ordered, d.OrderingKey, d.Held)
+		}
+		if d := f.delivery(a.ID, m.ID, plain.ID); d.Ordered || d.OrderingKey != "" {
+			t.Errorf("unordered delivery Ordered %v key %q", d.Ordered, d.OrderingKey)
+		}
+		claimed := f.claimIDs(f.now)
+		if c := claimed[m.ID]; c == nil || c.Message == nil || c.Message.OrderingKey != "customer-7" {
+			t.Errorf("claimed delivery's message lost its OrderingKey: %+v", c)
+		}
+	}},
+	{"ClaimHandsOutOnlyEachKeysHead", func(t *testing.T, f *fixture) {
+		// At most one delivery of an (endpoint, key) is out at a time, the earliest;
+		// other keys, other endpoints and unordered deliveries do not wait for it.
+		a := f.app()
+		e := f.fifoEndpoint(a.ID, "")
+		e2 := f.fifoEndpoint(a.ID, "")
+		plain := f.endpoint(a.ID)
+		a1, _ := f.fifoMessage(a.ID, "a", e)
+		a2, _ := f.fifoMessage(a.ID, "a", e)
+		b1, _ := f.fifoMessage(a.ID, "b", e)
+		a3, _ := f.fifoMessage(a.ID, "a", e)
+		n1, _ := f.fifoMessage(a.ID, "", e)
+		n2, _ := f.fifoMessage(a.ID, "", e)
+		o1, _ := f.fifoMessage(a.ID, "a", e2)
+		p1, _ := f.message(a.ID, []*hookd.Endpoint{plain})
+		p2, _ := f.message(a.ID, []*hookd.Endpoint{plain})
+		now := f.tick()
+		first := f.claimIDs(now)
+		wantClaimed(t, first, a1, b1, n1, o1, p1, p2)
+		wantClaimed(t, f.claimIDs(now)) // heads in flight: nothing more
+
+		f.tick()
+		f.record(f.result(first[a1.ID], hookd.StatusSuccess, 200), f.result(first[n1.ID], hookd.StatusSuccess, 200))
+		second := f.claimIDs(f.tick())
+		wantClaimed(t, second, a2, n2)
+		f.record(f.result(second[a2.ID], hookd.StatusSuccess, 200))
+		wantClaimed(t, f.claimIDs(f.tick()), a3)
+	}},
+	{"OrderIsCreationOrderNotID", func(t *testing.T, f *fixture) {
+		// IDs made in one millisecond do not sort by creation: the store orders a
+		// key's deliveries by the order it created them.
+		a := f.app()
+		e := f.fifoEndpoint(a.ID, "")
+		later, earlier := f.id(hookd.PrefixMessage), f.id(hookd.PrefixMessage)
+		var ms []*hookd.Message
+		for _, id := range []string{earlier, later} { // created in this order; IDs sort the other way
+			m, ds := f.newMessage(a.ID, []*hookd.Endpoint{e}, func(m *hookd.Message) { m.ID = id })
+			ds[0].MsgID, ds[0].Ordered = id, true
+			_, err := f.s.CreateMessage(f.ctx, m, ds)
+			must(t, err)
+			ms = append(ms, m)
+		}
+		got := f.claimIDs(f.tick())
+		wantClaimed(t, got, ms[0])
+		f.record(f.result(got[ms[0].ID], hookd.StatusSuccess, 200))
+		wantClaimed(t, f.claimIDs(f.tick()), ms[1])
+	}},
+	{"RetryPendingHoldsUpItsKey", func(t *testing.T, f *fixture) {
+		// A head waiting for its retry is still the head: the next waits with it, and
+		// goes only once the head is done.
+		a := f.app()
+		e := f.fifoEndpoint(a.ID, "")
+		m1, _ := f.fifoMessage(a.ID, "k", e)
+		m2, _ := f.fifoMessage(a.ID, "k", e)
+		got := f.claimIDs(f.tick())
+		wantClaimed(t, got, m1)
+		f.tick()
+		retry := f.result(got[m1.ID], hookd.StatusFail, 500) // pending, due 5 s later
+		f.record(retry)
+		wantClaimed(t, f.claimIDs(f.tick())) // m2 waits behind the retry
+		due, ok, err := f.s.NextDue(f.ctx)
+		must(t, err)
+		if !ok || !due.Equal(retry.NextAttempt) {
+			t.Errorf("NextDue = %v %v, want the retry's %v (m2 cannot be claimed before it)", due, ok, retry.NextAttempt)
+		}
+		again := f.claimIDs(retry.NextAttempt)
+		wantClaimed(t, again, m1)
+		f.record(f.result(again[m1.ID], hookd.StatusSuccess, 200))
+		wantClaimed(t, f.claimIDs(retry.NextAttempt.Add(time.Millisecond)), m2)
+	}},
+	{"ExpiredLeaseGoesToTheNextClaimOfTheHead", func(t *testing.T, f *fixture) {
+		// A head whose lease ran out (its node died) is claimed again; the one behind
+		// it still waits.
+		a := f.app()
+		e := f.fifoEndpoint(a.ID, "")
+		m1, _ := f.fifoMessage(a.ID, "k", e)
+		f.fifoMessage(a.ID, "k", e)
+		now := f.tick()
+		first := f.claimIDs(now)
+		wantClaimed(t, first, m1)
+		due, ok, err := f.s.NextDue(f.ctx)
+		must(t, err)
+		if !ok || !due.Equal(now.Add(time.Minute)) {
+			t.Errorf("NextDue = %v %v, want the head's lease expiry %v", due, ok, now.Add(time.Minute))
+		}
+		again := f.claimIDs(now.Add(time.Minute))
+		wantClaimed(t, again, m1)
+		if again[m1.ID].Lease == first[m1.ID].Lease {
+			t.Error("the second claim kept the first lease")
+		}
+		// The first claim's late result no longer counts; the head stays out.
+		f.record(f.result(first[m1.ID], hookd.StatusSuccess, 200))
+		wantClaimed(t, f.claimIDs(now.Add(time.Minute)))
+	}},
+	{"SkipGoesOnStopHaltsUntilReleased", func(t *testing.T, f *fixture) {
+		// A head that fails for good without Hold lets the next go; with Hold it
+		// halts the key, until ReleaseFIFO (of that key, or of all keys).
+		a := f.app()
+		e := f.fifoEndpoint(a.ID, hookd.FIFOStop)
+		s1, _ := f.fifoMessage(a.ID, "skip", e)
+		s2, _ := f.fifoMessage(a.ID, "skip", e)
+		h1, _ := f.fifoMessage(a.ID, "stop", e)
+		h2, _ := f.fifoMessage(a.ID, "stop", e)
+		other, _ := f.fifoMessage(a.ID, "other", e)
+		got := f.claimIDs(f.tick())
+		wantClaimed(t, got, s1, h1, other)
+		f.tick()
+		f.record(f.final(got[s1.ID], false), f.final(got[h1.ID], true), f.result(got[other.ID], hookd.StatusSuccess, 200))
+		if d := f.delivery(a.ID, h1.ID, e.ID); d.Status != hookd.StatusFail || !d.Held {
+			t.Errorf("held head: status %v Held %v, want fail and held", d.Status, d.Held)
+		}
+		if d := f.delivery(a.ID, s1.ID, e.ID); d.Status != hookd.StatusFail || d.Held {
+			t.Errorf("skipped head: status %v Held %v, want fail, not held", d.Status, d.Held)
+		}
+		wantClaimed(t, f.claimIDs(f.tick()), s2)
+		wantClaimed(t, f.claimIDs(f.tick()))
+
+		other2 := "nope"
+		n, err := f.s.ReleaseFIFO(f.ctx, a.ID, e.ID, &other2)
+		must(t, err)
+		if n != 0 {
+			t.Errorf("ReleaseFIFO of a key with nothing held = %d, want 0", n)
+		}
+		wantClaimed(t, f.claimIDs(f.tick()))
+		key := "stop"
+		if n, err = f.s.ReleaseFIFO(f.ctx, a.ID, e.ID, &key); err != nil || n != 1 {
+			t.Fatalf("ReleaseFIFO = %d, %v; want 1", n, err)
+		}
+		if d := f.delivery(a.ID, h1.ID, e.ID); d.Status != hookd.StatusFail || d.Held {
+			t.Errorf("released: status %v Held %v, want still failed, not held", d.Status, d.Held)
+		}
+		wantClaimed(t, f.claimIDs(f.tick()), h2)
+		if n, err = f.s.ReleaseFIFO(f.ctx, a.ID, e.ID, nil); err != nil || n != 0 {
+			t.Errorf("second ReleaseFIFO = %d, %v; want 0", n, err)
+		}
+	}},
+	{"ResendAndRecoverClearHeld", func(t *testing.T, f *fixture) {
+		// A resent or recovered held delivery is pending again, not held: it goes
+		// first, and the key goes on after it.
+		a := f.app()
+		e := f.fifoEndpoint(a.ID, hookd.FIFOStop)
+		for _, how := range []string{"resend", "recover"} {
+			key := how
+			m1, _ := f.fifoMessage(a.ID, key, e)
+			m2, _ := f.fifoMessage(a.ID, key, e)
+			got := f.claimIDs(f.tick())
+			wantClaimed(t, got, m1)
+			f.tick()
+			f.record(f.final(got[m1.ID], true))
+			now := f.tick()
+			if how == "resend" {
+				must(t, f.s.ResendDelivery(f.ctx, f.id(hookd.PrefixDelivery), a.ID, m1.ID, e.ID, now))
+			} else {
+				n, err := f.s.RecoverDeliveries(f.ctx, a.ID, e.ID, m1.Timestamp, m2.Timestamp, now)
+				must(t, err)
+				if n != 1 {
+					t.Fatalf("%s: recovered %d, want 1", how, n)
+				}
+			}
+			if d := f.delivery(a.ID, m1.ID, e.ID); d.Held || d.Status != hookd.StatusPending {
+				t.Errorf("%s: status %v Held %v, want pending, not held", how, d.Status, d.Held)
+			}
+			got = f.claimIDs(f.tick())
+			wantClaimed(t, got, m1)
+			f.tick()
+			f.record(f.result(got[m1.ID], hookd.StatusSuccess, 200))
+			wantClaimed(t, f.claimIDs(f.tick()), m2)
+		}
+	}},
+	{"ReleaseUnknownEndpoint", func(t *testing.T, f *fixture) {
+		a := f.app()
+		other := f.app()
+		e := f.fifoEndpoint(other.ID, hookd.FIFOStop)
+		_, err := f.s.ReleaseFIFO(f.ctx, a.ID, e.ID, nil)
+		wantCode(t, err, hookd.ENOTFOUND)
+		_, err = f.s.ReleaseFIFO(f.ctx, a.ID, "ep_missing", nil)
+		wantCode(t, err, hookd.ENOTFOUND)
+	}},
+	{"ConcurrentClaimsKeepOneHeadPerKey", func(t *testing.T, f *fixture) {
+		// Claimers racing (as nodes do) never have two deliveries of one key out at
+		// once, and each key's deliveries finish in creation order.
+		a := f.app()
+		e := f.fifoEndpoint(a.ID, "")
+		const keys, perKey = 8, 6
+		order := map[string][]string{}
+		for i := range perKey {
+			for k := range keys {
+				key := fmt.Sprintf("k%d", k)
+				m, _ := f.fifoMessage(a.ID, key, e)
+				order[key] = append(order[key], m.ID)
+				_ = i
+			}
+		}
+		now := f.tick()
+		var (
+			mu   sync.Mutex
+			out  = map[string]outState{} // key → its delivery out
+			done = map[string][]string{}
+			errs []string
+		)
+		ctx, cancel := context.WithTimeout(f.ctx, 2*time.Minute)
+		defer cancel()
+		var wg sync.WaitGroup
+		for w := range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; i < 400 && ctx.Err() == nil; i++ {
+					ds, err := f.s.ClaimDeliveries(ctx, now, time.Hour, 3)
+					if err != nil {
+						mu.Lock()
+						errs = append(errs, err.Error())
+						mu.Unlock()
+						return
+					}
+					mu.Lock()
+					for _, d := range ds {
+						// A claim may follow a record that committed before it reported
+						// back, never one that had not started.
+						if o, busy := out[d.OrderingKey]; busy && !o.recording {
+							errs = append(errs, fmt.Sprintf("worker %d claimed %s of key %s while %s was out", w, d.MsgID, d.OrderingKey, o.msgID))
+						}
+						out[d.OrderingKey] = outState{msgID: d.MsgID}
+					}
+					mu.Unlock()
+					var rs []hookd.AttemptResult
+					for _, d := range ds {
+						rs = append(rs, hookd.AttemptResult{Delivery: d, Status: hookd.StatusSuccess, NextAttempt: now, Attempts: 1})
+					}
+					mu.Lock()
+					for _, d := range ds {
+						done[d.OrderingKey] = append(done[d.OrderingKey], d.MsgID)
+						out[d.OrderingKey] = outState{msgID: d.MsgID, recording: true}
+					}
+					mu.Unlock()
+					if err := f.s.RecordAttempts(ctx, rs); err != nil {
+						mu.Lock()
+						errs = append(errs, err.Error())
+						mu.Unlock()
+						return
+					}
+					mu.Lock()
+					for _, d := range ds {
+						if out[d.OrderingKey].msgID == d.MsgID {
+							delete(out, d.OrderingKey)
+						}
+					}
+					n := 0
+					for _, l := range done {
+						n += len(l)
+					}
+					mu.Unlock()
+					if n == keys*perKey {
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		for _, e := range errs {
+			t.Error(e)
+		}
+		for key, want := range order {
+			if !equalStrings(done[key], want) {
+				t.Errorf("key %s done in order %v, want %v", key, done[key], want)
+			}
+		}
+	}},
+}
+
+// outState is a delivery a claimer of ConcurrentClaimsKeepOneHeadPerKey holds.
+type outState struct {
+	msgID     string
+	recording bool // its result is being recorded
+}
