@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -57,16 +58,17 @@ func queueDeliveries(b *pgx.Batch, ds []*hookd.Delivery, msgID string) {
 
 // Message returns the application's message whose ID or EventID is idOrEventID.
 func (s *Store) Message(ctx context.Context, appID, idOrEventID string) (*hookd.Message, error) {
-	// Two index lookups, the ID's first. Written as one condition with OR (or with
-	// app_id beside id), the planner, which knows nothing of an application newer than
-	// its statistics, takes it for a small one and reads all its messages through
-	// (app_id, event_id): the longer the store runs, the slower. OFFSET 0 keeps app_id
-	// out of the primary key lookup.
-	m, err := scanMessage(s.pool.QueryRow(ctx, `SELECT `+messageColumns+` FROM (
-			SELECT m.*, 0 AS k FROM (SELECT * FROM messages WHERE id = $2 OFFSET 0) m WHERE m.app_id = $1
-			UNION ALL
-			SELECT m.*, 1 AS k FROM messages m WHERE m.app_id = $1 AND m.event_id = $2
-		) m ORDER BY m.k LIMIT 1`, appID, idOrEventID))
+	// The ID first, then the eventId, each looked up by itself (OFFSET 0 keeps
+	// app_id out of the index choice). Written as one condition with OR, or with
+	// app_id beside it, the planner, which knows nothing of an application newer than
+	// its statistics, takes it for a small one and reads all its messages through an
+	// (app_id, …) index: the longer the store runs, the slower.
+	m, err := scanMessage(s.pool.QueryRow(ctx, `SELECT `+messageColumns+`
+		FROM (SELECT * FROM messages WHERE id = $2 OFFSET 0) m WHERE m.app_id = $1`, appID, idOrEventID))
+	if errors.Is(err, pgx.ErrNoRows) {
+		m, err = scanMessage(s.pool.QueryRow(ctx, `SELECT `+messageColumns+`
+			FROM (SELECT * FROM messages WHERE event_id = $2 OFFSET 0) m WHERE m.app_id = $1`, appID, idOrEventID))
+	}
 	if err != nil {
 		return nil, storeErr(err, "message", "")
 	}
