@@ -134,6 +134,15 @@ func TestPagesOverHTTP(t *testing.T) {
 		if _, _, body := pc.get("/ui/app/" + appID + "/endpoint/" + epID); strings.Contains(body, "payload-filter") {
 			t.Error("the page of an endpoint without a filter shows one")
 		}
+		// The customer sees it in the portal too.
+		_, token := portalAccess(t, ts, appID)
+		pp := newPageClient(t, ts.url)
+		if code, _ := pp.post("/portal/session", url.Values{"csrf": {pp.csrf("/portal")}, "token": {token}}); code != http.StatusSeeOther {
+			t.Fatalf("portal sign-in: %d", code)
+		}
+		if code, _, body := pp.get("/portal/app/" + appID + "/endpoint/" + ep.ID); code != 200 || !strings.Contains(body, want) {
+			t.Errorf("portal endpoint page: %d, want it to show %s in:\n%s", code, want, body)
+		}
 	})
 	t.Run("event types show an enforced schema", func(t *testing.T) {
 		ts.do(t, "POST", "/api/v1/event-type", map[string]any{"name": "checked.type", "description": "d",
