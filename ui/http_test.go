@@ -1,6 +1,7 @@
 package ui_test
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -142,6 +143,48 @@ func TestPagesOverHTTP(t *testing.T) {
 		}
 		if code, _, body := pp.get("/portal/app/" + appID + "/endpoint/" + ep.ID); code != 200 || !strings.Contains(body, want) {
 			t.Errorf("portal endpoint page: %d, want it to show %s in:\n%s", code, want, body)
+		}
+		// The customer sets and removes it with the endpoint form; the API's refusal of
+		// a bad one is shown with what was typed.
+		base := "/portal/app/" + appID
+		csrf := pp.csrf(base + "/endpoint/new")
+		form := url.Values{"csrf": {csrf}, "url": {rc.url + "/portal"}, "payloadFilter": {`{"path":"data.amount","gt":"x","lt":1}`}}
+		if code, body := pp.post(base+"/endpoint", form); code != http.StatusUnprocessableEntity || !strings.Contains(body, "exactly one operator") ||
+			!strings.Contains(body, `&#34;gt&#34;:&#34;x&#34;`) {
+			t.Errorf("bad filter from the portal: %d, want 422 saying why and keeping the text:\n%s", code, body)
+		}
+		form.Set("payloadFilter", `{"path": "data.amount", "gt": 100}`)
+		code, _ = pp.post(base+"/endpoint", form)
+		var eps struct {
+			Data []struct {
+				ID            string          `json:"id"`
+				URL           string          `json:"url"`
+				PayloadFilter json.RawMessage `json:"payloadFilter"`
+			} `json:"data"`
+		}
+		ts.do(t, "GET", "/api/v1/app/"+appID+"/endpoint", nil, &eps)
+		var made string
+		for _, e := range eps.Data {
+			if e.URL == rc.url+"/portal" {
+				made = e.ID
+				if string(e.PayloadFilter) != `{"path":"data.amount","gt":100}` {
+					t.Errorf("portal-made endpoint has payloadFilter %s", e.PayloadFilter)
+				}
+			}
+		}
+		if code != http.StatusSeeOther || made == "" {
+			t.Fatalf("portal create with a filter: %d, endpoint %q", code, made)
+		}
+		edit := url.Values{"csrf": {csrf}, "url": {rc.url + "/portal"}, "payloadFilter": {""}}
+		if code, _ := pp.post(base+"/endpoint/"+made+"/edit", edit); code != http.StatusSeeOther {
+			t.Fatalf("portal edit: %d", code)
+		}
+		var after struct {
+			PayloadFilter json.RawMessage `json:"payloadFilter"`
+		}
+		ts.do(t, "GET", "/api/v1/app/"+appID+"/endpoint/"+made, nil, &after)
+		if string(after.PayloadFilter) != "null" {
+			t.Errorf("after the portal form cleared it, payloadFilter is %s", after.PayloadFilter)
 		}
 	})
 	t.Run("event types show an enforced schema", func(t *testing.T) {

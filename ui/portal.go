@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -179,7 +180,9 @@ type endpointForm struct {
 	Description string
 	Types       []string
 	EventTypes  []eventTypeView
-	Submit      string
+	// PayloadFilter is the endpoint's payload filter as JSON, "" for none.
+	PayloadFilter string
+	Submit        string
 }
 
 func (h *Handler) portalNewEndpoint(w http.ResponseWriter, r *http.Request, s *session) error {
@@ -192,14 +195,31 @@ func (h *Handler) portalNewEndpoint(w http.ResponseWriter, r *http.Request, s *s
 	return nil
 }
 
+// filterText is a payload filter's JSON, "" for none.
+func filterText(f *hookd.PayloadFilter) string {
+	if f == nil {
+		return ""
+	}
+	return f.String()
+}
+
 // endpointBody is the API body of an endpoint form: the API validates it.
 func endpointBody(r *http.Request) map[string]any {
 	types := r.PostForm["eventTypes"]
 	if types == nil {
 		types = []string{}
 	}
+	// An empty filter removes it; text that is not JSON goes as a string, which the API
+	// refuses saying what a filter is.
+	var filter any
+	if f := strings.TrimSpace(r.PostFormValue("payloadFilter")); f != "" {
+		filter = f
+		if json.Valid([]byte(f)) {
+			filter = json.RawMessage(f)
+		}
+	}
 	return map[string]any{"url": strings.TrimSpace(r.PostFormValue("url")),
-		"description": r.PostFormValue("description"), "filterTypes": types}
+		"description": r.PostFormValue("description"), "filterTypes": types, "payloadFilter": filter}
 }
 
 func (h *Handler) portalCreateEndpoint(w http.ResponseWriter, r *http.Request, s *session) error {
@@ -224,6 +244,7 @@ func (h *Handler) refill(w http.ResponseWriter, r *http.Request, s *session, err
 		return lerr
 	}
 	f.URL, f.Description, f.Types, f.EventTypes = r.PostFormValue("url"), r.PostFormValue("description"), r.PostForm["eventTypes"], ets
+	f.PayloadFilter = r.PostFormValue("payloadFilter")
 	v := h.portalView(s, "endpoints", "Add an endpoint", f)
 	v.Error = hookd.ErrorMessage(err)
 	h.render(w, r, http.StatusUnprocessableEntity, "portal_endpoint_new", v)
@@ -274,7 +295,7 @@ func (h *Handler) portalEndpoint(w http.ResponseWriter, r *http.Request, s *sess
 		Next       string
 		Base       string
 	}{eh, secret.Key, secret.NextKey, secret.SwitchAt, endpointForm{CSRF: s.CSRF, Action: base + "/edit", URL: e.URL, Description: e.Description, Types: e.FilterTypes,
-		EventTypes: ets, Submit: "Save"}, ds, nextIterator(ds, pageSize, func(d *hookd.Delivery) string { return d.MsgID }), base}
+		EventTypes: ets, PayloadFilter: filterText(e.PayloadFilter), Submit: "Save"}, ds, nextIterator(ds, pageSize, func(d *hookd.Delivery) string { return d.MsgID }), base}
 	h.render(w, r, http.StatusOK, "portal_endpoint", v)
 	return nil
 }
