@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hookd/hookd/webhook"
 )
 
 // validation is a 422 body.
@@ -315,4 +317,35 @@ func TestPayloadFilterReplayMissing(t *testing.T) {
 	if code != 200 || !slices.Equal(got, want) {
 		t.Errorf("after replay-missing the endpoint has messages %v, want %v (n >= 2)", got, want)
 	}
+}
+
+// TestPayloadFilterOperational applies an operational endpoint's payload filter to
+// the operational events: they are accepted like messages.
+func TestPayloadFilterOperational(t *testing.T) {
+	ts := startServer(t)
+	rcv := newOpsReceiver(t)
+	secret, err := webhook.NewSecret()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rcv.setSecret(secret)
+	if code, out := ts.raw(t, "POST", "/api/v1/operational-webhook/endpoint", `{"url":"`+rcv.URL+`","secret":"`+secret+`",
+		"payloadFilter":{"path":"data.endpointUid","eq":"watched"}}`); code != 201 || !strings.Contains(string(out), `"payloadFilter":{"path":"data.endpointUid","eq":"watched"}`) {
+		t.Fatalf("create operational endpoint: %d %s", code, out)
+	}
+	do := func(method, path, body string, want int) {
+		t.Helper()
+		if code, out := ts.raw(t, method, path, body); code != want {
+			t.Fatalf("%s %s: %d %s, want %d", method, path, code, out, want)
+		}
+	}
+	do("POST", "/api/v1/app", `{"name":"a","uid":"acme"}`, 201)
+	do("POST", "/api/v1/app/acme/endpoint", `{"url":"https://example.com/other","uid":"other"}`, 201)
+	do("POST", "/api/v1/app/acme/endpoint", `{"url":"https://example.com/watched","uid":"watched"}`, 201)
+	do("PATCH", "/api/v1/app/acme/endpoint/other", `{"description":"x"}`, 200)
+	do("PATCH", "/api/v1/app/acme/endpoint/watched", `{"description":"x"}`, 200)
+	do("DELETE", "/api/v1/app/acme/endpoint/other", "", 204)
+	do("DELETE", "/api/v1/app/acme/endpoint/watched", "", 204)
+	// Only the watched endpoint's three events, though six were emitted.
+	rcv.waitEvents(t, "endpoint.created", "endpoint.deleted", "endpoint.updated")
 }
