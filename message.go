@@ -59,6 +59,23 @@ type MessageStore interface {
 	Message(ctx context.Context, appID, idOrEventID string) (*Message, error)
 	// Messages lists the application's messages by ID.
 	Messages(ctx context.Context, appID string, filter MessageFilter, page Page) ([]*Message, error)
-	// ExpungeMessageContent replaces the stored payload of a message with an empty object.
+	// ExpungeMessageContent erases the content of one message as
+	// ExpungeMessageContents does, or returns ENOTFOUND.
 	ExpungeMessageContent(ctx context.Context, appID, msgID string) error
+	// ExpungeMessageContents erases the content of the application's messages msgIDs
+	// (IDs, not eventIds) in one transaction and returns the IDs it found: each
+	// payload becomes an empty object, the response bodies of the messages' attempts
+	// are cleared (a receiver may echo what it got), and the idempotency-key answers
+	// that hold a message (the answer to the POST that created it) are deleted. No
+	// table then holds the payload; the space it took may keep its bytes until
+	// ReclaimExpunged.
+	ExpungeMessageContents(ctx context.Context, appID string, msgIDs []string) ([]string, error)
+	// ReclaimExpunged makes the space that expunged content took unreadable in the
+	// store's files as far as the store can without stopping writes: SQLite zeroes
+	// freed space as it frees it (secure_delete) and truncates its WAL; PostgreSQL
+	// removes the old row versions (VACUUM), whose bytes stay in the pages' free
+	// space until reused, unless compact is set, which rewrites the tables that held
+	// content (VACUUM FULL: they are locked meanwhile). It may take a while on a
+	// large store; tasks call it once at their end.
+	ReclaimExpunged(ctx context.Context, compact bool) error
 }

@@ -23,6 +23,9 @@ const (
 	// TaskSDKGenerate is the export of the event types as an OpenAPI document, made
 	// before the request answers; the task only holds the result.
 	TaskSDKGenerate TaskKind = "sdk.generate"
+	// TaskPurgeContent erases the contents of an application's messages (or, without
+	// an application, of every application's), as an expunge-all-contents asks.
+	TaskPurgeContent TaskKind = "application.purge_content"
 )
 
 // TaskStatus is the state of a background task; the values are the Svix API's

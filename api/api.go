@@ -42,6 +42,10 @@ type Config struct {
 	// RotationGrace is how long a rotated-out endpoint secret keeps signing unless
 	// the request says otherwise.
 	RotationGrace time.Duration
+	// ExpungedFunc, if set, is called after message or attempt content was erased by a
+	// request that answers at once (the tasks reclaim on their own); the server then
+	// runs the store's ReclaimExpunged in the background.
+	ExpungedFunc func()
 	// EmitFunc, if set, receives operational events (endpoint.created, endpoint.updated,
 	// endpoint.deleted) with their data.
 	EmitFunc func(ctx context.Context, eventType string, data any)
@@ -268,6 +272,10 @@ func allRoutes() []route {
 		{method: "GET", pattern: messagesPattern, access: AppRead, handle: (*Server).listMessages},
 		{method: "POST", pattern: messagesPattern, access: AppAdmin, keyInTx: true, handle: (*Server).createMessage},
 		{method: "POST", pattern: app + "/msg/precheck/active", access: AppRead, handle: (*Server).precheckMessage},
+		{method: "POST", pattern: app + "/msg/bulk-expunge", access: AppAdmin, handle: (*Server).bulkExpunge},
+		{method: "POST", pattern: app + "/msg/expunge-all-contents", access: AppAdmin, handle: (*Server).expungeAllContents},
+		// hookd extension: the operator's expunge across applications.
+		{method: "POST", pattern: "/api/v1/msg/expunge-all-contents", access: ServerWrite, handle: (*Server).expungeAllContentsEverywhere},
 		{method: "GET", pattern: msg, access: AppRead, handle: (*Server).getMessage},
 		{method: "DELETE", pattern: msg + "/content", access: AppAdmin, handle: (*Server).expungeMessageContent},
 		{method: "GET", pattern: msg + "/endpoint", access: AppRead, handle: (*Server).listDestinations},

@@ -237,6 +237,7 @@ func (s *Server) expungeAttemptContent(w http.ResponseWriter, r *http.Request) e
 	if err := s.store.ExpungeAttemptContent(r.Context(), a.ID, m.ID, r.PathValue("attempt_id")); err != nil {
 		return err
 	}
+	s.expunged()
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

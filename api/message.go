@@ -352,6 +352,7 @@ func (s *Server) expungeMessageContent(w http.ResponseWriter, r *http.Request) e
 	if err := s.store.ExpungeMessageContent(r.Context(), a.ID, m.ID); err != nil {
 		return err
 	}
+	s.expunged()
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -111,14 +111,88 @@ func messageFilter(w *where, f hookd.MessageFilter) {
 	}
 }
 
-// ExpungeMessageContent replaces the message's payload with an empty object.
+// ExpungeMessageContent erases the content of one message (see
+// ExpungeMessageContents).
 func (s *Store) ExpungeMessageContent(ctx context.Context, appID, msgID string) error {
-	tag, err := s.pool.Exec(ctx, `UPDATE messages SET payload = '{}'::bytea WHERE app_id = $1 AND id = $2`, appID, msgID)
+	found, err := s.ExpungeMessageContents(ctx, appID, []string{msgID})
 	if err != nil {
-		return fmt.Errorf("expunge message: %w", err)
+		return err
 	}
-	if tag.RowsAffected() == 0 {
+	if len(found) == 0 {
 		return hookd.Errorf(hookd.ENOTFOUND, "message not found")
+	}
+	return nil
+}
+
+// ExpungeMessageContents replaces the payloads of the application's messages msgIDs
+// with {}, clears their attempts' response bodies and deletes the idempotency-key
+// answers that hold them, in one transaction. The old row versions stay in the
+// tables' files until VACUUM (ReclaimExpunged) removes them.
+func (s *Store) ExpungeMessageContents(ctx context.Context, appID string, msgIDs []string) ([]string, error) {
+	var found []string
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `UPDATE messages SET payload = '{}'::bytea
+			WHERE app_id = $1 AND id = ANY($2) RETURNING id`, appID, msgIDs)
+		if err != nil {
+			return err
+		}
+		if found, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
+			return err
+		}
+		if len(found) == 0 {
+			return nil
+		}
+		if _, err := tx.Exec(ctx, `UPDATE attempts SET response = '' WHERE msg_id = ANY($1) AND response <> ''`, found); err != nil {
+			return err
+		}
+		// The answer to the POST that created a message holds its payload; it is
+		// found by the message's ID in its body.
+		_, err = tx.Exec(ctx, `DELETE FROM idempotent_responses r WHERE EXISTS (
+			SELECT 1 FROM unnest($1::text[]) id WHERE position(convert_to(id, 'UTF8') IN r.body) > 0)`, found)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("expunge messages: %w", err)
+	}
+	return found, nil
+}
+
+// ReclaimExpunged vacuums the tables that held expunged contents, so that the dead
+// row versions with the old payloads and response bodies are removed from their
+// pages. VACUUM keeps a dead version that a snapshot older than the expunge may still
+// read, so it first waits (polling, until ctx ends) for every transaction of the
+// database that began before the call to end. The write-ahead log and base backups
+// keep the old versions until they are recycled.
+// With compact, VACUUM FULL rewrites the tables, leaving no free space that held
+// content.
+func (s *Store) ReclaimExpunged(ctx context.Context, compact bool) error {
+	var xid string
+	if err := s.pool.QueryRow(ctx, `SELECT (pg_current_xact_id()::text::bigint % 4294967296)::text`).Scan(&xid); err != nil {
+		return fmt.Errorf("reclaim: %w", err)
+	}
+	for {
+		var older bool
+		err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity
+			WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_xmin IS NOT NULL
+				AND age(backend_xmin) >= age($1::text::xid))`, xid).Scan(&older)
+		if err != nil {
+			return fmt.Errorf("reclaim: %w", err)
+		}
+		if !older {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	vacuum := `VACUUM messages, attempts, idempotent_responses`
+	if compact {
+		vacuum = `VACUUM FULL messages, attempts, idempotent_responses`
+	}
+	if _, err := s.pool.Exec(ctx, vacuum); err != nil {
+		return fmt.Errorf("vacuum: %w", err)
 	}
 	return nil
 }

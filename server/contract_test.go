@@ -492,6 +492,14 @@ func contractCases() []contractCase {
 			return f.attempt(t) + "/content", ""
 		}, 204},
 		{"DELETE " + msg + "/content", func(t *testing.T, f *F) (string, string) { return f.message(t) + "/content", "" }, 204},
+		{"POST " + app + "/msg/bulk-expunge", func(t *testing.T, f *F) (string, string) {
+			m := f.message(t)
+			return f.app(t) + "/msg/bulk-expunge", `{"ids":["` + m[strings.LastIndex(m, "/")+1:] + `","no-such-message"]}`
+		}, 200},
+		{"POST " + app + "/msg/expunge-all-contents", func(t *testing.T, f *F) (string, string) {
+			f.message(t)
+			return f.app(t) + "/msg/expunge-all-contents", ""
+		}, 202},
 		{"POST /api/v1/auth/app-portal-access/{app_id}", func(t *testing.T, f *F) (string, string) {
 			f.app(t)
 			return "/api/v1/auth/app-portal-access/acme", `{}`

@@ -51,11 +51,14 @@ type Server struct {
 	stopStorage func()
 	// tasks is the background task runner; see task.go.
 	tasks taskState
+	// reclaim runs ReclaimExpunged after an expunge; see expunge.go.
+	reclaim reclaimer
 }
 
 // New returns a server for cfg; Open starts it.
 func New(cfg Config) *Server {
-	s := &Server{cfg: cfg, log: cfg.Logger, now: cfg.Now, registry: prometheus.NewRegistry(), relay: relay.New()}
+	s := &Server{cfg: cfg, log: cfg.Logger, now: cfg.Now, registry: prometheus.NewRegistry(), relay: relay.New(),
+		reclaim: reclaimer{kick: make(chan struct{}, 1)}}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -112,6 +115,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 		EnforceSchemas:       s.cfg.EnforceSchemas,
 		EgressIPs:            s.cfg.EgressIPs,
 		Tasks:                s.newTasks(),
+		ExpungedFunc:         s.expunged,
 		Relay:                s.relay,
 	})
 	if s.ui, err = s.newUI(ctx); err != nil {
@@ -132,6 +136,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	}
 	s.startRetention()
 	s.startTasks()
+	s.startReclaimer()
 	s.startStorageWatch()
 	return nil
 }
@@ -234,6 +239,7 @@ func (s *Server) Close() error {
 		s.stopStorage = nil
 	}
 	s.stopTasks()
+	s.stopReclaimer()
 	s.stopDelivery()
 	s.stopRetention()
 	errs = append(errs, s.closeAll())

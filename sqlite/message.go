@@ -168,17 +168,95 @@ func (s *Store) Messages(ctx context.Context, appID string, filter hookd.Message
 	return out, nil
 }
 
-// ExpungeMessageContent replaces the message's payload with {}.
+// ExpungeMessageContent erases the content of one message (see
+// ExpungeMessageContents).
 func (s *Store) ExpungeMessageContent(ctx context.Context, appID, msgID string) error {
-	err := s.write(ctx, func(tx *wtx) (bool, error) {
-		n, err := tx.affected(`UPDATE messages SET payload = '{}' WHERE app_id = ? AND id = ?`, appID, msgID)
-		if err == nil && n == 0 {
-			err = notFound("message")
-		}
-		return false, err
-	})
-	if err != nil && !hookd.IsNotFound(err) {
-		return fmt.Errorf("expunge message: %w", err)
+	found, err := s.ExpungeMessageContents(ctx, appID, []string{msgID})
+	if err != nil {
+		return err
 	}
-	return err
+	if len(found) == 0 {
+		return notFound("message")
+	}
+	return nil
+}
+
+// ExpungeMessageContents replaces the payloads of the application's messages msgIDs
+// with {}, clears their attempts' response bodies and deletes the idempotency-key
+// answers that hold them, in one transaction. The writer's connections delete
+// securely (secure_delete), so the bytes the payloads took are zeroed as they are
+// freed; ReclaimExpunged then empties the WAL, which may still hold older pages.
+func (s *Store) ExpungeMessageContents(ctx context.Context, appID string, msgIDs []string) ([]string, error) {
+	var found []string
+	err := s.write(ctx, func(tx *wtx) (bool, error) {
+		found = found[:0]
+		for rest := msgIDs; len(rest) > 0; {
+			chunk := rest[:min(len(rest), 250)]
+			rest = rest[len(chunk):]
+			ids := jsonText(chunk)
+			rows, err := tx.query(`UPDATE messages SET payload = '{}'
+				WHERE app_id = ? AND id IN (SELECT value FROM json_each(?)) RETURNING id`, appID, ids)
+			if err != nil {
+				return false, err
+			}
+			var got []string
+			for rows.Next() {
+				var id string
+				if err := rows.Scan(&id); err != nil {
+					rows.Close()
+					return false, err
+				}
+				got = append(got, id)
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return false, err
+			}
+			if len(got) == 0 {
+				continue
+			}
+			found = append(found, got...)
+			ids = jsonText(got)
+			if _, err := tx.exec(`UPDATE attempts SET response = ''
+				WHERE msg_id IN (SELECT value FROM json_each(?1)) AND response <> ''`, ids); err != nil {
+				return false, err
+			}
+			// The answer to the POST that created a message holds its payload; it is
+			// found by the message's ID in its body.
+			if _, err := tx.exec(`DELETE FROM idempotent_responses
+				WHERE EXISTS (SELECT 1 FROM json_each(?1) j WHERE instr(body, CAST(j.value AS BLOB)) > 0)`, ids); err != nil {
+				return false, err
+			}
+		}
+		return false, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("expunge messages: %w", err)
+	}
+	return found, nil
+}
+
+// ReclaimExpunged checkpoints the WAL into the database file and truncates it, so the
+// page images written before an expunge are gone from disk; a checkpoint that readers
+// keep from finishing is tried again a few times.
+// compact changes nothing: freed space is zeroed already.
+func (s *Store) ReclaimExpunged(ctx context.Context, compact bool) error {
+	for i := 0; ; i++ {
+		var busy, logFrames, done int
+		err := s.writer.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logFrames, &done)
+		if err != nil {
+			return fmt.Errorf("checkpoint: %w", err)
+		}
+		if busy == 0 || i == 9 {
+			if busy != 0 {
+				return hookd.Errorf(hookd.EUNAVAILABLE, "the WAL could not be truncated: readers kept it busy")
+			}
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }

@@ -130,6 +130,9 @@ func dsn(path string, readOnly bool) string {
 		// journal of the pages the call changes; in memory it costs no write(2)
 		// (it never needs to survive a crash: the WAL holds what is committed).
 		q.Add("_pragma", "temp_store(MEMORY)")
+		// Deleted and overwritten content (an expunged payload, a purged message) is
+		// zeroed in the file rather than left in free space.
+		q.Add("_pragma", "secure_delete(1)")
 	}
 	if path == ":memory:" {
 		return ":memory:?" + q.Encode()

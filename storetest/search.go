@@ -161,3 +161,59 @@ var searchTests = []test{
 		}
 	}},
 }
+
+var expungeTests = []test{
+	{"ExpungeMessageContents", func(t *testing.T, f *fixture) {
+		s := f.searchScene(t)
+		answer := func(key, msgID string) {
+			_, err := f.s.SaveIdempotentResponse(f.ctx, &hookd.IdempotentResponse{Key: key, StatusCode: 202,
+				ContentType: "application/json", Body: []byte(`{"id":"` + msgID + `","payload":{"secret":1}}`), CreatedAt: f.now})
+			must(t, err)
+		}
+		answer("k1", s.m1.ID)
+		answer("k2", s.m2.ID)
+		found, err := f.s.ExpungeMessageContents(f.ctx, s.a.ID, []string{s.m1.ID, s.m3.ID, "msg_missing"})
+		must(t, err)
+		if !equalStrings(found, []string{s.m1.ID}) {
+			t.Errorf("found %v, want [%s] (m3 is of another application)", found, s.m1.ID)
+		}
+		// Once more: the same outcome, nothing else changed.
+		found, err = f.s.ExpungeMessageContents(f.ctx, s.a.ID, []string{s.m1.ID})
+		must(t, err)
+		if !equalStrings(found, []string{s.m1.ID}) {
+			t.Errorf("again: found %v", found)
+		}
+		for _, c := range []struct {
+			m      *hookd.Message
+			app    string
+			erased bool
+		}{{s.m1, s.a.ID, true}, {s.m2, s.a.ID, false}, {s.m3, s.b.ID, false}} {
+			got, err := f.s.Message(f.ctx, c.app, c.m.ID)
+			must(t, err)
+			if erased := string(got.Payload) == "{}"; erased != c.erased || got.EventType != c.m.EventType || !equalStrings(got.Tags, c.m.Tags) {
+				t.Errorf("message %s after the expunge: %+v, want erased %v and the rest kept", c.m.ID, got, c.erased)
+			}
+			as, err := f.s.AttemptsByMessage(f.ctx, c.app, c.m.ID, hookd.AttemptFilter{}, hookd.Page{Limit: 10})
+			must(t, err)
+			for _, a := range as {
+				if (a.Response == "") != c.erased || a.ResponseStatusCode == 0 {
+					t.Errorf("attempt %s of %s: response %q, code %d (erased %v)", a.ID, c.m.ID, a.Response, a.ResponseStatusCode, c.erased)
+				}
+			}
+		}
+		_, err = f.s.IdempotentResponse(f.ctx, "k1")
+		wantCode(t, err, hookd.ENOTFOUND)
+		if _, err := f.s.IdempotentResponse(f.ctx, "k2"); err != nil {
+			t.Errorf("the answer holding another message is gone: %v", err)
+		}
+		must(t, f.s.ExpungeMessageContent(f.ctx, s.a.ID, s.m2.ID))
+		_, err = f.s.IdempotentResponse(f.ctx, "k2")
+		wantCode(t, err, hookd.ENOTFOUND)
+		wantCode(t, f.s.ExpungeMessageContent(f.ctx, s.b.ID, s.m1.ID), hookd.ENOTFOUND)
+		must(t, f.s.ReclaimExpunged(f.ctx, false))
+		must(t, f.s.ReclaimExpunged(f.ctx, true))
+		if got, err := f.s.Message(f.ctx, s.b.ID, s.m3.ID); err != nil || string(got.Payload) != string(s.m3.Payload) {
+			t.Errorf("m3 after reclaiming: %+v, %v", got, err)
+		}
+	}},
+}

@@ -42,6 +42,7 @@ func Run(t *testing.T, open func(t *testing.T) hookd.Store) {
 		{"Search", searchTests},
 		{"Retention", retentionTests},
 		{"Circuit", circuitTests},
+		{"Expunge", expungeTests},
 		{"Secret", secretTests},
 		{"Store", storeTests},
 	}

@@ -30,6 +30,9 @@ type Params struct {
 	// StatusCodeClass keeps messages with an attempt whose status code is in
 	// [class, class+100); class 0 means attempts that got no response.
 	StatusCodeClass *int `json:"statusCodeClass,omitempty"`
+	// Compact asks an application.purge_content task to rewrite the tables that held
+	// contents once it is done (see hookd.MessageStore.ReclaimExpunged).
+	Compact bool `json:"compact,omitempty"`
 	// AppIDs limits application statistics to these applications (resolved IDs).
 	AppIDs []string `json:"appIds,omitempty"`
 }
@@ -40,8 +43,11 @@ type Progress struct {
 	// Processed counts the messages (for a recover, the deliveries) looked at.
 	Processed int `json:"processed"`
 	// MessagesSent counts the deliveries made due by the task (Svix's name).
-	MessagesSent int    `json:"messagesSent"`
-	Error        string `json:"error,omitempty"`
+	MessagesSent int `json:"messagesSent"`
+	// MessagesPurged counts the messages whose contents an
+	// application.purge_content task erased (Svix's name).
+	MessagesPurged int    `json:"messagesPurged,omitempty"`
+	Error          string `json:"error,omitempty"`
 	// AppStats is the result of an application.stats task.
 	AppStats []AppStat `json:"appStats,omitempty"`
 	// EventTypes is the result of an event-type.aggregate task.

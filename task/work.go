@@ -15,6 +15,8 @@ func (w *run) work(ctx context.Context) error {
 		return w.appStats(ctx)
 	case hookd.TaskEventTypeAggregate:
 		return w.eventTypeAggregate(ctx)
+	case hookd.TaskPurgeContent:
+		return w.purgeContent(ctx)
 	}
 	if _, err := w.r.cfg.Store.Endpoint(ctx, w.t.AppID, w.t.EndpointID); err != nil {
 		return err
