@@ -33,7 +33,8 @@ type Attempt struct {
 	Headers *AttemptHeaders
 }
 
-// AttemptHeaders are the headers of one attempt, each side cut at MaxAttemptHeaderBytes.
+// AttemptHeaders are the headers of one attempt, each side cut at the dispatcher's
+// cap (DefaultAttemptHeadersCap unless configured).
 type AttemptHeaders struct {
 	// Sent are the request headers, signature included; the values of the names
 	// in Sensitive are replaced by RedactedValue.
@@ -43,9 +44,9 @@ type AttemptHeaders struct {
 	Response [][2]string `json:"response,omitempty"`
 }
 
-// MaxAttemptHeaderBytes caps the headers kept of each side of an attempt (names and
-// values): headers past it are left out.
-const MaxAttemptHeaderBytes = 16 << 10
+// MaxAttemptHeaderBytes is the default cap of the headers kept of each side of an
+// attempt (names and values): headers past the cap are left out.
+const MaxAttemptHeaderBytes = DefaultAttemptHeadersCap
 
 // RedactedValue stands for the value of a sensitive header in the attempt log.
 const RedactedValue = "<redacted>"

@@ -35,4 +35,14 @@ const (
 	// probe, and DefaultCircuitMaxBackoff the longest wait between probes.
 	DefaultCircuitBackoff    = 5 * time.Second
 	DefaultCircuitMaxBackoff = 5 * time.Minute
+	// DefaultResponseBodyCap is how much of a receiver's response body is kept with
+	// each attempt, in bytes.
+	DefaultResponseBodyCap = 4 << 10
+	// DefaultAttemptHeadersCap is how much of the request headers sent and of the
+	// response headers received (names and values, each side) is kept with each
+	// attempt, in bytes.
+	DefaultAttemptHeadersCap = 16 << 10
+	// MaxResponseBodyCap and MaxAttemptHeadersCap bound what the caps may be set to.
+	MaxResponseBodyCap   = 1 << 20
+	MaxAttemptHeadersCap = 1 << 20
 )

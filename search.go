@@ -32,17 +32,18 @@ type AttemptSearch struct {
 	After      time.Time
 }
 
-// SearchSlack is how far a record's ID time may lie from its Timestamp: a message's ID
-// is made as it is accepted, an attempt's once its response came (at most an endpoint
-// timeout after its Timestamp). Searches narrow a time range to the IDs of the range
-// widened by SearchSlack, then check Timestamp itself.
-const SearchSlack = time.Hour
+// SearchSlack is how much later than its Timestamp a record's ID time may be: a
+// message's ID is made as it is accepted, an attempt's once its response came (at
+// most MaxEndpointTimeout after its Timestamp, plus the time to decide). Searches
+// narrow a time range to the IDs of the range, its end widened by SearchSlack (its
+// start by a second, for clocks that step back), then check Timestamp itself.
+const SearchSlack = MaxEndpointTimeout + 5*time.Minute
 
 // SearchIDRange returns the ID bounds (inclusive from, exclusive to; "" for none)
 // that hold every record with the given prefix whose Timestamp is within (after, before).
 func SearchIDRange(prefix string, after, before time.Time) (from, to string) {
 	if !after.IsZero() {
-		from = IDAt(prefix, after.Add(-SearchSlack))
+		from = IDAt(prefix, after.Add(-time.Second))
 	}
 	if !before.IsZero() {
 		to = IDAt(prefix, before.Add(SearchSlack))

@@ -103,6 +103,9 @@ type Config struct {
 	RequestTimeout time.Duration
 	// MaxResponseBytes is how much of a response body is stored with the attempt.
 	MaxResponseBytes int
+	// MaxAttemptHeaderBytes is how much of the request and of the response headers
+	// (names and values, each side) is stored with the attempt.
+	MaxAttemptHeaderBytes int
 	// UserAgent is sent with every request.
 	UserAgent string
 	// SvixHeaders signs with svix-id, svix-timestamp and svix-signature header names
@@ -151,27 +154,28 @@ type Config struct {
 // DefaultConfig returns the configuration New fills zero fields from.
 func DefaultConfig() Config {
 	return Config{
-		Workers:             hookd.DefaultWorkers,
-		EndpointConcurrency: hookd.DefaultEndpointConcurrency,
-		EndpointQueue:       256,
-		QueueSize:           1024,
-		MaxHeldBytes:        64 << 20,
-		BatchSize:           200,
-		FlushInterval:       2 * time.Millisecond,
-		Poll:                5 * time.Second,
-		Heartbeat:           5 * time.Second,
-		SaturatedDelay:      250 * time.Millisecond,
-		ShutdownTimeout:     10 * time.Second,
-		CacheTTL:            hookd.DefaultCacheTTL,
-		RetrySchedule:       hookd.DefaultRetrySchedule(),
-		RequestTimeout:      hookd.DefaultRequestTimeout,
-		MaxResponseBytes:    4 << 10,
-		UserAgent:           "hookd-webhooks/1.0 (+https://github.com/hookd/hookd)",
-		DisableAfter:        hookd.DefaultDisableAfter,
-		FailingAfter:        hookd.DefaultFailingAfter,
-		CircuitFailures:     hookd.DefaultCircuitFailures,
-		CircuitBackoff:      hookd.DefaultCircuitBackoff,
-		CircuitMaxBackoff:   hookd.DefaultCircuitMaxBackoff,
+		Workers:               hookd.DefaultWorkers,
+		EndpointConcurrency:   hookd.DefaultEndpointConcurrency,
+		EndpointQueue:         256,
+		QueueSize:             1024,
+		MaxHeldBytes:          64 << 20,
+		BatchSize:             200,
+		FlushInterval:         2 * time.Millisecond,
+		Poll:                  5 * time.Second,
+		Heartbeat:             5 * time.Second,
+		SaturatedDelay:        250 * time.Millisecond,
+		ShutdownTimeout:       10 * time.Second,
+		CacheTTL:              hookd.DefaultCacheTTL,
+		RetrySchedule:         hookd.DefaultRetrySchedule(),
+		RequestTimeout:        hookd.DefaultRequestTimeout,
+		MaxResponseBytes:      hookd.DefaultResponseBodyCap,
+		MaxAttemptHeaderBytes: hookd.DefaultAttemptHeadersCap,
+		UserAgent:             "hookd-webhooks/1.0 (+https://github.com/hookd/hookd)",
+		DisableAfter:          hookd.DefaultDisableAfter,
+		FailingAfter:          hookd.DefaultFailingAfter,
+		CircuitFailures:       hookd.DefaultCircuitFailures,
+		CircuitBackoff:        hookd.DefaultCircuitBackoff,
+		CircuitMaxBackoff:     hookd.DefaultCircuitMaxBackoff,
 	}
 }
 
@@ -203,6 +207,7 @@ func (c Config) withDefaults() Config {
 	setInt(&c.QueueSize, d.QueueSize)
 	setInt(&c.BatchSize, d.BatchSize)
 	setInt(&c.MaxResponseBytes, d.MaxResponseBytes)
+	setInt(&c.MaxAttemptHeaderBytes, d.MaxAttemptHeaderBytes)
 	setInt(&c.FailingAfter, d.FailingAfter)
 	if c.MaxHeldBytes == 0 {
 		c.MaxHeldBytes = d.MaxHeldBytes
@@ -245,6 +250,7 @@ func (c Config) Validate() error {
 		{"Workers", c.Workers}, {"EndpointConcurrency", c.EndpointConcurrency},
 		{"EndpointQueue", c.EndpointQueue}, {"QueueSize", c.QueueSize},
 		{"BatchSize", c.BatchSize}, {"MaxResponseBytes", c.MaxResponseBytes},
+		{"MaxAttemptHeaderBytes", c.MaxAttemptHeaderBytes},
 		{"FailingAfter", c.FailingAfter},
 	} {
 		if f.v < 1 {

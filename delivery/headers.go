@@ -31,7 +31,7 @@ func visitHeader(h http.Header) visitor {
 // sentHeaders returns the request headers of an attempt for the log. The values of
 // the endpoint's custom headers and of Authorization, which may carry credentials,
 // are redacted; the signature is not a secret and is kept.
-func sentHeaders(info *endpointInfo, visit visitor) *hookd.AttemptHeaders {
+func sentHeaders(info *endpointInfo, visit visitor, limit int) *hookd.AttemptHeaders {
 	secret := map[string]bool{"authorization": true}
 	for k := range info.ep.Headers {
 		secret[strings.ToLower(k)] = true
@@ -46,7 +46,7 @@ func sentHeaders(info *endpointInfo, visit visitor) *hookd.AttemptHeaders {
 				out.Sensitive = append(out.Sensitive, k)
 			}
 		}
-		if _, dup := out.Sent[k]; dup || size+len(k)+len(v) > hookd.MaxAttemptHeaderBytes {
+		if _, dup := out.Sent[k]; dup || size+len(k)+len(v) > limit {
 			return
 		}
 		size += len(k) + len(v)
@@ -56,13 +56,13 @@ func sentHeaders(info *endpointInfo, visit visitor) *hookd.AttemptHeaders {
 }
 
 // responseHeaders returns the response headers of an attempt for the log, in the
-// order received, up to hookd.MaxAttemptHeaderBytes.
-func responseHeaders(visit visitor) [][2]string {
+// order received, up to limit bytes.
+func responseHeaders(visit visitor, limit int) [][2]string {
 	out := [][2]string{}
 	size := 0
 	visit(func(key, value []byte) {
 		k, v := hookd.StorableText(string(key)), hookd.StorableText(string(value))
-		if size+len(k)+len(v) > hookd.MaxAttemptHeaderBytes {
+		if size+len(k)+len(v) > limit {
 			return
 		}
 		size += len(k) + len(v)

@@ -34,7 +34,7 @@ func (d *Dispatcher) sendRelay(ctx context.Context, info *endpointInfo, dl *hook
 	ctx, cancel := context.WithTimeout(ctx, info.timeout)
 	defer cancel()
 	resp, err := d.cfg.Relay.Forward(ctx, req)
-	r.headers = sentHeaders(info, visitHeader(h))
+	r.headers = sentHeaders(info, visitHeader(h), d.cfg.MaxAttemptHeaderBytes)
 	r.duration = d.cfg.Now().Sub(r.start)
 	switch {
 	case err != nil:
@@ -51,7 +51,7 @@ func (d *Dispatcher) sendRelay(ctx context.Context, info *endpointInfo, dl *hook
 	r.code = resp.Status
 	r.body = strings.ToValidUTF8(string(b), string(utf8.RuneError))
 	rh := http.Header(resp.Header)
-	r.headers.Response = responseHeaders(visitHeader(rh))
+	r.headers.Response = responseHeaders(visitHeader(rh), d.cfg.MaxAttemptHeaderBytes)
 	if r.code == http.StatusTooManyRequests || r.code == http.StatusServiceUnavailable {
 		r.retryAfter = retryAfter(rh.Get("Retry-After"), d.cfg.Now())
 	}

@@ -243,9 +243,9 @@ func (d *Dispatcher) send(ctx context.Context, info *endpointInfo, dl *hookd.Del
 		h.Set("Authorization", "Bearer "+fresh)
 		err = fc.DoTimeout(req, resp, info.timeout)
 	}
-	r.headers = sentHeaders(info, req.Header.VisitAll)
+	r.headers = sentHeaders(info, req.Header.VisitAll, d.cfg.MaxAttemptHeaderBytes)
 	if err == nil {
-		r.headers.Response = responseHeaders(resp.Header.VisitAll)
+		r.headers.Response = responseHeaders(resp.Header.VisitAll, d.cfg.MaxAttemptHeaderBytes)
 	}
 	if err != nil && tcl != nil {
 		err = tcl.cause(err)

@@ -161,10 +161,11 @@ func (s *Store) ExpungeMessageContents(ctx context.Context, appID string, msgIDs
 // row versions with the old payloads and response bodies are removed from their
 // pages. VACUUM keeps a dead version that a snapshot older than the expunge may still
 // read, so it first waits (polling, until ctx ends) for every transaction of the
-// database that began before the call to end. The write-ahead log and base backups
-// keep the old versions until they are recycled.
-// With compact, VACUUM FULL rewrites the tables, leaving no free space that held
-// content.
+// database that began before the call (its snapshot or its own ID older) to end.
+// Plain VACUUM leaves the bytes of what it removed in the pages' free space until
+// reused; with compact, VACUUM FULL rewrites the tables (locking them meanwhile),
+// leaving no free space that held content. The write-ahead log and base backups keep
+// the old versions until they are recycled.
 func (s *Store) ReclaimExpunged(ctx context.Context, compact bool) error {
 	var xid string
 	if err := s.pool.QueryRow(ctx, `SELECT (pg_current_xact_id()::text::bigint % 4294967296)::text`).Scan(&xid); err != nil {
@@ -173,8 +174,8 @@ func (s *Store) ReclaimExpunged(ctx context.Context, compact bool) error {
 	for {
 		var older bool
 		err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity
-			WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_xmin IS NOT NULL
-				AND age(backend_xmin) >= age($1::text::xid))`, xid).Scan(&older)
+			WHERE datname = current_database() AND pid <> pg_backend_pid()
+				AND (age(backend_xmin) >= age($1::text::xid) OR age(backend_xid) >= age($1::text::xid)))`, xid).Scan(&older)
 		if err != nil {
 			return fmt.Errorf("reclaim: %w", err)
 		}

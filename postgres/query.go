@@ -44,6 +44,20 @@ func (w *where) page(col string, p hookd.Page) string {
 	return " ORDER BY " + col + " " + dir + " LIMIT $" + strconv.Itoa(len(w.args))
 }
 
+// pageLed is page with the ORDER BY led by lead (a column the conditions fix to one
+// value), unless lead is "".
+func (w *where) pageLed(lead, col string, p hookd.Page) string {
+	order := w.page(col, p)
+	if lead == "" {
+		return order
+	}
+	dir := " DESC"
+	if p.Ascending {
+		dir = " ASC"
+	}
+	return strings.Replace(order, " ORDER BY ", " ORDER BY "+lead+dir+", ", 1)
+}
+
 // String returns " WHERE a AND b", or "" without conditions.
 func (w *where) String() string {
 	if len(w.conds) == 0 {

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/hookd/hookd"
+	"github.com/hookd/hookd/server"
 	svix "github.com/svix/svix-webhooks/go"
 )
 
@@ -111,5 +112,78 @@ func TestAttemptHeaders(t *testing.T) {
 	code, body = ts.raw(t, "GET", "/api/v1/app/"+app.Id+"/msg/"+msg.Id+"/attempt/atmpt_missing/headers", "")
 	if code != http.StatusNotFound || !strings.Contains(string(body), "not_found") {
 		t.Errorf("unknown attempt: %d %s", code, body)
+	}
+}
+
+// TestAttemptLogCaps sets --response-body-cap and --attempt-headers-cap low and
+// checks that the attempt keeps the start of the response body and the headers that
+// fit, on each side.
+func TestAttemptLogCaps(t *testing.T) {
+	ts := startServer(t, func(c *server.Config) { c.ResponseBodyCap = 10; c.AttemptHeadersCap = 1024 })
+	ctx := context.Background()
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("X-Small", "kept")
+		w.Header().Set("X-Large", strings.Repeat("x", 2000))
+		_, _ = io.WriteString(w, "0123456789abcdefghij")
+	}))
+	t.Cleanup(rcv.Close)
+	if _, err := ts.client.Application.Create(ctx, svix.ApplicationIn{Name: "Acme", Uid: ptr("acme")}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ts.client.Endpoint.Create(ctx, "acme", svix.EndpointIn{Url: rcv.URL}, nil); err != nil {
+		t.Fatal(err)
+	}
+	msg, err := ts.client.Message.Create(ctx, "acme", svix.MessageIn{EventType: "invoice.paid", Payload: map[string]any{}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var at svix.MessageAttemptOut
+	waitFor(t, "the attempt", func() bool {
+		list, err := ts.client.MessageAttempt.ListByMsg(ctx, "acme", msg.Id, nil)
+		if err != nil || len(list.Data) == 0 {
+			return false
+		}
+		at = list.Data[0]
+		return true
+	})
+	if at.Response != "0123456789" {
+		t.Errorf("response = %q, want the first 10 bytes", at.Response)
+	}
+	code, b := ts.raw(t, "GET", "/api/v1/app/acme/msg/"+msg.Id+"/attempt/"+at.Id+"/headers", "")
+	if code != http.StatusOK {
+		t.Fatalf("headers: %d %s", code, b)
+	}
+	var h struct {
+		Sent     map[string]string `json:"sentHeaders"`
+		Response [][2]string       `json:"responseHeaders"`
+	}
+	if err := json.Unmarshal(b, &h); err != nil {
+		t.Fatal(err)
+	}
+	var small, large bool
+	for _, kv := range h.Response {
+		small = small || kv[0] == "X-Small"
+		large = large || kv[0] == "X-Large"
+	}
+	if !small || large {
+		t.Errorf("response headers %q: want X-Small kept and X-Large left out", h.Response)
+	}
+	if h.Sent["Webhook-Id"] == "" && h.Sent["webhook-id"] == "" {
+		t.Errorf("sent headers %q: want the webhook-id kept", h.Sent)
+	}
+}
+
+func TestAttemptLogCapsValidated(t *testing.T) {
+	for _, c := range []func(*server.Config){
+		func(c *server.Config) { c.ResponseBodyCap = 0 },
+		func(c *server.Config) { c.ResponseBodyCap = hookd.MaxResponseBodyCap + 1 },
+		func(c *server.Config) { c.AttemptHeadersCap = 100 },
+	} {
+		cfg := server.DefaultConfig()
+		c(&cfg)
+		if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "-cap") {
+			t.Errorf("Validate = %v, want an error naming the cap", err)
+		}
 	}
 }

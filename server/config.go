@@ -52,6 +52,12 @@ type Config struct {
 	RetrySchedule hookd.RetrySchedule
 	// RequestTimeout is the default timeout of one delivery request.
 	RequestTimeout time.Duration
+	// ResponseBodyCap is how much of each response body the attempt log keeps, in
+	// bytes.
+	ResponseBodyCap int
+	// AttemptHeadersCap is how much of the request headers sent and of the response
+	// headers received the attempt log keeps, in bytes each.
+	AttemptHeadersCap int
 	// Workers is the number of concurrent outgoing requests.
 	Workers int
 	// EndpointConcurrency caps concurrent requests to one endpoint.
@@ -141,6 +147,8 @@ func DefaultConfig() Config {
 		MaxPayloadBytes:     hookd.DefaultMaxPayloadBytes,
 		RetrySchedule:       hookd.DefaultRetrySchedule(),
 		RequestTimeout:      hookd.DefaultRequestTimeout,
+		ResponseBodyCap:     hookd.DefaultResponseBodyCap,
+		AttemptHeadersCap:   hookd.DefaultAttemptHeadersCap,
 		Workers:             hookd.DefaultWorkers,
 		EndpointConcurrency: hookd.DefaultEndpointConcurrency,
 		DisableAfter:        hookd.DefaultDisableAfter,
@@ -189,6 +197,12 @@ func (c Config) Validate() error {
 	}
 	if c.MaxPayloadBytes < 1024 {
 		errs = append(errs, fmt.Errorf("max-payload-bytes: %d is below the 1024-byte minimum", c.MaxPayloadBytes))
+	}
+	if c.ResponseBodyCap < 1 || c.ResponseBodyCap > hookd.MaxResponseBodyCap {
+		errs = append(errs, fmt.Errorf("response-body-cap: %d is outside 1 to %d bytes", c.ResponseBodyCap, hookd.MaxResponseBodyCap))
+	}
+	if c.AttemptHeadersCap < 1024 || c.AttemptHeadersCap > hookd.MaxAttemptHeadersCap {
+		errs = append(errs, fmt.Errorf("attempt-headers-cap: %d is outside 1024 to %d bytes", c.AttemptHeadersCap, hookd.MaxAttemptHeadersCap))
 	}
 	if c.RequestTimeout <= 0 {
 		errs = append(errs, errors.New("request-timeout: must be positive"))

@@ -44,6 +44,8 @@ func (s *Server) startDelivery(ctx context.Context) (err error) {
 		EndpointConcurrency:      s.cfg.EndpointConcurrency,
 		RetrySchedule:            s.cfg.RetrySchedule,
 		RequestTimeout:           s.cfg.RequestTimeout,
+		MaxResponseBytes:         s.cfg.ResponseBodyCap,
+		MaxAttemptHeaderBytes:    s.cfg.AttemptHeadersCap,
 		SvixHeaders:              s.cfg.SvixHeaders,
 		AllowPrivate:             s.cfg.AllowPrivate,
 		AllowCIDRs:               s.cfg.AllowCIDRs,

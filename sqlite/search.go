@@ -53,10 +53,10 @@ func (s *Store) SearchMessages(ctx context.Context, f hookd.MessageSearch, page 
 		if f.AppID != "" {
 			c.add("x.app_id = ?", f.AppID)
 		}
-	case f.Status != nil && *f.Status == hookd.StatusFail:
-		from, col = `deliveries d INDEXED BY deliveries_failed_msg CROSS JOIN messages m ON m.id = d.msg_id`, "d.msg_id"
-		c.add("d.status = " + statusFail + ` AND NOT EXISTS (SELECT 1 FROM deliveries d2
-			WHERE d2.msg_id = d.msg_id AND d2.status = ` + statusFail + ` AND d2.endpoint_id < d.endpoint_id)`)
+	case f.Status != nil:
+		from, col = `deliveries d INDEXED BY deliveries_status_msg CROSS JOIN messages m ON m.id = d.msg_id`, "d.msg_id"
+		c.add(`d.status = ? AND NOT EXISTS (SELECT 1 FROM deliveries d2 INDEXED BY deliveries_status_msg
+			WHERE d2.status = d.status AND d2.msg_id = d.msg_id AND d2.endpoint_id < d.endpoint_id)`, int(*f.Status))
 		statusDone = true
 		if f.AppID != "" {
 			c.add("d.app_id = ?", f.AppID)
@@ -85,7 +85,7 @@ func (s *Store) SearchMessages(ctx context.Context, f hookd.MessageSearch, page 
 		c.add("EXISTS (SELECT 1 FROM message_channels t WHERE t.channel = ? AND t.msg_id = m.id)", f.Channel)
 	}
 	if f.Status != nil && !statusDone {
-		c.add("EXISTS (SELECT 1 FROM deliveries s WHERE s.msg_id = m.id AND s.status = ?)", int(*f.Status))
+		c.add("EXISTS (SELECT 1 FROM deliveries s INDEXED BY deliveries_status_msg WHERE s.status = ? AND s.msg_id = m.id)", int(*f.Status))
 	}
 	lo, hi := hookd.SearchIDRange(hookd.PrefixMessage, f.After, f.Before)
 	if lo != "" {

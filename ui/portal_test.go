@@ -163,6 +163,9 @@ func TestPortal(t *testing.T) {
 	if got := b.text("#response-body"); got != "thanks" {
 		t.Fatalf("portal attempt shows response %q, want the receiver's", got)
 	}
+	if got := b.text("#request-headers"); !strings.Contains(strings.ToLower(got), "webhook-signature: v1,") {
+		t.Errorf("portal attempt shows request headers %q, want the signature", got)
+	}
 
 	// An Ed25519 endpoint reveals its public key only.
 	var edEp struct {

@@ -96,6 +96,8 @@ HOOKD_MAX_PAYLOAD_BYTES).`,
 	fl.Int64Var(&cfg.MaxPayloadBytes, "max-payload-bytes", cfg.MaxPayloadBytes, "largest accepted message payload in bytes")
 	fl.StringVar(&f.retrySchedule, "retry-schedule", f.retrySchedule, "default retry schedule: default, short, exponential, none, exponential:BASE,MAX,N or delays like 5s,5m,30m,2h")
 	fl.DurationVar(&cfg.RequestTimeout, "request-timeout", cfg.RequestTimeout, "timeout of one delivery request")
+	fl.IntVar(&cfg.ResponseBodyCap, "response-body-cap", cfg.ResponseBodyCap, "bytes of each response body kept in the attempt log")
+	fl.IntVar(&cfg.AttemptHeadersCap, "attempt-headers-cap", cfg.AttemptHeadersCap, "bytes of the request headers sent and of the response headers received kept in the attempt log (each side)")
 	fl.IntVar(&cfg.Workers, "workers", cfg.Workers, "concurrent outgoing delivery requests")
 	fl.IntVar(&cfg.EndpointConcurrency, "endpoint-concurrency", cfg.EndpointConcurrency, "concurrent requests to one endpoint, shared among the nodes on one database")
 	fl.BoolVar(&cfg.SvixHeaders, "svix-headers", false, "sign with svix-id/svix-timestamp/svix-signature header names")
