@@ -140,6 +140,11 @@ func TestCLIEndpointMessageAttempt(t *testing.T) {
 	if string(filtered.PayloadFilter) != "null" {
 		t.Errorf("endpoint update --payload-filter null: payloadFilter %s", filtered.PayloadFilter)
 	}
+	var capped struct{ MaxConcurrency *int }
+	c.okJSON(t, &capped, "endpoint", "update", "main", "--app", "acme", "--max-concurrency", "3")
+	if capped.MaxConcurrency == nil || *capped.MaxConcurrency != 3 {
+		t.Errorf("endpoint update --max-concurrency 3: maxConcurrency %v", capped.MaxConcurrency)
+	}
 	var eps listOut[endpointOut]
 	c.okJSON(t, &eps, "endpoint", "list", "--app", "acme")
 	if len(eps.Data) != 1 || eps.Data[0].UID != "main" {

@@ -20,6 +20,7 @@ type endpointFields struct {
 	events, channels, metadata             []string
 	disabled, fifo                         bool
 	rateLimit                              int32
+	maxConcurrency                         int
 	timeout                                time.Duration
 }
 
@@ -34,6 +35,7 @@ func (f *endpointFields) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.secret, "secret", "", "signing secret (whsec_…); generated if not given")
 	fs.StringVar(&f.profile, "signature-profile", "", "signature profile (hookd extension): standard, github, stripe, …")
 	fs.DurationVar(&f.timeout, "timeout", 0, "request timeout (hookd extension), e.g. 5s")
+	fs.IntVar(&f.maxConcurrency, "max-concurrency", 0, "most requests in flight to the endpoint from all nodes (hookd extension; 0: the server's --endpoint-concurrency)")
 	fs.StringVar(&f.payloadFilter, "payload-filter", "", `only messages whose payload matches this filter (hookd extension; docs/filters.md), as JSON or @FILE, e.g. '{"path":"data.amount","gt":100}'; null removes it`)
 	fs.BoolVar(&f.fifo, "fifo", false, "ordered delivery (hookd extension): each message only after the one before it of its ordering key")
 	fs.StringVar(&f.fifoOnExhausted, "fifo-on-exhausted", "", "what an ordered endpoint does when a message fails for good (hookd extension): skip or stop")
@@ -56,6 +58,7 @@ func (f *endpointFields) body(fs *pflag.FlagSet) (map[string]any, error) {
 	set("secret", "secret", f.secret)
 	set("signature-profile", "signatureProfile", f.profile)
 	set("timeout", "timeoutMs", f.timeout.Milliseconds())
+	set("max-concurrency", "maxConcurrency", f.maxConcurrency)
 	if fs.Changed("payload-filter") {
 		pf, err := jsonFlagValue("payload-filter", f.payloadFilter, readFile)
 		if err != nil {
