@@ -125,6 +125,26 @@ func (d *Dispatcher) gate(ctx context.Context, l *lane, info *endpointInfo, dl *
 	return false, now.Add(time.Second)
 }
 
+// circuitWait reports whether dl's endpoint, as its lane last read its circuit, may
+// not be sent to now (open before its probe, or paused), and until when; the claim
+// loop gives such deliveries back at once instead of queueing them.
+func (d *Dispatcher) circuitWait(dl *hookd.Delivery, now time.Time) (time.Time, bool) {
+	d.mu.Lock()
+	l := d.lanes[dl.EndpointID]
+	d.mu.Unlock()
+	if l == nil {
+		return time.Time{}, false
+	}
+	c := l.circuit.c.Load()
+	if c == nil {
+		return time.Time{}, false
+	}
+	if g, until := c.Gate(now); g == hookd.GateWait && (c.State == hookd.CircuitOpen || now.Before(c.PausedUntil)) {
+		return until.Truncate(100 * time.Millisecond).Add(100 * time.Millisecond), true
+	}
+	return time.Time{}, false
+}
+
 // noteOutcome tells the endpoint's circuit, and its lane's adaptive limits, how a
 // request went: successes and failures move the circuit, throttling answers halve
 // the lane's concurrency and rate (successes add them back a little at a time), and a

@@ -316,9 +316,26 @@ func (d *Dispatcher) claimLoop(ctx context.Context) {
 		d.met.startedClaim.Add(float64(len(ds)))
 
 		var back []*hookd.Delivery
+		waiting := make(map[time.Time][]*hookd.Delivery)
 		for _, dl := range ds {
+			if until, ok := d.circuitWait(dl, now); ok {
+				// Its endpoint's circuit is open or paused: back to the store until it
+				// may be sent, without taking a place in a lane.
+				waiting[until] = append(waiting[until], dl)
+				continue
+			}
 			if !d.enqueue(dl) {
 				back = append(back, dl)
+			}
+		}
+		for until, w := range waiting {
+			d.postpone(w, until)
+			d.release(w, true)
+		}
+		if len(waiting) > 0 {
+			select {
+			case <-wake: // our own postponement's signal: nothing new
+			default:
 			}
 		}
 		saturated = len(back) > 0
