@@ -496,7 +496,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	}
 	trk := newTracker(cfg.Fanout, expected, cfg.FailingRatio)
 	invalidBefore := rcv.invalid.Load()
-	rcv.setPhase(eps, trk)
+	rcv.setPhase("hookd", eps, trk)
 
 	if cfg.Backlog > 0 {
 		rcv.hold()
@@ -723,7 +723,7 @@ func setup(ctx context.Context, api *apiClient, rcv *receiver, profile webhook.P
 			if err != nil {
 				return nil, nil, err
 			}
-			url := rcv.endpointURL(len(eps))
+			url := rcv.endpointURL("hookd", len(eps))
 			epID, key, err := api.createEndpoint(ctx, appID, url, secret, cfg.FIFO)
 			if err != nil {
 				return nil, nil, fmt.Errorf("setup: %w", err)

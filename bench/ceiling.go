@@ -40,7 +40,7 @@ func runCeiling(ctx context.Context, rcv *receiver, profile webhook.Profile, bod
 	}
 	trk := newTracker(1, n, 0)
 	invalidBefore := rcv.invalid.Load()
-	rcv.setPhase([]receiverEndpoint{{verifier: v}}, trk)
+	rcv.setPhase("ceiling", []receiverEndpoint{{verifier: v}}, trk)
 
 	tr := &http.Transport{
 		MaxIdleConns:        conc * 2,
@@ -50,7 +50,7 @@ func runCeiling(ctx context.Context, rcv *receiver, profile webhook.Profile, bod
 	}
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
-	url := rcv.endpointURL(0)
+	url := rcv.endpointURL("ceiling", 0)
 
 	// Connections are opened and warmed up before the clock starts, as they are in
 	// a hookd server that has been delivering for a while.
@@ -82,7 +82,7 @@ func runCeiling(ctx context.Context, rcv *receiver, profile webhook.Profile, bod
 	}
 	wg.Wait()
 	trk = newTracker(1, n, 0)
-	rcv.setPhase([]receiverEndpoint{{verifier: v}}, trk)
+	rcv.setPhase("ceiling", []receiverEndpoint{{verifier: v}}, trk)
 
 	// Short runs are extended to minCeiling so that a few thousand requests do not
 	// make a noisy ceiling.

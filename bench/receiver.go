@@ -19,18 +19,20 @@ import (
 
 // receiver is the loopback HTTP server every delivery goes to, in both the ceiling
 // and the hookd phase. It verifies each request's signature with the secret of the
-// endpoint named by the request path (/e/<index>), records the arrival in the
-// current phase's tracker and answers 204. It is kept cheap on purpose: it is the
+// endpoint named by the request path (/<phase>/<index>), records the arrival in that
+// phase's tracker and answers 204. It is kept cheap on purpose: it is the
 // ceiling's receiver too.
 type receiver struct {
 	ln    net.Listener
 	srv   *http.Server
 	start time.Time // the run's clock origin
 
-	// endpoints[i] is the verifier and tracker slot of path /e/<i>; set before any
-	// delivery can arrive and never changed after.
-	endpoints atomic.Pointer[[]receiverEndpoint]
-	tracker   atomic.Pointer[tracker]
+	// phases maps a phase's name to its endpoints and tracker: path /<name>/<i> is
+	// endpoint i of phase name. Each phase has paths of its own, so a request of an
+	// ended phase that arrives late (its client gave up when the phase's time ran
+	// out, but the request was already sent) is checked against its own phase's
+	// secret and counted there, never against the next phase's.
+	phases atomic.Pointer[map[string]*receiverPhase]
 
 	failSeed maphash.Seed
 
@@ -40,6 +42,12 @@ type receiver struct {
 	invalid  atomic.Int64 // requests whose signature did not verify
 	requests atomic.Int64 // every request, including rejected ones
 	bufs     sync.Pool
+}
+
+// receiverPhase is what the receiver knows of one phase.
+type receiverPhase struct {
+	endpoints []receiverEndpoint
+	tracker   *tracker
 }
 
 // receiverEndpoint is one endpoint as the receiver sees it.
@@ -61,20 +69,27 @@ func newReceiver(start time.Time) (*receiver, error) {
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 	}
-	r.setPhase(nil, newTracker(1, 0, 0))
+	r.phases.Store(&map[string]*receiverPhase{})
 	go func() { _ = r.srv.Serve(ln) }()
 	return r, nil
 }
 
-// URL returns the base URL of endpoint index i.
-func (r *receiver) endpointURL(i int) string {
-	return "http://" + r.ln.Addr().String() + "/e/" + strconv.Itoa(i)
+// endpointURL returns the URL of endpoint index i of the named phase.
+func (r *receiver) endpointURL(phase string, i int) string {
+	return "http://" + r.ln.Addr().String() + "/" + phase + "/" + strconv.Itoa(i)
 }
 
-// setPhase points the receiver at a new set of endpoints and a new tracker.
-func (r *receiver) setPhase(eps []receiverEndpoint, t *tracker) {
-	r.endpoints.Store(&eps)
-	r.tracker.Store(t)
+// setPhase gives the named phase its endpoints and tracker (a phase may be set
+// again, as the ceiling does after its warm-up). It is called by one goroutine at
+// a time, before the phase's requests are sent.
+func (r *receiver) setPhase(phase string, eps []receiverEndpoint, t *tracker) {
+	old := *r.phases.Load()
+	next := make(map[string]*receiverPhase, len(old)+1)
+	for k, v := range old {
+		next[k] = v
+	}
+	next[phase] = &receiverPhase{endpoints: eps, tracker: t}
+	r.phases.Store(&next)
 }
 
 // hold makes the receiver keep every request waiting, without answering, until
@@ -114,10 +129,10 @@ func (r *receiver) waitHeld(ctx context.Context) bool {
 
 func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	r.requests.Add(1)
-	rest, ok := strings.CutPrefix(req.URL.Path, "/e/")
+	name, rest, _ := strings.Cut(strings.TrimPrefix(req.URL.Path, "/"), "/")
 	idx, err := strconv.Atoi(rest)
-	eps := *r.endpoints.Load()
-	if !ok || err != nil || idx < 0 || idx >= len(eps) || req.Method != http.MethodPost {
+	ph := (*r.phases.Load())[name]
+	if ph == nil || err != nil || idx < 0 || idx >= len(ph.endpoints) || req.Method != http.MethodPost {
 		http.Error(w, "unknown endpoint", http.StatusNotFound)
 		return
 	}
@@ -132,7 +147,7 @@ func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	if !r.waitHeld(req.Context()) {
 		return // the sender gave up; nothing was received
 	}
-	ep := eps[idx]
+	ep := ph.endpoints[idx]
 	msg, err := ep.verifier.VerifyMessage(req.Header, body)
 	if err != nil {
 		r.invalid.Add(1)
@@ -140,7 +155,7 @@ func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	at := int64(time.Since(r.start))
-	t := r.tracker.Load()
+	t := ph.tracker
 	if t.arrive(msg.ID, ep.slot, at, r.shouldFail(t.failRatio, msg.ID, ep.slot)) {
 		w.WriteHeader(http.StatusServiceUnavailable)
 		return

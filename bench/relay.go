@@ -241,7 +241,7 @@ func runRelay(ctx context.Context, rcv *receiver, profile webhook.Profile, body 
 	urls := make([]string, fanout)
 	for k := range fanout {
 		eps[k] = receiverEndpoint{verifier: v, slot: k}
-		urls[k] = rcv.endpointURL(k)
+		urls[k] = rcv.endpointURL("relay", k)
 	}
 	f, err := os.CreateTemp(dir, "hookd-bench-relay-*.log")
 	if err != nil {
@@ -260,7 +260,7 @@ func runRelay(ctx context.Context, rcv *receiver, profile webhook.Profile, body 
 	defer api.httpc.CloseIdleConnections()
 	invalidBefore := rcv.invalid.Load()
 	run := func(ctx context.Context, trk *tracker, n int, d time.Duration) *ingest {
-		rcv.setPhase(eps, trk)
+		rcv.setPhase("relay", eps, trk)
 		ing := &ingest{apis: []*apiClient{api}, paths: []string{"/msg"}, bodies: [][]byte{body}, trk: trk, start: rcv.start}
 		if keys {
 			ing.keyPrefix = "relay-" + randomHex(8) + "-"
