@@ -21,8 +21,10 @@ func (s *Store) PurgePayloads(ctx context.Context, now time.Time, limit int) (in
 	var n int
 	err := s.write(ctx, func(tx *wtx) (bool, error) {
 		n = 0
-		rows, err := tx.query(`SELECT m.id, (SELECT max(d.next_attempt) FROM deliveries d
-				WHERE d.msg_id = m.id AND d.status IN `+dueStatuses+`)
+		// FILTER, not a condition on status, so that the deliveries are reached
+		// through their message ID rather than by walking the due index.
+		rows, err := tx.query(`SELECT m.id, (SELECT max(d.next_attempt) FILTER (WHERE d.status IN `+dueStatuses+`)
+				FROM deliveries d WHERE d.msg_id = m.id)
 			FROM messages m WHERE m.payload_expires_at IS NOT NULL AND m.payload_expires_at <= ?
 			ORDER BY m.payload_expires_at LIMIT ?`, ts(now), limit)
 		if err != nil {
