@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/hookd/hookd"
 )
@@ -55,10 +56,18 @@ func (s *Store) UpdateApp(ctx context.Context, app *hookd.Application) error {
 	return nil
 }
 
-// DeleteApp deletes the application; its endpoints, messages, deliveries and attempts
-// go with it (foreign keys cascade).
+// DeleteApp deletes the application; its endpoints, messages and deliveries go with
+// it (foreign keys cascade), its attempts first, found through its messages.
 func (s *Store) DeleteApp(ctx context.Context, id string) error {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM apps WHERE id = $1`, id)
+	var tag pgconn.CommandTag
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `DELETE FROM attempts WHERE msg_id IN (SELECT id FROM messages WHERE app_id = $1)`, id); err != nil {
+			return err
+		}
+		var err error
+		tag, err = tx.Exec(ctx, `DELETE FROM apps WHERE id = $1`, id)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("delete application: %w", err)
 	}

@@ -75,6 +75,14 @@ func TestAttemptPartitionMigration(t *testing.T) {
 		t.Fatalf("Open (migrating): %v", err)
 	}
 	t.Cleanup(func() { s.Close() })
+	var fks int
+	if err := s.Pool().QueryRow(ctx, `SELECT count(*) FROM pg_constraint WHERE contype = 'f'
+		AND confrelid = 'messages'::regclass AND conrelid IN (SELECT relid FROM pg_partition_tree('attempts'))`).Scan(&fks); err != nil {
+		t.Fatal(err)
+	}
+	if fks != 0 {
+		t.Errorf("the attempt log still has %d foreign keys to messages, want none", fks)
+	}
 	a, err := s.Attempt(ctx, appID, msgID, attemptID)
 	if err != nil {
 		t.Fatalf("attempt from before the migration: %v", err)

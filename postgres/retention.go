@@ -118,7 +118,7 @@ func attemptFloor(msgIDs []string) string {
 }
 
 // PurgeMessages deletes up to limit messages accepted before before, with their
-// deliveries and attempts (by foreign key), keeping those with a delivery still due.
+// attempts and (by foreign key) deliveries, keeping those with a delivery still due.
 // It does nothing (and returns 0) while another node purges.
 func (s *Store) PurgeMessages(ctx context.Context, before time.Time, limit int) (int, error) {
 	var n int
@@ -127,11 +127,23 @@ func (s *Store) PurgeMessages(ctx context.Context, before time.Time, limit int) 
 		if ok, err := retentionLock(ctx, tx); err != nil || !ok {
 			return err
 		}
-		tag, err := tx.Exec(ctx, `DELETE FROM messages WHERE id IN (
-			SELECT m.id FROM messages m WHERE m.id < $1 AND NOT EXISTS (
-				SELECT 1 FROM deliveries d WHERE d.msg_id = m.id AND d.status IN ($3, $4))
-			ORDER BY m.id LIMIT $2 FOR UPDATE SKIP LOCKED)`,
+		// The due check counts per message through the message ID index: as NOT
+		// EXISTS it became an anti join reading the deliveries index from its start.
+		rows, err := tx.Query(ctx, `SELECT m.id FROM messages m WHERE m.id < $1
+				AND (SELECT count(*) FILTER (WHERE d.status IN ($3, $4)) FROM deliveries d WHERE d.msg_id = m.id) = 0
+			ORDER BY m.id LIMIT $2 FOR UPDATE SKIP LOCKED`,
 			hookd.IDAt(hookd.PrefixMessage, before), limit, hookd.StatusPending, hookd.StatusSending)
+		if err != nil {
+			return err
+		}
+		ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil || len(ids) == 0 {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM attempts WHERE msg_id = ANY($1) AND id >= $2`, ids, attemptFloor(ids)); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `DELETE FROM messages WHERE id = ANY($1)`, ids)
 		if err != nil {
 			return err
 		}

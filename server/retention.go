@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"sync"
 	"time"
 )
 
@@ -27,26 +28,28 @@ const (
 	reclaimInterval = 10 * time.Second
 )
 
-// retention runs the purge loop until stop closes.
+// retention runs the purge loops until stop closes.
 type retention struct {
 	stop chan struct{}
 	done chan struct{}
 }
 
-// startRetention starts the purge loop.
+// startRetention starts the purge loops: one clears expired payloads, the other
+// deletes rows past the metadata retention (and forgets expired idempotency keys and
+// reclaims space), so that neither waits for the other.
 func (s *Server) startRetention() {
 	s.ret = retention{stop: make(chan struct{}), done: make(chan struct{})}
-	go func() {
-		defer close(s.ret.done)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		s.purgeLoop(func() {}, func() bool {
+			return s.purgeRound(func(ctx context.Context) (int, error) {
+				return s.store.PurgePayloads(ctx, s.now(), purgeBatch)
+			}, "purge expired payloads")
+		})
+	})
+	wg.Go(func() {
 		var lastIdem, lastReclaim time.Time
-		t := time.NewTimer(0)
-		defer t.Stop()
-		for {
-			select {
-			case <-s.ret.stop:
-				return
-			case <-t.C:
-			}
+		s.purgeLoop(func() {
 			now := s.now()
 			if now.Sub(lastIdem) >= idempotencyPurgeInterval {
 				lastIdem = now
@@ -56,28 +59,44 @@ func (s *Server) startRetention() {
 				}
 				cancel()
 			}
-			busy := s.purgeRound(func(ctx context.Context) (int, error) {
-				return s.store.PurgePayloads(ctx, s.now(), purgeBatch)
-			}, "purge expired payloads")
-			busy = s.purgeRound(func(ctx context.Context) (int, error) {
-				return s.store.PurgeMessages(ctx, s.now().Add(-s.cfg.MetadataRetention), purgeBatch)
-			}, "purge expired messages") || busy
 			if now.Sub(lastReclaim) >= reclaimInterval {
 				lastReclaim = now
 				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-				now := s.now()
 				if err := s.store.ReclaimSpace(ctx, now.Add(-s.cfg.MetadataRetention), now); err != nil {
 					s.log.Error("reclaim space", "err", err)
 				}
 				cancel()
 			}
-			next := purgeInterval
-			if busy {
-				next = purgePause
-			}
-			t.Reset(next)
-		}
+		}, func() bool {
+			return s.purgeRound(func(ctx context.Context) (int, error) {
+				return s.store.PurgeMessages(ctx, s.now().Add(-s.cfg.MetadataRetention), purgeBatch)
+			}, "purge expired messages")
+		})
+	})
+	go func() {
+		wg.Wait()
+		close(s.ret.done)
 	}()
+}
+
+// purgeLoop runs each, then round, until stop closes: again after purgePause while
+// round reports work left over, else after purgeInterval.
+func (s *Server) purgeLoop(each func(), round func() bool) {
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.ret.stop:
+			return
+		case <-t.C:
+		}
+		each()
+		next := purgeInterval
+		if round() {
+			next = purgePause
+		}
+		t.Reset(next)
+	}
 }
 
 // purgeRound runs batches of purge while they come back full, up to
