@@ -20,9 +20,10 @@ const postponeBy = time.Minute
 
 // retentionLock takes, for the transaction, the advisory lock that lets one node at a
 // time purge this schema's tables; false means another node holds it.
-func retentionLock(ctx context.Context, tx pgx.Tx) (bool, error) {
+func retentionLock(ctx context.Context, tx pgx.Tx, kind string) (bool, error) {
 	var ok bool
-	err := tx.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock(hashtext('hookd retention ' || current_schema()))`).Scan(&ok)
+	// One lock per kind of purge: the payload and row purges run side by side.
+	err := tx.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock(hashtext('hookd retention ' || $1 || ' ' || current_schema()))`, kind).Scan(&ok)
 	if err != nil || !ok {
 		return false, err
 	}
@@ -40,7 +41,7 @@ func (s *Store) PurgePayloads(ctx context.Context, now time.Time, limit int) (in
 	var n int
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		n = 0
-		if ok, err := retentionLock(ctx, tx); err != nil || !ok {
+		if ok, err := retentionLock(ctx, tx, "payloads"); err != nil || !ok {
 			return err
 		}
 		// The row locks order the purge against a resend (which locks the message
@@ -124,7 +125,7 @@ func (s *Store) PurgeMessages(ctx context.Context, before time.Time, limit int) 
 	var n int
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		n = 0
-		if ok, err := retentionLock(ctx, tx); err != nil || !ok {
+		if ok, err := retentionLock(ctx, tx, "messages"); err != nil || !ok {
 			return err
 		}
 		// The due check counts per message through the message ID index: as NOT
@@ -170,7 +171,7 @@ func (s *Store) ReclaimSpace(ctx context.Context, before, now time.Time) error {
 		width = DefaultPartitionWidth
 	}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if ok, err := retentionLock(ctx, tx); err != nil || !ok {
+		if ok, err := retentionLock(ctx, tx, "partitions"); err != nil || !ok {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `SET LOCAL lock_timeout = '1s'`); err != nil {
