@@ -17,3 +17,11 @@ func OpenReplaying(t *testing.T) *Store {
 	t.Cleanup(func() { s.Close() })
 	return s
 }
+
+// SetVacuumOnOpenMax lowers the size above which Open leaves a file's auto_vacuum as
+// it is, and returns the function that restores it.
+func SetVacuumOnOpenMax(n int64) func() {
+	old := vacuumOnOpenMax
+	vacuumOnOpenMax = n
+	return func() { vacuumOnOpenMax = old }
+}

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"net/url"
 	"os"
 	"runtime"
@@ -345,6 +346,10 @@ func createPrivate(path string) error {
 // (switching to WAL writes it) the setting only takes effect through a VACUUM, which
 // rewrites the file: instant for a new one, once at the first start after an upgrade
 // for an existing one.
+// vacuumOnOpenMax is the largest file, in bytes, useIncrementalVacuum rewrites at
+// start (a variable so that a test can lower it).
+var vacuumOnOpenMax int64 = 512 << 20
+
 func (s *Store) useIncrementalVacuum(ctx context.Context) error {
 	const incremental = 2
 	mode := func() (int, error) {
@@ -365,7 +370,29 @@ func (s *Store) useIncrementalVacuum(ctx context.Context) error {
 	if m, err = mode(); err != nil || m == incremental {
 		return err
 	}
-	if _, err := s.writer.ExecContext(ctx, `VACUUM`); err != nil {
+	var pages, pageSize int64
+	if err := s.writer.QueryRowContext(ctx, `SELECT (SELECT page_count FROM pragma_page_count()), (SELECT page_size FROM pragma_page_size())`).Scan(&pages, &pageSize); err != nil {
+		return fmt.Errorf("sqlite page count: %w", err)
+	}
+	if size := pages * pageSize; size > vacuumOnOpenMax {
+		// Rewriting a large file at start would keep hookd from serving for minutes
+		// and needs as much free disk again. Without the switch, purged pages are
+		// still reused for new rows, so the file stops growing; it only does not
+		// shrink.
+		slog.Warn("sqlite: the database file is not switched to incremental vacuum at start because it is large; purged space is reused but not given back to the file system (run VACUUM on the stopped file, with free disk of its size, to switch it)",
+			"size_bytes", size, "limit_bytes", vacuumOnOpenMax)
+		return nil
+	}
+	// The rewrite's temporary data goes to a file, not to memory as the writer's
+	// other temporary data does.
+	if _, err := s.writer.ExecContext(ctx, `PRAGMA temp_store = FILE`); err != nil {
+		return fmt.Errorf("sqlite temp_store: %w", err)
+	}
+	_, err = s.writer.ExecContext(ctx, `VACUUM`)
+	if _, err2 := s.writer.ExecContext(ctx, `PRAGMA temp_store = MEMORY`); err == nil && err2 != nil {
+		err = err2
+	}
+	if err != nil {
 		return fmt.Errorf("sqlite vacuum to switch auto_vacuum to incremental: %w", err)
 	}
 	if m, err = mode(); err != nil || m != incremental {

@@ -52,6 +52,30 @@ func TestIncrementalVacuum(t *testing.T) {
 			t.Fatalf("row of the existing file: %q, %v", v, err)
 		}
 	})
+	t.Run("existing large file", func(t *testing.T) {
+		defer sqlite.SetVacuumOnOpenMax(1)()
+		path := filepath.Join(t.TempDir(), "old.db")
+		db, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Exec(`CREATE TABLE kept (v TEXT); INSERT INTO kept VALUES ('row')`); err != nil {
+			t.Fatal(err)
+		}
+		db.Close()
+		s, err := sqlite.Open(context.Background(), path)
+		if err != nil {
+			t.Fatalf("a file too large to rewrite at start must still open: %v", err)
+		}
+		defer s.Close()
+		if got := pragma(t, s, "auto_vacuum"); got != 0 {
+			t.Fatalf("auto_vacuum = %d after opening a file over the rewrite limit, want 0 (left as it was)", got)
+		}
+		var v string
+		if err := s.DB().QueryRow(`SELECT v FROM kept`).Scan(&v); err != nil || v != "row" {
+			t.Fatalf("row of the existing file: %q, %v", v, err)
+		}
+	})
 	t.Run("reclaim", func(t *testing.T) {
 		s := openStore(t)
 		ctx := context.Background()
