@@ -379,7 +379,7 @@ func (s *Store) useIncrementalVacuum(ctx context.Context) error {
 		// and needs as much free disk again. Without the switch, purged pages are
 		// still reused for new rows, so the file stops growing; it only does not
 		// shrink.
-		slog.Warn("sqlite: the database file is not switched to incremental vacuum at start because it is large; purged space is reused but not given back to the file system (run VACUUM on the stopped file, with free disk of its size, to switch it)",
+		slog.Warn("sqlite: the database file is not switched to incremental vacuum at start because it is large; purged space is reused but not given back to the file system (to switch it, stop hookd and run \"PRAGMA auto_vacuum=INCREMENTAL; VACUUM;\" on the file with the sqlite3 shell, with free disk of its size)",
 			"size_bytes", size, "limit_bytes", vacuumOnOpenMax)
 		return nil
 	}
