@@ -21,6 +21,31 @@ func pragma(t *testing.T, s *sqlite.Store, name string) int64 {
 	return v
 }
 
+// oldFile makes a database file the way a hookd without incremental vacuum left it:
+// WAL, auto_vacuum none, one table with one row.
+func oldFile(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "old.db")
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`CREATE TABLE kept (v TEXT); INSERT INTO kept VALUES ('row')`); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// keptRow checks that oldFile's row is still there.
+func keptRow(t *testing.T, s *sqlite.Store) {
+	t.Helper()
+	var v string
+	if err := s.DB().QueryRow(`SELECT v FROM kept`).Scan(&v); err != nil || v != "row" {
+		t.Fatalf("row of the existing file: %q, %v", v, err)
+	}
+}
+
 // TestIncrementalVacuum checks that new and existing files use incremental
 // auto_vacuum, and that ReclaimSpace gives the pages a purge freed back.
 func TestIncrementalVacuum(t *testing.T) {
@@ -30,15 +55,7 @@ func TestIncrementalVacuum(t *testing.T) {
 		}
 	})
 	t.Run("existing file", func(t *testing.T) {
-		path := filepath.Join(t.TempDir(), "old.db")
-		db, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := db.Exec(`CREATE TABLE kept (v TEXT); INSERT INTO kept VALUES ('row')`); err != nil {
-			t.Fatal(err)
-		}
-		db.Close()
+		path := oldFile(t)
 		s, err := sqlite.Open(context.Background(), path)
 		if err != nil {
 			t.Fatal(err)
@@ -47,22 +64,11 @@ func TestIncrementalVacuum(t *testing.T) {
 		if got := pragma(t, s, "auto_vacuum"); got != 2 {
 			t.Fatalf("auto_vacuum = %d after opening a file made without it, want 2", got)
 		}
-		var v string
-		if err := s.DB().QueryRow(`SELECT v FROM kept`).Scan(&v); err != nil || v != "row" {
-			t.Fatalf("row of the existing file: %q, %v", v, err)
-		}
+		keptRow(t, s)
 	})
 	t.Run("existing large file", func(t *testing.T) {
 		defer sqlite.SetVacuumOnOpenMax(1)()
-		path := filepath.Join(t.TempDir(), "old.db")
-		db, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := db.Exec(`CREATE TABLE kept (v TEXT); INSERT INTO kept VALUES ('row')`); err != nil {
-			t.Fatal(err)
-		}
-		db.Close()
+		path := oldFile(t)
 		s, err := sqlite.Open(context.Background(), path)
 		if err != nil {
 			t.Fatalf("a file too large to rewrite at start must still open: %v", err)
@@ -71,10 +77,7 @@ func TestIncrementalVacuum(t *testing.T) {
 		if got := pragma(t, s, "auto_vacuum"); got != 0 {
 			t.Fatalf("auto_vacuum = %d after opening a file over the rewrite limit, want 0 (left as it was)", got)
 		}
-		var v string
-		if err := s.DB().QueryRow(`SELECT v FROM kept`).Scan(&v); err != nil || v != "row" {
-			t.Fatalf("row of the existing file: %q, %v", v, err)
-		}
+		keptRow(t, s)
 	})
 	t.Run("reclaim", func(t *testing.T) {
 		s := openStore(t)
