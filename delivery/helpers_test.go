@@ -203,11 +203,11 @@ func (e *env) advance(d time.Duration) {
 	e.d.Nudge()
 }
 
-// eventually polls cond for up to 10 seconds. The last argument, if a func() any,
+// eventually polls cond for up to 30 seconds, long enough for a loaded machine. The last argument, if a func() any,
 // is called for the failure message.
 func eventually(t *testing.T, cond func() bool, format string, args ...any) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
 			for i, a := range args {

@@ -64,7 +64,7 @@ func TestDeliveredAttempt(t *testing.T) {
 	}
 	// The attempt is recorded after the response: wait for it.
 	var attempts *svix.ListResponseMessageAttemptOut
-	hookdtest.Eventually(t, 10*time.Second, "the attempt", func() bool {
+	hookdtest.Eventually(t, 30*time.Second, "the attempt", func() bool {
 		attempts, err = c.MessageAttempt.ListByMsg(ctx, app.Id, msg.Id, nil)
 		if err != nil {
 			t.Fatal(err)

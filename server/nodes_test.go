@@ -163,6 +163,6 @@ func TestNodesCountEachOther(t *testing.T) {
 	if err := nodes[1].srv.Close(); err != nil {
 		t.Fatal(err)
 	}
-	// A heartbeat comes every 5 s; the stopped node's would count for 15 s.
-	waitGauge(0, "1", 8*time.Second)
+	// A heartbeat comes every 5 s; a stopped node that did not deregister would count for 15 s.
+	waitGauge(0, "1", 12*time.Second)
 }

@@ -63,7 +63,7 @@ func (o *opsReceiver) waitEvents(t *testing.T, want ...string) {
 	t.Helper()
 	slices.Sort(want)
 	var got []string
-	hookdtest.Eventually(t, 10*time.Second, fmt.Sprintf("%d operational events", len(want)), func() bool {
+	hookdtest.Eventually(t, 30*time.Second, fmt.Sprintf("%d operational events", len(want)), func() bool {
 		o.mu.Lock()
 		got = slices.Sorted(slices.Values(o.events))
 		bad := o.bad

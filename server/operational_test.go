@@ -31,7 +31,7 @@ func TestOperationalAppReserved(t *testing.T) {
 	ctx := context.Background()
 	c := ts.client
 	// The dispatcher creates the application as it starts; wait for it (at most 10 s).
-	hookdtest.Eventually(t, 10*time.Second, "the operational application", func() bool {
+	hookdtest.Eventually(t, 30*time.Second, "the operational application", func() bool {
 		if _, err = c.Application.Get(ctx, hookd.OperationalAppUID); err != nil {
 			wantStatus(t, err, http.StatusNotFound)
 			return false

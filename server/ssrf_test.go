@@ -96,7 +96,7 @@ func mustURL(t *testing.T, s string) *url.URL {
 func waitAttempt(t *testing.T, c *svix.Svix, appID, msgID string) svix.MessageAttemptOut {
 	t.Helper()
 	var first svix.MessageAttemptOut
-	hookdtest.Eventually(t, 10*time.Second, "an attempt of "+msgID, func() bool {
+	hookdtest.Eventually(t, 30*time.Second, "an attempt of "+msgID, func() bool {
 		list, err := c.MessageAttempt.ListByMsg(context.Background(), appID, msgID, nil)
 		if err != nil {
 			t.Fatal(err)

@@ -85,7 +85,7 @@ func (c *counter) waitCounts(t *testing.T, want map[string]int) {
 func waitTaskSDK(t *testing.T, c *svix.Svix, id string) *svix.BackgroundTaskOut {
 	t.Helper()
 	var tk *svix.BackgroundTaskOut
-	hookdtest.Eventually(t, 10*time.Second, "task "+id+" to end", func() bool {
+	hookdtest.Eventually(t, 30*time.Second, "task "+id+" to end", func() bool {
 		var err error
 		if tk, err = c.BackgroundTask.Get(t.Context(), id); err != nil {
 			t.Fatalf("get task %s: %v", id, err)
@@ -125,7 +125,7 @@ func (ts *testServer) startTask(t *testing.T, path, body, kind string) taskOut {
 func (ts *testServer) waitTask(t *testing.T, id string) taskOut {
 	t.Helper()
 	var out taskOut
-	hookdtest.Eventually(t, 10*time.Second, "task "+id+" to end", func() bool {
+	hookdtest.Eventually(t, 30*time.Second, "task "+id+" to end", func() bool {
 		code, b := ts.raw(t, "GET", "/api/v1/background-task/"+id, "")
 		if code != http.StatusOK {
 			t.Fatalf("get task %s: %d %s", id, code, b)

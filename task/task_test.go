@@ -70,7 +70,7 @@ func (f *fixture) run(t *testing.T, id string) (*hookd.Task, task.Progress) {
 	go func() { done <- f.r.Run(ctx) }()
 	defer func() { cancel(); <-done }()
 	var tk *hookd.Task
-	hookdtest.Eventually(t, 10*time.Second, "the task to end", func() bool {
+	hookdtest.Eventually(t, 30*time.Second, "the task to end", func() bool {
 		var err error
 		tk, err = f.st.Task(t.Context(), id)
 		must(t, err)

@@ -25,7 +25,7 @@ func TestEndpointCircuitPage(t *testing.T) {
 			From, To, Reason string
 		} `json:"transitions"`
 	}
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for c.State != "open" && time.Now().Before(deadline) {
 		ts.do(t, "GET", "/api/v1/app/"+appID+"/endpoint/"+epID+"/circuit", nil, &c)
 		time.Sleep(10 * time.Millisecond)
