@@ -25,7 +25,7 @@ func (h *Handler) dashboardRoutes() {
 	h.handle("GET /ui/app/{app_id}/msg/{msg_id}/attempt/{attempt_id}", h.admin(h.attemptPage))
 	h.handle("GET /ui/dead-letters", h.admin(h.deadLettersPage))
 	h.handle("GET /ui/event-types", h.admin(h.eventTypesPage))
-	h.handle("GET /ui/search", h.admin(h.searchRedirect))
+	h.handle("GET /ui/search", h.admin(h.searchPage))
 	h.actionRoutes()
 }
 
