@@ -23,11 +23,7 @@ func TestSendExample(t *testing.T) {
 
 	post := func(path, body string, want int) []byte {
 		t.Helper()
-		code, out := ts.raw(t, "POST", path, body)
-		if code != want {
-			t.Fatalf("POST %s %s: %d %s, want %d", path, body, code, out, want)
-		}
-		return out
+		return ts.expect(t, "POST", path, body, want)
 	}
 	var app, ep, other struct {
 		ID string `json:"id"`

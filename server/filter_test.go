@@ -109,11 +109,7 @@ func TestPayloadFilterFanOut(t *testing.T) {
 
 	post := func(path, body string, want int) []byte {
 		t.Helper()
-		code, out := ts.raw(t, "POST", path, body)
-		if code != want {
-			t.Fatalf("POST %s %s: %d %s, want %d", path, body, code, out, want)
-		}
-		return out
+		return ts.expect(t, "POST", path, body, want)
 	}
 	var app struct{ ID string }
 	_ = json.Unmarshal(post("/api/v1/app", `{"name":"a"}`, 201), &app)
@@ -201,11 +197,7 @@ func TestPayloadFilterRoundTrip(t *testing.T) {
 	ts := startServer(t)
 	do := func(method, path, body string, want int) string {
 		t.Helper()
-		code, out := ts.raw(t, method, path, body)
-		if code != want {
-			t.Fatalf("%s %s %s: %d %s, want %d", method, path, body, code, out, want)
-		}
-		return string(out)
+		return string(ts.expect(t, method, path, body, want))
 	}
 	var app, ep struct{ ID string }
 	_ = json.Unmarshal([]byte(do("POST", "/api/v1/app", `{"name":"a"}`, 201)), &app)
@@ -278,11 +270,7 @@ func TestPayloadFilterReplayMissing(t *testing.T) {
 	ts := startServer(t)
 	post := func(path, body string, want int) []byte {
 		t.Helper()
-		code, out := ts.raw(t, "POST", path, body)
-		if code != want {
-			t.Fatalf("POST %s %s: %d %s, want %d", path, body, code, out, want)
-		}
-		return out
+		return ts.expect(t, "POST", path, body, want)
 	}
 	var app, ep struct{ ID string }
 	_ = json.Unmarshal(post("/api/v1/app", `{"name":"a"}`, 201), &app)
@@ -335,9 +323,7 @@ func TestPayloadFilterOperational(t *testing.T) {
 	}
 	do := func(method, path, body string, want int) {
 		t.Helper()
-		if code, out := ts.raw(t, method, path, body); code != want {
-			t.Fatalf("%s %s: %d %s, want %d", method, path, code, out, want)
-		}
+		ts.expect(t, method, path, body, want)
 	}
 	do("POST", "/api/v1/app", `{"name":"a","uid":"acme"}`, 201)
 	do("POST", "/api/v1/app/acme/endpoint", `{"url":"https://example.com/other","uid":"other"}`, 201)

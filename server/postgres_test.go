@@ -65,37 +65,7 @@ func TestPostgresIdempotencyAcrossNodes(t *testing.T) {
 		startServer(t, func(c *server.Config) { c.DB = db }),
 		startServer(t, func(c *server.Config) { c.DB = db }),
 	}
-	const requests = 16
-	type answer struct {
-		status int
-		id     string
-	}
-	answers := make([]answer, requests)
-	var wg sync.WaitGroup
-	for i := range requests {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			req, err := http.NewRequest(http.MethodPost, nodes[i%2].url+"/api/v1/app", strings.NewReader(`{"name":"Acme"}`))
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			req.Header.Set("Authorization", "Bearer "+adminToken)
-			req.Header.Set("Content-Type", "application/json")
-			req.Header.Set("Idempotency-Key", "same-key")
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			defer resp.Body.Close()
-			var body struct{ ID string }
-			_ = json.NewDecoder(resp.Body).Decode(&body)
-			answers[i] = answer{resp.StatusCode, body.ID}
-		}()
-	}
-	wg.Wait()
+	answers := sameKeyPOSTs(t, nodes, "/api/v1/app", `{"name":"Acme"}`, "same-key")
 	ids := map[string]bool{}
 	for i, a := range answers {
 		switch a.status {
@@ -139,36 +109,7 @@ func TestPostgresMessageIdempotencyAcrossNodes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const requests = 16
-	type answer struct {
-		status int
-		id     string
-	}
-	answers := make([]answer, requests)
-	var wg sync.WaitGroup
-	for i := range requests {
-		wg.Go(func() {
-			req, err := http.NewRequest(http.MethodPost, nodes[i%2].url+"/api/v1/app/"+app.Id+"/msg",
-				strings.NewReader(`{"eventType":"invoice.paid","payload":{"n":1}}`))
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			req.Header.Set("Authorization", "Bearer "+adminToken)
-			req.Header.Set("Content-Type", "application/json")
-			req.Header.Set("Idempotency-Key", "same-message-key")
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			defer resp.Body.Close()
-			var body struct{ ID string }
-			_ = json.NewDecoder(resp.Body).Decode(&body)
-			answers[i] = answer{resp.StatusCode, body.ID}
-		})
-	}
-	wg.Wait()
+	answers := sameKeyPOSTs(t, nodes, "/api/v1/app/"+app.Id+"/msg", `{"eventType":"invoice.paid","payload":{"n":1}}`, "same-message-key")
 	ids := map[string]bool{}
 	for i, a := range answers {
 		if a.status != http.StatusAccepted {
@@ -186,4 +127,41 @@ func TestPostgresMessageIdempotencyAcrossNodes(t *testing.T) {
 	if len(list.Data) != 1 {
 		t.Fatalf("%d messages exist; want 1", len(list.Data))
 	}
+}
+
+// keyedAnswer is a server's answer to one of sameKeyPOSTs' requests.
+type keyedAnswer struct {
+	status int
+	id     string
+}
+
+// sameKeyPOSTs sends 16 POSTs of body to path at once, in turn to each of nodes, all
+// with one Idempotency-Key, and returns each answer's status and the id it names.
+func sameKeyPOSTs(t *testing.T, nodes []*testServer, path, body, key string) []keyedAnswer {
+	t.Helper()
+	answers := make([]keyedAnswer, 16)
+	var wg sync.WaitGroup
+	for i := range answers {
+		wg.Go(func() {
+			req, err := http.NewRequest(http.MethodPost, nodes[i%len(nodes)].url+path, strings.NewReader(body))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			req.Header.Set("Authorization", "Bearer "+adminToken)
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Idempotency-Key", key)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer resp.Body.Close()
+			var out struct{ ID string }
+			_ = json.NewDecoder(resp.Body).Decode(&out)
+			answers[i] = keyedAnswer{resp.StatusCode, out.ID}
+		})
+	}
+	wg.Wait()
+	return answers
 }

@@ -38,11 +38,7 @@ func TestSchemaEnforcement(t *testing.T) {
 	ts := startServer(t)
 	do := func(method, path, body string, want int) []byte {
 		t.Helper()
-		code, out := ts.raw(t, method, path, body)
-		if code != want {
-			t.Fatalf("%s %s %s: %d %s, want %d", method, path, body, code, out, want)
-		}
-		return out
+		return ts.expect(t, method, path, body, want)
 	}
 	var app struct{ ID string }
 	_ = json.Unmarshal(do("POST", "/api/v1/app", `{"name":"a"}`, 201), &app)
@@ -133,11 +129,7 @@ func TestSchemaEnforcementServerWide(t *testing.T) {
 	ts := startServer(t, func(c *server.Config) { c.EnforceSchemas = true })
 	do := func(method, path, body string, want int) []byte {
 		t.Helper()
-		code, out := ts.raw(t, method, path, body)
-		if code != want {
-			t.Fatalf("%s %s %s: %d %s, want %d", method, path, body, code, out, want)
-		}
-		return out
+		return ts.expect(t, method, path, body, want)
 	}
 	var app struct{ ID string }
 	_ = json.Unmarshal(do("POST", "/api/v1/app", `{"name":"a"}`, 201), &app)

@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/hookdtest"
 	"github.com/hookd/hookd/server"
@@ -180,42 +178,14 @@ func TestSecretsEncryptedAtRestSQLite(t *testing.T) {
 	}
 }
 
-// TestSecretsEncryptedAtRestPostgres reads every row of every hookd table as text and
-// searches it for every secret hookd holds.
+// TestSecretsEncryptedAtRestPostgres reads every row of every hookd table as text, its
+// bytea columns and its relation files (postgresBytes), and searches them for every
+// secret hookd holds.
 func TestSecretsEncryptedAtRestPostgres(t *testing.T) {
 	db := postgresDB(t)
 	ts := startServer(t, func(c *server.Config) { c.DB = db })
 	secrets := secretFixture(t, ts)
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	rows, err := conn.Query(ctx, `SELECT table_name FROM information_schema.tables
-		WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil || len(tables) < 5 {
-		t.Fatalf("tables %v: %v", tables, err)
-	}
-	var all bytes.Buffer
-	for _, table := range tables {
-		rows, err := conn.Query(ctx, `SELECT t::text FROM `+pgx.Identifier{table}.Sanitize()+` t`)
-		if err != nil {
-			t.Fatal(err)
-		}
-		texts, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, s := range texts {
-			all.WriteString(s)
-			all.WriteByte('\n')
-		}
-	}
+	all := bytes.NewBuffer(postgresBytes(t, db))
 	if !bytes.Contains(all.Bytes(), []byte("hkenc1:")) {
 		t.Fatal("no sealed value found: the scan read the wrong tables")
 	}

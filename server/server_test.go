@@ -115,6 +115,17 @@ func (ts *testServer) raw(t *testing.T, method, path, body string, header ...str
 	return resp.StatusCode, b
 }
 
+// expect sends a request as raw does, fails the test unless it is answered want, and
+// returns the body.
+func (ts *testServer) expect(t *testing.T, method, path, body string, want int) []byte {
+	t.Helper()
+	code, out := ts.raw(t, method, path, body)
+	if code != want {
+		t.Fatalf("%s %s %s: %d %s, want %d", method, path, body, code, out, want)
+	}
+	return out
+}
+
 func ptr[T any](v T) *T { return &v }
 
 // val is what p points to, or T's zero value.

@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/hookd/hookd"
 )
@@ -86,6 +87,15 @@ func (h *Handler) searchPage(w http.ResponseWriter, r *http.Request, s *session)
 	return nil
 }
 
+// times parses the form's time range.
+func (f searchForm) times() (after, before time.Time, err error) {
+	if after, err = parseTime("after", f.After); err != nil {
+		return
+	}
+	before, err = parseTime("before", f.Before)
+	return
+}
+
 // searchApp resolves the form's application (an ID or a uid); "" searches them all.
 func (h *Handler) searchApp(r *http.Request, f searchForm) (string, error) {
 	if f.App == "" {
@@ -117,10 +127,7 @@ func (h *Handler) searchAllMessages(r *http.Request, f searchForm) ([]*hookd.Mes
 		}
 		ms.Status = &st
 	}
-	if ms.After, err = parseTime("after", f.After); err != nil {
-		return nil, "", err
-	}
-	if ms.Before, err = parseTime("before", f.Before); err != nil {
+	if ms.After, ms.Before, err = f.times(); err != nil {
 		return nil, "", err
 	}
 	msgs, err := h.cfg.Store.SearchMessages(r.Context(), ms, hookd.Page{Limit: pageSize, Iterator: f.Iterator})
@@ -150,10 +157,7 @@ func (h *Handler) searchAttempts(r *http.Request, f searchForm) ([]*hookd.Attemp
 		}
 		as.Status = &st
 	}
-	if as.After, err = parseTime("after", f.After); err != nil {
-		return nil, "", err
-	}
-	if as.Before, err = parseTime("before", f.Before); err != nil {
+	if as.After, as.Before, err = f.times(); err != nil {
 		return nil, "", err
 	}
 	ats, err := h.cfg.Store.SearchAttempts(r.Context(), as, hookd.Page{Limit: pageSize, Iterator: f.Iterator})
