@@ -1,9 +1,11 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -19,11 +21,11 @@ type SizeSample struct {
 	Delivered   int64   `json:"delivered"`
 	IngestPerS  float64 `json:"ingest_per_s"`
 	DeliverPerS float64 `json:"deliveries_per_s"`
-	// StoreMB is the SQLite file with its WAL, or the PostgreSQL tables messages,
-	// deliveries, attempts and idempotent_responses with their indexes, TOAST and
-	// partitions.
+	// StoreMB is the SQLite file with its WAL, or every table of hookd's PostgreSQL
+	// schema with its indexes, TOAST and partitions.
 	StoreMB float64 `json:"store_mb"`
-	// Tables are PostgreSQL's sizes per table (MB).
+	// Tables are PostgreSQL's sizes per table (MB), a partitioned table's with all
+	// its partitions.
 	Tables map[string]float64 `json:"tables,omitempty"`
 }
 
@@ -63,10 +65,13 @@ func newSizer(ctx context.Context, db string) (storeSizer, func(), error) {
 	return func(ctx context.Context) (float64, map[string]float64, error) {
 		mu.Lock()
 		defer mu.Unlock()
-		rows, err := conn.Query(ctx, `SELECT t.name, coalesce(sum(pg_total_relation_size(p.relid)), 0)
-			FROM unnest(ARRAY['messages', 'deliveries', 'attempts', 'idempotent_responses']) AS t(name)
-			CROSS JOIN LATERAL pg_partition_tree(t.name::regclass) AS p
-			GROUP BY t.name`)
+		// Every table of the schema, each partition counted under its partitioned
+		// table (pg_partition_tree lists nothing for a table that is not partitioned).
+		rows, err := conn.Query(ctx, `SELECT coalesce(pg_partition_root(c.oid), c.oid)::regclass::text,
+				sum(pg_total_relation_size(c.oid))::bigint
+			FROM pg_class c
+			WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind = 'r'
+			GROUP BY 1`)
 		if err != nil {
 			return 0, nil, err
 		}
@@ -114,9 +119,29 @@ func sampleSizes(ctx context.Context, cfg Config, size storeSizer, trk *tracker,
 			s.IngestPerS, s.DeliverPerS = float64(acc-lastAcc)/span, float64(del-lastDel)/span
 		}
 		out = append(out, s)
-		note(cfg, "soak: %6.0fs  %9d accepted  %9d delivered  %6.0f msg/s  %6.0f dlv/s  store %8.1f MB",
-			s.ElapsedS, acc, del, s.IngestPerS, s.DeliverPerS, mb)
+		note(cfg, "soak: %6.0fs  %9d accepted  %9d delivered  %6.0f msg/s  %6.0f dlv/s  store %8.1f MB%s",
+			s.ElapsedS, acc, del, s.IngestPerS, s.DeliverPerS, mb, TableSizes(tables))
 		lastAt, lastAcc, lastDel = now, acc, del
 	}
 	return out
+}
+
+// TableSizes formats the largest tables of a SizeSample (over 1 MB), largest first,
+// as "  (messages 120.5, deliveries 80.2, …)"; "" when there are none.
+func TableSizes(tables map[string]float64) string {
+	var names []string
+	for n, mb := range tables {
+		if mb >= 1 {
+			names = append(names, n)
+		}
+	}
+	if len(names) == 0 {
+		return ""
+	}
+	slices.SortFunc(names, func(a, b string) int { return cmp.Or(cmp.Compare(tables[b], tables[a]), cmp.Compare(a, b)) })
+	parts := make([]string, len(names))
+	for i, n := range names {
+		parts[i] = fmt.Sprintf("%s %.1f", n, tables[n])
+	}
+	return "  (" + strings.Join(parts, ", ") + ")"
 }

@@ -212,7 +212,8 @@ func printBenchResult(w io.Writer, r bench.Result) {
 	if len(r.Sizes) > 0 {
 		fmt.Fprintf(w, "soak (retention %s)\n  elapsed    accepted   delivered   msg/s   dlv/s   store MB\n", time.Duration(r.RetentionS*float64(time.Second)))
 		for _, s := range r.Sizes {
-			fmt.Fprintf(w, "  %6.0fs  %10d  %10d  %6.0f  %6.0f  %9.1f\n", s.ElapsedS, s.Accepted, s.Delivered, s.IngestPerS, s.DeliverPerS, s.StoreMB)
+			fmt.Fprintf(w, "  %6.0fs  %10d  %10d  %6.0f  %6.0f  %9.1f%s\n", s.ElapsedS, s.Accepted, s.Delivered, s.IngestPerS, s.DeliverPerS, s.StoreMB,
+				bench.TableSizes(s.Tables))
 		}
 	}
 }
