@@ -3,6 +3,7 @@ package api
 import (
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/hookd/hookd"
 )
@@ -20,50 +21,62 @@ type searchAttemptOut struct {
 	AppID string `json:"appId"`
 }
 
-// searchApp resolves the appId query parameter (an ID or uid) to an application ID;
-// "" when it is not given.
-func (s *Server) searchApp(r *http.Request) (string, error) {
-	v := r.URL.Query().Get("appId")
-	if v == "" {
-		return "", nil
+// searchQuery holds the query parameters that the message and attempt searches
+// share.
+type searchQuery struct {
+	page          hookd.Page
+	withContent   bool
+	appID         string
+	status        *hookd.Status
+	before, after time.Time
+}
+
+// parseSearch reads the shared query parameters: the page, with_content, status,
+// before, after and appId (an ID or uid, resolved to the application's ID; "" when it
+// is not given).
+func (s *Server) parseSearch(r *http.Request) (searchQuery, error) {
+	var q searchQuery
+	var err error
+	if q.page, err = page(r); err != nil {
+		return q, err
 	}
-	a, err := s.store.App(r.Context(), v)
-	if err != nil {
-		return "", err
+	if q.withContent, err = queryBool(r, "with_content", true); err != nil {
+		return q, err
 	}
-	return a.ID, nil
+	if q.status, err = queryStatus(r); err != nil {
+		return q, err
+	}
+	if q.before, err = queryTime(r, "before"); err != nil {
+		return q, err
+	}
+	if q.after, err = queryTime(r, "after"); err != nil {
+		return q, err
+	}
+	if v := r.URL.Query().Get("appId"); v != "" {
+		a, err := s.store.App(r.Context(), v)
+		if err != nil {
+			return q, err
+		}
+		q.appID = a.ID
+	}
+	return q, nil
 }
 
 // searchMessages is hookd's operator search of messages across applications
 // (hookd.SearchStore.SearchMessages).
 func (s *Server) searchMessages(w http.ResponseWriter, r *http.Request) error {
-	p, err := page(r)
-	if err != nil {
-		return err
-	}
-	withContent, err := queryBool(r, "with_content", true)
+	sq, err := s.parseSearch(r)
 	if err != nil {
 		return err
 	}
 	q := r.URL.Query()
-	f := hookd.MessageSearch{EventID: q.Get("eventId"), Tag: q.Get("tag"), Channel: q.Get("channel")}
+	f := hookd.MessageSearch{AppID: sq.appID, EventID: q.Get("eventId"), Tag: q.Get("tag"), Channel: q.Get("channel"),
+		Status: sq.status, Before: sq.before, After: sq.after}
 	if f.EventTypes, err = queryList(r, "eventType"); err != nil {
 		return err
 	}
-	if f.Status, err = queryStatus(r); err != nil {
-		return err
-	}
-	if f.Before, err = queryTime(r, "before"); err != nil {
-		return err
-	}
-	if f.After, err = queryTime(r, "after"); err != nil {
-		return err
-	}
-	if f.AppID, err = s.searchApp(r); err != nil {
-		return err
-	}
-	conv := msgOut(withContent)
-	out, err := boundedPage(p, func(m *hookd.Message) string { return m.ID }, messageBytes,
+	conv := msgOut(sq.withContent)
+	out, err := boundedPage(sq.page, func(m *hookd.Message) string { return m.ID }, messageBytes,
 		func(q hookd.Page) ([]*hookd.Message, error) { return s.store.SearchMessages(r.Context(), f, q) },
 		func(m *hookd.Message) searchMessageOut { return searchMessageOut{messageOut: conv(m), AppID: m.AppID} })
 	if err != nil {
@@ -76,41 +89,25 @@ func (s *Server) searchMessages(w http.ResponseWriter, r *http.Request) error {
 // searchAttempts is hookd's operator search of attempts across applications
 // (hookd.SearchStore.SearchAttempts).
 func (s *Server) searchAttempts(w http.ResponseWriter, r *http.Request) error {
-	p, err := page(r)
+	sq, err := s.parseSearch(r)
 	if err != nil {
 		return err
 	}
-	withContent, err := queryBool(r, "with_content", true)
-	if err != nil {
-		return err
-	}
-	q := r.URL.Query()
-	f := hookd.AttemptSearch{EndpointID: q.Get("endpointId")}
-	if v := q.Get("statusCode"); v != "" {
+	f := hookd.AttemptSearch{AppID: sq.appID, EndpointID: r.URL.Query().Get("endpointId"),
+		Status: sq.status, Before: sq.before, After: sq.after}
+	if v := r.URL.Query().Get("statusCode"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 || n > 599 {
 			return invalidQuery("statusCode", "statusCode must be an HTTP status code from 100 to 599, or 0 for attempts that got no response")
 		}
 		f.StatusCode = &n
 	}
-	if f.Status, err = queryStatus(r); err != nil {
-		return err
-	}
-	if f.Before, err = queryTime(r, "before"); err != nil {
-		return err
-	}
-	if f.After, err = queryTime(r, "after"); err != nil {
-		return err
-	}
-	if f.AppID, err = s.searchApp(r); err != nil {
-		return err
-	}
-	ats, err := s.store.SearchAttempts(r.Context(), f, probe(p))
+	ats, err := s.store.SearchAttempts(r.Context(), f, probe(sq.page))
 	if err != nil {
 		return err
 	}
-	conv := atOut(withContent)
-	writeList(w, paginate(p, ats, func(a *hookd.Attempt) string { return a.ID },
+	conv := atOut(sq.withContent)
+	writeList(w, paginate(sq.page, ats, func(a *hookd.Attempt) string { return a.ID },
 		func(a *hookd.Attempt) searchAttemptOut { return searchAttemptOut{attemptOut: conv(a), AppID: a.AppID} }))
 	return nil
 }
