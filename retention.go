@@ -31,7 +31,10 @@ type RetentionStore interface {
 	PurgePayloads(ctx context.Context, now time.Time, limit int) (int, error)
 	// PurgeMessages deletes up to limit messages accepted before before, oldest first,
 	// with their deliveries and attempts, keeping any message with a delivery still
-	// pending or sending. It returns how many it deleted.
+	// pending or sending. It returns how many it deleted. A store that partitions by
+	// time may instead drop a partition whole once all of it is before before (such
+	// a message stays at most one partition past before, never less); it does not
+	// count those.
 	PurgeMessages(ctx context.Context, before time.Time, limit int) (int, error)
 	// ReclaimSpace gives the space freed by purges back for reuse, a little at a time,
 	// and on stores that partition by time drops the partitions whose rows are all

@@ -49,7 +49,6 @@ const messageInsertKeyed = answersInsert + `INSERT INTO messages (id, app_id, ev
 			ordering_key, n)
 	WHERE r.ikey IS NULL OR r.ikey IN (SELECT key FROM k)
 	ORDER BY r.n
-	ON CONFLICT (app_id, event_id) DO NOTHING
 	RETURNING id`
 
 // answersUndo deletes the answers just stored ($1 keys, $2 bodies) whose message ($3)

@@ -56,13 +56,16 @@ func (s *Store) UpdateApp(ctx context.Context, app *hookd.Application) error {
 	return nil
 }
 
-// DeleteApp deletes the application; its endpoints, messages and deliveries go with
-// it (foreign keys cascade), its attempts first, found through its messages.
+// DeleteApp deletes the application; its endpoints, messages and eventIds go with it
+// (foreign keys cascade), its attempts, deliveries, tags and channels first, found
+// through its messages (they have no foreign key to them).
 func (s *Store) DeleteApp(ctx context.Context, id string) error {
 	var tag pgconn.CommandTag
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `DELETE FROM attempts WHERE msg_id IN (SELECT id FROM messages WHERE app_id = $1)`, id); err != nil {
-			return err
+		for _, table := range []string{"attempts", "deliveries", "message_tags", "message_channels"} {
+			if _, err := tx.Exec(ctx, `DELETE FROM `+table+` WHERE msg_id IN (SELECT id FROM messages WHERE app_id = $1)`, id); err != nil {
+				return err
+			}
 		}
 		var err error
 		tag, err = tx.Exec(ctx, `DELETE FROM apps WHERE id = $1`, id)

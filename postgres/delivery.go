@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -34,13 +35,13 @@ func (s *Store) ClaimDeliveries(ctx context.Context, now time.Time, lease time.D
 		return nil, nil
 	}
 	rows, err := s.pool.Query(ctx, `WITH due AS (
-			SELECT d.id, d.next_attempt FROM deliveries d
+			SELECT d.msg_id, d.endpoint_id, d.next_attempt FROM deliveries d
 			WHERE d.status IN `+dueStatuses+` AND d.next_attempt <= $1 AND `+fifoHead+`
 			ORDER BY d.next_attempt LIMIT $3
 			FOR UPDATE OF d SKIP LOCKED
 		), claimed AS (
 			UPDATE deliveries d SET status = $4, next_attempt = $2, lease = nextval('delivery_lease'), updated_at = $1
-			FROM due WHERE d.id = due.id
+			FROM due WHERE d.msg_id = due.msg_id AND d.endpoint_id = due.endpoint_id
 			RETURNING `+deliveryColumns+`, due.next_attempt AS due_at
 		)
 		SELECT d.id, d.app_id, d.msg_id, d.endpoint_id, d.status, d.attempts, d.next_attempt, d.trigger,
@@ -74,7 +75,7 @@ func (s *Store) RecordAttempts(ctx context.Context, results []hookd.AttemptResul
 		aCodes                                               []int32
 		aDur                                                 []int64
 		aTimes                                               []time.Time
-		dIDs                                                 []string
+		dMsgs, dEps                                          []string
 		dLeases                                              []int64
 		dStatus                                              []int16
 		dNext, dAt                                           []time.Time
@@ -96,7 +97,8 @@ func (s *Store) RecordAttempts(ctx context.Context, results []hookd.AttemptResul
 			if r.Attempt != nil {
 				at = r.Attempt.Timestamp
 			}
-			dIDs, dLeases, dStatus = append(dIDs, d.ID), append(dLeases, d.Lease), append(dStatus, int16(r.Status))
+			dMsgs, dEps = append(dMsgs, d.MsgID), append(dEps, d.EndpointID)
+			dLeases, dStatus = append(dLeases, d.Lease), append(dStatus, int16(r.Status))
 			dNext, dAttempts, dAt = append(dNext, r.NextAttempt), append(dAttempts, int32(r.Attempts)), append(dAt, at)
 			dHold = append(dHold, r.Hold)
 		}
@@ -115,14 +117,14 @@ func (s *Store) RecordAttempts(ctx context.Context, results []hookd.AttemptResul
 			ON CONFLICT (id) DO NOTHING`,
 			aIDs, aApps, aMsgs, aEps, aURLs, aStatus, aCodes, aResp, aDur, aTrig, aErrs, aTimes, aHdrs)
 	}
-	if len(dIDs) > 0 {
+	if len(dMsgs) > 0 {
 		b.Queue(`UPDATE deliveries d SET status = r.status, next_attempt = r.next_attempt,
 				attempts = r.attempts, trigger = $7, updated_at = r.at, fifo_hold = r.hold
 			FROM unnest($1::text[], $2::bigint[], $3::smallint[], $4::timestamptz[], $5::integer[], $6::timestamptz[],
-				$8::boolean[])
-				AS r(id, lease, status, next_attempt, attempts, at, hold)
-			WHERE d.id = r.id AND d.lease = r.lease`,
-			dIDs, dLeases, dStatus, dNext, dAttempts, dAt, hookd.TriggerScheduled, dHold)
+				$8::boolean[], $9::text[])
+				AS r(msg_id, lease, status, next_attempt, attempts, at, hold, endpoint_id)
+			WHERE d.msg_id = r.msg_id AND d.endpoint_id = r.endpoint_id AND d.lease = r.lease`,
+			dMsgs, dLeases, dStatus, dNext, dAttempts, dAt, hookd.TriggerScheduled, dHold, dEps)
 	}
 	// EndpointHealth returns the endpoints in ID order, so that nodes recording at
 	// once cannot deadlock; each statement writes only when the value changes, so
@@ -152,15 +154,16 @@ func (s *Store) PostponeDeliveries(ctx context.Context, deliveries []*hookd.Deli
 	if len(deliveries) == 0 {
 		return nil
 	}
-	ids, leases := make([]string, len(deliveries)), make([]int64, len(deliveries))
+	msgs, eps, leases := make([]string, len(deliveries)), make([]string, len(deliveries)), make([]int64, len(deliveries))
 	for i, d := range deliveries {
-		ids[i], leases[i] = d.ID, d.Lease
+		msgs[i], eps[i], leases[i] = d.MsgID, d.EndpointID, d.Lease
 	}
 	// One round trip, one implicit transaction: give back, then announce.
 	b := &pgx.Batch{}
 	b.Queue(`UPDATE deliveries d SET status = $3, next_attempt = $4
-		FROM unnest($1::text[], $2::bigint[]) AS r(id, lease)
-		WHERE d.id = r.id AND d.lease = r.lease`, ids, leases, hookd.StatusPending, until)
+		FROM unnest($1::text[], $5::text[], $2::bigint[]) AS r(msg_id, endpoint_id, lease)
+		WHERE d.msg_id = r.msg_id AND d.endpoint_id = r.endpoint_id AND d.lease = r.lease`,
+		msgs, leases, hookd.StatusPending, until, eps)
 	b.Queue(`SELECT pg_notify($1, '')`, s.channel)
 	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
 		return fmt.Errorf("postpone deliveries: %w", err)
@@ -189,7 +192,23 @@ func (s *Store) CreateDeliveries(ctx context.Context, deliveries []*hookd.Delive
 		return 0, nil
 	}
 	var n int64
+	var msgIDs []string
+	for _, d := range deliveries {
+		if !slices.Contains(msgIDs, d.MsgID) {
+			msgIDs = append(msgIDs, d.MsgID)
+		}
+	}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		// The messages' key share locks stand in for a foreign key: the message of a
+		// delivery cannot go before the delivery is committed.
+		var found int
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM messages WHERE id = ANY($1) FOR KEY SHARE) m`,
+			msgIDs).Scan(&found); err != nil {
+			return err
+		}
+		if found < len(msgIDs) {
+			return hookd.Errorf(hookd.ENOTFOUND, "message not found")
+		}
 		tag, err := tx.Exec(ctx, deliveriesInsert, deliveryArrays(deliveries, nil)...)
 		if err != nil {
 			return err
@@ -200,8 +219,8 @@ func (s *Store) CreateDeliveries(ctx context.Context, deliveries []*hookd.Delive
 		return s.notify(ctx, tx)
 	})
 	switch {
-	case isCode(err, codeForeignKeyViolation):
-		return 0, hookd.Errorf(hookd.ENOTFOUND, "message not found")
+	case hookd.IsNotFound(err):
+		return 0, err
 	case err != nil:
 		return 0, storeErr(err, "create deliveries", "a delivery with this id already exists")
 	}

@@ -50,8 +50,8 @@ type createOp struct {
 // node. Concurrent calls are committed together in one transaction (see ingest.go);
 // each call still gets its own outcome, and a nil error means committed. A repeated
 // EventID returns the earlier message with ECONFLICT, also when the earlier message
-// came in the same batch; the unique index on (app_id, event_id) makes that hold
-// across nodes.
+// came in the same batch; the primary key of message_event_ids, which a trigger on
+// messages fills (migration 0018), makes that hold across nodes.
 func (s *Store) CreateMessage(ctx context.Context, msg *hookd.Message, deliveries []*hookd.Delivery) (*hookd.Message, error) {
 	op := &createOp{ctx: ctx, msg: msg, deliveries: deliveries, done: make(chan struct{})}
 	// Close waits for queued calls: it cannot close the queue while we enqueue.
@@ -185,7 +185,6 @@ const messageInsert = `INSERT INTO messages (id, app_id, event_type, event_id, p
 		WITH ORDINALITY AS r(id, app_id, event_type, event_id, payload, channels, tags, timestamp, payload_expires_at,
 			ordering_key, n)
 	ORDER BY r.n
-	ON CONFLICT (app_id, event_id) DO NOTHING
 	RETURNING id`
 
 // createBatch writes several calls with distinct EventIDs in one round trip and one
@@ -271,9 +270,9 @@ func (s *Store) createBatch(ops []*createOp) error {
 	}
 	earlier := map[eventKey]*hookd.Message{}
 	if len(keyApps) > 0 {
-		b.Queue(`SELECT `+messageColumns+` FROM messages m
-			JOIN unnest($1::text[], $2::text[], $3::text[]) AS k(app_id, event_id, id)
-				ON m.app_id = k.app_id AND m.event_id = k.event_id AND m.id <> k.id`,
+		b.Queue(`SELECT `+messageColumns+` FROM unnest($1::text[], $2::text[], $3::text[]) AS k(app_id, event_id, id)
+			JOIN message_event_ids e ON e.app_id = k.app_id AND e.event_id = k.event_id AND e.msg_id <> k.id
+			JOIN messages m ON m.id = e.msg_id`,
 			keyApps, keyIDs, keyMsgs).Query(func(rows pgx.Rows) error {
 			for rows.Next() {
 				m, err := scanMessage(rows)
@@ -324,8 +323,9 @@ func jsonList(l []string) *string {
 	return &s
 }
 
-// deliveriesInsertNew inserts deliveries given as arrays whose message exists,
-// skipping (message, endpoint) pairs that already have one.
+// deliveriesInsertNew inserts deliveries given as arrays whose message exists (was
+// inserted, not skipped for its eventId). Its messages are new: two deliveries to one
+// endpoint fail the batch, as newDeliveriesInsert.
 const deliveriesInsertNew = `INSERT INTO deliveries (id, app_id, msg_id, endpoint_id, status, attempts,
 		next_attempt, trigger, created_at, updated_at, fifo_key)
 	SELECT r.id, r.app_id, r.msg_id, r.endpoint_id, r.status, r.attempts, r.next_attempt, r.trigger,
@@ -335,8 +335,7 @@ const deliveriesInsertNew = `INSERT INTO deliveries (id, app_id, msg_id, endpoin
 		WITH ORDINALITY AS r(id, app_id, msg_id, endpoint_id, status, attempts, next_attempt, trigger,
 			created_at, updated_at, fifo_key, n)
 	WHERE EXISTS (SELECT 1 FROM messages m WHERE m.id = r.msg_id)
-	ORDER BY r.n
-	ON CONFLICT (msg_id, endpoint_id) DO NOTHING`
+	ORDER BY r.n`
 
 // createOne writes one call in one round trip and sets its outcome.
 func (s *Store) createOne(op *createOp) {
@@ -348,7 +347,7 @@ func (s *Store) createOne(op *createOp) {
 	query := `INSERT INTO messages (id, app_id, event_type, event_id, payload, channels, tags, timestamp,
 			payload_expires_at, ordering_key)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-		ON CONFLICT (app_id, event_id) DO NOTHING RETURNING true`
+		RETURNING true`
 	args := []any{msg.ID, msg.AppID, msg.EventType, nullString(msg.EventID), []byte(msg.Payload), msg.Channels,
 		msg.Tags, msg.Timestamp, nullTime(msg.PayloadExpiresAt), msg.OrderingKey}
 	ans := answersOf([]*hookd.Message{msg})
@@ -358,7 +357,7 @@ func (s *Store) createOne(op *createOp) {
 		SELECT $1::text, $2::text, $3::text, $4::text, $5::bytea, $6::text[], $7::text[], $8::timestamptz, $15::timestamptz,
 			$16::text
 		WHERE EXISTS (SELECT 1 FROM k)
-		ON CONFLICT (app_id, event_id) DO NOTHING RETURNING true`
+		RETURNING true`
 		args = append(append(args[:8:8], ans.args()...), nullTime(msg.PayloadExpiresAt), msg.OrderingKey)
 	}
 	b.Queue(query, args...).QueryRow(func(row pgx.Row) error {
@@ -388,7 +387,7 @@ func (s *Store) createOne(op *createOp) {
 	case !inserted && msg.Idempotency != nil && s.keyTaken(ctx, op):
 	case !inserted:
 		existing, err := scanMessage(s.pool.QueryRow(ctx, `SELECT `+messageColumns+` FROM messages m
-			WHERE m.app_id = $1 AND m.event_id = $2`, msg.AppID, msg.EventID))
+			WHERE m.id = (SELECT msg_id FROM message_event_ids WHERE app_id = $1 AND event_id = $2)`, msg.AppID, msg.EventID))
 		if err != nil {
 			op.err = fmt.Errorf("read message with the same eventId: %w", err)
 			break

@@ -110,8 +110,8 @@ func TestIngestBatch(t *testing.T) {
 		spoil func(f *ingestFixture, m *hookd.Message, ds []*hookd.Delivery, old *hookd.Message, oldDs []*hookd.Delivery)
 		code  hookd.Code // "" for any error
 	}{
-		{"taken delivery id", func(_ *ingestFixture, _ *hookd.Message, ds []*hookd.Delivery, _ *hookd.Message, oldDs []*hookd.Delivery) {
-			ds[1].ID = oldDs[0].ID
+		{"two deliveries to one endpoint", func(_ *ingestFixture, _ *hookd.Message, ds []*hookd.Delivery, _ *hookd.Message, _ []*hookd.Delivery) {
+			ds[1].EndpointID = ds[0].EndpointID
 		}, hookd.ECONFLICT},
 		{"taken message id", func(_ *ingestFixture, m *hookd.Message, ds []*hookd.Delivery, old *hookd.Message, _ []*hookd.Delivery) {
 			m.ID = old.ID
@@ -175,11 +175,11 @@ func TestIngestBatch(t *testing.T) {
 			t.Fatal(err)
 		}
 		m1, ds1 := f.message("same")
-		ds1[0].ID = oldDs[0].ID // taken: m1 fails
+		ds1[1].EndpointID = ds1[0].EndpointID // two to one endpoint: m1 fails
 		m2, ds2 := f.message("same")
 		got, errs := postgres.WriteMessages(f.s, t.Context(), []*hookd.Message{m1, m2}, [][]*hookd.Delivery{ds1, ds2})
 		if errs[0] == nil {
-			t.Error("call with a taken delivery ID succeeded")
+			t.Error("call with two deliveries to one endpoint succeeded")
 		}
 		if errs[1] != nil || got[1] != m2 {
 			t.Errorf("second call = %v, %v; want it accepted", got[1], errs[1])

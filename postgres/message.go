@@ -15,9 +15,17 @@ const messageColumns = `m.id, m.app_id, m.event_type, coalesce(m.event_id, ''), 
 	m.ordering_key`
 
 // deliveriesInsert inserts deliveries given as arrays, in array order (fifo_seq
-// follows it), skipping (message, endpoint) pairs that already have one; with onlyMsg
-// set ($12), only if that message exists.
-const deliveriesInsert = `INSERT INTO deliveries (id, app_id, msg_id, endpoint_id, status, attempts,
+// follows it), skipping (message, endpoint) pairs that already have one and those
+// whose message does not exist (there is no foreign key: see migration 0018); with
+// onlyMsg set ($12), only if that message exists.
+const deliveriesInsert = newDeliveriesInsert + `
+	ON CONFLICT (msg_id, endpoint_id) DO NOTHING`
+
+// newDeliveriesInsert is deliveriesInsert for the deliveries of a message being
+// inserted, which has none yet: two to one endpoint fail the insert (the call is
+// wrong) instead of one being skipped. Delivery IDs have no unique index (deliveries
+// are partitioned by message ID; a delivery is found by message and endpoint).
+const newDeliveriesInsert = `INSERT INTO deliveries (id, app_id, msg_id, endpoint_id, status, attempts,
 		next_attempt, trigger, created_at, updated_at, fifo_key)
 	SELECT r.id, r.app_id, r.msg_id, r.endpoint_id, r.status, r.attempts, r.next_attempt, r.trigger,
 		r.created_at, r.updated_at, r.fifo_key
@@ -25,9 +33,8 @@ const deliveriesInsert = `INSERT INTO deliveries (id, app_id, msg_id, endpoint_i
 		$7::timestamptz[], $8::smallint[], $9::timestamptz[], $10::timestamptz[], $11::text[])
 		WITH ORDINALITY AS r(id, app_id, msg_id, endpoint_id, status, attempts, next_attempt, trigger,
 			created_at, updated_at, fifo_key, n)
-	WHERE $12::text IS NULL OR EXISTS (SELECT 1 FROM messages WHERE id = $12)
-	ORDER BY r.n
-	ON CONFLICT (msg_id, endpoint_id) DO NOTHING`
+	WHERE EXISTS (SELECT 1 FROM messages m WHERE m.id = coalesce($12::text, r.msg_id))
+	ORDER BY r.n`
 
 // deliveryArrays returns the parameters of deliveriesInsert: eleven arrays and
 // onlyMsg.
@@ -53,7 +60,7 @@ func deliveryArrays(ds []*hookd.Delivery, onlyMsg *string) []any {
 
 // queueDeliveries queues the insert of a new message's deliveries.
 func queueDeliveries(b *pgx.Batch, ds []*hookd.Delivery, msgID string) {
-	b.Queue(deliveriesInsert, deliveryArrays(ds, &msgID)...)
+	b.Queue(newDeliveriesInsert, deliveryArrays(ds, &msgID)...)
 }
 
 // Message returns the application's message whose ID or EventID is idOrEventID.
@@ -66,8 +73,9 @@ func (s *Store) Message(ctx context.Context, appID, idOrEventID string) (*hookd.
 	m, err := scanMessage(s.pool.QueryRow(ctx, `SELECT `+messageColumns+`
 		FROM (SELECT * FROM messages WHERE id = $2 OFFSET 0) m WHERE m.app_id = $1`, appID, idOrEventID))
 	if errors.Is(err, pgx.ErrNoRows) {
-		m, err = scanMessage(s.pool.QueryRow(ctx, `SELECT `+messageColumns+`
-			FROM (SELECT * FROM messages WHERE event_id = $2 OFFSET 0) m WHERE m.app_id = $1`, appID, idOrEventID))
+		// message_event_ids names the one message, so that one partition is read.
+		m, err = scanMessage(s.pool.QueryRow(ctx, `SELECT `+messageColumns+` FROM messages m
+			WHERE m.id = (SELECT msg_id FROM message_event_ids WHERE app_id = $1 AND event_id = $2)`, appID, idOrEventID))
 	}
 	if err != nil {
 		return nil, storeErr(err, "message", "")

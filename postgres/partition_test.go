@@ -171,3 +171,137 @@ func TestAttemptPartitionMigration(t *testing.T) {
 		t.Fatalf("new attempt after the drop: %d rows, %v", n, err)
 	}
 }
+
+// TestMessagePartitions checks that the metadata purge drops a message partition
+// whole once every ID in it is past the retention (with its deliveries, tags,
+// channels, eventIds and later attempts), keeps a partition that reaches past the
+// cutoff even by a millisecond, and keeps a partition with a delivery still due,
+// deleting its other messages row by row, until that delivery is done.
+func TestMessagePartitions(t *testing.T) {
+	dsn := testDSN(t)
+	ctx := context.Background()
+	s, err := postgres.Open(ctx, dsn, postgres.Options{MaxConns: 4, Schema: newSchema(t, dsn), PartitionWidth: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	// Three whole partitions made ahead at Open: [a, a+1h), [a+1h, a+2h), [a+2h, a+3h).
+	a := time.Now().Add(time.Hour).Truncate(time.Hour).Add(time.Hour)
+	if err := s.ReclaimSpace(ctx, time.Time{}, a.Add(2*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	at := func(t time.Time) hookd.IDGen { return hookd.IDGen{Now: func() time.Time { return t }} }
+	now := time.Now()
+	app := &hookd.Application{ID: at(now).New(hookd.PrefixApp), Name: "app", CreatedAt: now, UpdatedAt: now}
+	if err := s.CreateApp(ctx, app); err != nil {
+		t.Fatal(err)
+	}
+	ep := &hookd.Endpoint{ID: at(now).New(hookd.PrefixEndpoint), AppID: app.ID, URL: "https://example.com/hook",
+		Secrets: []hookd.Secret{{Key: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}}, CreatedAt: now, UpdatedAt: now}
+	if err := s.CreateEndpoint(ctx, ep); err != nil {
+		t.Fatal(err)
+	}
+	message := func(when time.Time, status hookd.Status, eventID string) (*hookd.Message, *hookd.Delivery) {
+		t.Helper()
+		m := &hookd.Message{ID: at(when).New(hookd.PrefixMessage), AppID: app.ID, EventType: "a", EventID: eventID,
+			Payload: []byte(`{}`), Tags: []string{"t"}, Channels: []string{"c"}, Timestamp: when}
+		d := &hookd.Delivery{ID: at(when).New(hookd.PrefixDelivery), AppID: app.ID, MsgID: m.ID, EndpointID: ep.ID,
+			Status: status, NextAttempt: when, CreatedAt: when, UpdatedAt: when}
+		if _, err := s.CreateMessage(ctx, m, []*hookd.Delivery{d}); err != nil {
+			t.Fatal(err)
+		}
+		return m, d
+	}
+	gone, goneD := message(a.Add(time.Minute), hookd.StatusPending, "evt-a")
+	deleted, _ := message(a.Add(2*time.Hour-time.Millisecond), hookd.StatusSuccess, "")
+	due, dueD := message(a.Add(time.Hour+time.Minute), hookd.StatusPending, "")
+	kept, _ := message(a.Add(2*time.Hour), hookd.StatusSuccess, "evt-c")
+	// The first message's delivery succeeds on a retry in a later attempt partition.
+	retry := a.Add(time.Hour + 30*time.Minute)
+	attempt := &hookd.Attempt{ID: at(retry).New(hookd.PrefixAttempt), AppID: app.ID, MsgID: gone.ID, EndpointID: ep.ID,
+		URL: ep.URL, Status: hookd.StatusSuccess, ResponseStatusCode: 200, Timestamp: retry}
+	if err := s.RecordAttempts(ctx, []hookd.AttemptResult{{Delivery: goneD, Attempt: attempt,
+		Status: hookd.StatusSuccess, NextAttempt: retry, Attempts: 1}}); err != nil {
+		t.Fatal(err)
+	}
+
+	exists := func(table string) bool {
+		t.Helper()
+		var ok bool
+		if err := s.Pool().QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, table).Scan(&ok); err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	suffix := func(from time.Time) string {
+		return "_p" + strconv.FormatInt(from.UnixMilli(), 10) + "_" + strconv.FormatInt(from.Add(time.Hour).UnixMilli(), 10)
+	}
+	count := func(sql string, args ...any) int {
+		t.Helper()
+		var n int
+		if err := s.Pool().QueryRow(ctx, sql, args...).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	cutoff := a.Add(2 * time.Hour) // kept's partition starts here
+	n, err := s.PurgeMessages(ctx, cutoff, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 1 {
+		t.Errorf("PurgeMessages deleted %d rows, want 1 (the done message beside the due one)", n)
+	}
+	for _, table := range []string{"messages", "deliveries", "message_tags", "message_channels"} {
+		if exists(table + suffix(a)) {
+			t.Errorf("%s%s not dropped", table, suffix(a))
+		}
+		if !exists(table + suffix(a.Add(time.Hour))) {
+			t.Errorf("%s%s dropped, but a delivery in it is due", table, suffix(a.Add(time.Hour)))
+		}
+		if !exists(table + suffix(cutoff)) {
+			t.Errorf("%s%s, which reaches past the cutoff, dropped", table, suffix(cutoff))
+		}
+	}
+	for _, m := range []*hookd.Message{gone, deleted} {
+		if _, err := s.Message(ctx, app.ID, m.ID); hookd.ErrorCode(err) != hookd.ENOTFOUND {
+			t.Errorf("message %s past the retention: %v, want not found", m.ID, err)
+		}
+	}
+	for _, m := range []*hookd.Message{due, kept} {
+		if _, err := s.Message(ctx, app.ID, m.ID); err != nil {
+			t.Errorf("message %s kept: %v", m.ID, err)
+		}
+	}
+	if n := count(`SELECT count(*) FROM attempts WHERE msg_id = $1`, gone.ID); n != 0 {
+		t.Errorf("%d attempts of the dropped message left, want 0", n)
+	}
+	if n := count(`SELECT count(*) FROM message_tags WHERE msg_id = ANY($1)`, []string{gone.ID, deleted.ID}); n != 0 {
+		t.Errorf("%d tags of the purged messages left, want 0", n)
+	}
+	// The eventId of a dropped message is free again; one within retention is not.
+	again, _ := message(a.Add(2*time.Hour+time.Minute), hookd.StatusSuccess, "evt-a")
+	if got, err := s.Message(ctx, app.ID, "evt-a"); err != nil || got.ID != again.ID {
+		t.Errorf("eventId of a dropped message, used again: %v, %v", got, err)
+	}
+	dup := &hookd.Message{ID: at(a.Add(2*time.Hour + 2*time.Minute)).New(hookd.PrefixMessage), AppID: app.ID, EventType: "a",
+		EventID: "evt-c", Payload: []byte(`{}`), Timestamp: now}
+	if prev, err := s.CreateMessage(ctx, dup, nil); hookd.ErrorCode(err) != hookd.ECONFLICT || prev == nil || prev.ID != kept.ID {
+		t.Errorf("eventId within retention used again: %v, %v; want a conflict with %s", prev, err, kept.ID)
+	}
+
+	// Once its delivery is done the kept partition goes too.
+	if err := s.RecordAttempts(ctx, []hookd.AttemptResult{{Delivery: dueD, Status: hookd.StatusSuccess,
+		NextAttempt: retry, Attempts: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.PurgeMessages(ctx, cutoff, 100); err != nil {
+		t.Fatal(err)
+	}
+	if exists("messages" + suffix(a.Add(time.Hour))) {
+		t.Error("partition with its delivery done not dropped")
+	}
+	if _, err := s.Message(ctx, app.ID, kept.ID); err != nil {
+		t.Errorf("message within retention: %v", err)
+	}
+}

@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/hookd/hookd"
 )
@@ -118,12 +120,26 @@ func attemptFloor(msgIDs []string) string {
 	return hookd.IDAt(hookd.PrefixAttempt, t.Add(-time.Hour))
 }
 
-// PurgeMessages deletes up to limit messages accepted before before, with their
-// attempts and (by foreign key) deliveries, keeping those with a delivery still due.
-// It does nothing (and returns 0) while another node purges.
+// PurgeMessages deletes what is past the metadata retention: first, whole, the
+// message partitions (messages, deliveries, tags and channels) whose every ID is
+// older than before and none of whose deliveries is still due; then, in batches of up
+// to limit, the messages left in older partitions than that (those of a partition
+// kept for a due delivery, and those of the first partition, which holds the rows
+// from before partitioning and reaches up to the migration), with their attempts,
+// deliveries, tags and channels, keeping those with a delivery still due. A message in
+// a partition that reaches past before stays until the whole partition may go: up to
+// one partition width past its retention, never less. It returns how many messages
+// it deleted row by row, and does nothing (0) while another node purges.
 func (s *Store) PurgeMessages(ctx context.Context, before time.Time, limit int) (int, error) {
+	bound, err := s.dropMessagePartitions(ctx, before)
+	if err != nil {
+		return 0, fmt.Errorf("purge messages: %w", err)
+	}
+	if bound == "" {
+		return 0, nil
+	}
 	var n int
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		n = 0
 		if ok, err := retentionLock(ctx, tx, "messages"); err != nil || !ok {
 			return err
@@ -133,7 +149,7 @@ func (s *Store) PurgeMessages(ctx context.Context, before time.Time, limit int) 
 		rows, err := tx.Query(ctx, `SELECT m.id FROM messages m WHERE m.id < $1
 				AND (SELECT count(*) FILTER (WHERE d.status IN ($3, $4)) FROM deliveries d WHERE d.msg_id = m.id) = 0
 			ORDER BY m.id LIMIT $2 FOR UPDATE SKIP LOCKED`,
-			hookd.IDAt(hookd.PrefixMessage, before), limit, hookd.StatusPending, hookd.StatusSending)
+			bound, limit, hookd.StatusPending, hookd.StatusSending)
 		if err != nil {
 			return err
 		}
@@ -141,15 +157,16 @@ func (s *Store) PurgeMessages(ctx context.Context, before time.Time, limit int) 
 		if err != nil || len(ids) == 0 {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `DELETE FROM attempts WHERE msg_id = ANY($1) AND id >= $2`, ids, attemptFloor(ids)); err != nil {
-			return err
+		b := &pgx.Batch{}
+		b.Queue(`DELETE FROM attempts WHERE msg_id = ANY($1) AND id >= $2`, ids, attemptFloor(ids))
+		for _, table := range []string{"deliveries", "message_tags", "message_channels", "message_event_ids"} {
+			b.Queue(`DELETE FROM `+table+` WHERE msg_id = ANY($1)`, ids)
 		}
-		tag, err := tx.Exec(ctx, `DELETE FROM messages WHERE id = ANY($1)`, ids)
-		if err != nil {
-			return err
-		}
-		n = int(tag.RowsAffected())
-		return nil
+		b.Queue(`DELETE FROM messages WHERE id = ANY($1)`, ids).Exec(func(tag pgconn.CommandTag) error {
+			n = int(tag.RowsAffected())
+			return nil
+		})
+		return tx.SendBatch(ctx, b).Close()
 	})
 	if err != nil {
 		return 0, fmt.Errorf("purge messages: %w", err)
@@ -157,13 +174,131 @@ func (s *Store) PurgeMessages(ctx context.Context, before time.Time, limit int) 
 	return n, nil
 }
 
-// partitionAhead is how far past now the attempt partitions reach at least.
+// messageTables are the tables partitioned by message ID, each with the column that
+// holds it; they have the same partitions, made and dropped together.
+var messageTables = []struct{ name, key string }{
+	{"messages", "id"},
+	{"deliveries", "msg_id"},
+	{"message_tags", "msg_id"},
+	{"message_channels", "msg_id"},
+}
+
+// dropMessagePartitions drops, each in a transaction of its own, the message
+// partitions that end at or before before and have no delivery still due, and returns
+// the message ID below which rows past the retention are left to delete one by one:
+// the end of the newest partition that ended at or before before and was kept, or
+// before itself while the first partition (the rows from before partitioning)
+// reaches past it; "" when there are none.
+func (s *Store) dropMessagePartitions(ctx context.Context, before time.Time) (string, error) {
+	var parts []partition
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var err error
+		parts, err = partitionsOf(ctx, tx, "messages")
+		return err
+	})
+	if err != nil {
+		return "", err
+	}
+	slices.SortFunc(parts, func(a, b partition) int { return cmp.Compare(a.from, b.from) })
+	var bound string
+	cut := before.UnixMilli()
+	for _, p := range parts {
+		if p.to > cut {
+			if p.from == 0 {
+				bound = hookd.IDAt(hookd.PrefixMessage, before)
+			}
+			break
+		}
+		err := s.dropMessagePartition(ctx, p)
+		if errors.Is(err, errDue) {
+			bound = hookd.IDAt(hookd.PrefixMessage, time.UnixMilli(p.to))
+			continue
+		}
+		if errors.Is(err, errBusy) {
+			// Another node purges, or a lock was busy: the next round tries again,
+			// rather than deleting the partition's rows one by one meanwhile.
+			break
+		}
+		if err != nil {
+			return "", err
+		}
+	}
+	return bound, nil
+}
+
+var (
+	// errDue is dropMessagePartition's answer for a partition with a delivery still
+	// due.
+	errDue = errors.New("a delivery is still due")
+	// errBusy is dropMessagePartition's answer when another node purges or a lock
+	// was busy.
+	errBusy = errors.New("busy")
+)
+
+// dropMessagePartition drops the partitions of p's range in each of messageTables,
+// unless a delivery in it is still due (errDue), another node purges or a lock is
+// busy (errBusy). The eventIds of its messages go with them, and so do those of
+// their attempts that went to a later attempt partition (a retry); the others are in
+// attempt partitions that end no later and are dropped with them.
+func (s *Store) dropMessagePartition(ctx context.Context, p partition) error {
+	suffix := strings.TrimPrefix(p.name, "messages")
+	lo, hi := "", hookd.IDAt(hookd.PrefixMessage, time.UnixMilli(p.to))
+	if p.from > 0 {
+		lo = hookd.IDAt(hookd.PrefixMessage, time.UnixMilli(p.from))
+	}
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if ok, err := retentionLock(ctx, tx, "messages"); err != nil || !ok {
+			if err == nil {
+				err = errBusy
+			}
+			return err
+		}
+		if _, err := tx.Exec(ctx, `SET LOCAL lock_timeout = '1s'`); err != nil {
+			return err
+		}
+		// Locked first, so that no delivery becomes due again (a resend) between the
+		// check and the drop.
+		var names []string
+		for _, t := range messageTables {
+			names = append(names, pgx.Identifier{t.name + suffix}.Sanitize())
+		}
+		if _, err := tx.Exec(ctx, `LOCK TABLE `+strings.Join(names, ", ")+` IN ACCESS EXCLUSIVE MODE`); err != nil {
+			return err
+		}
+		var due bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM `+pgx.Identifier{"deliveries" + suffix}.Sanitize()+
+			` WHERE status IN `+dueStatuses+`)`).Scan(&due); err != nil {
+			return err
+		}
+		if due {
+			return errDue
+		}
+		b := &pgx.Batch{}
+		b.Queue(`DELETE FROM message_event_ids WHERE msg_id >= $1 AND msg_id < $2`, lo, hi)
+		b.Queue(`DELETE FROM attempts WHERE msg_id >= $1 AND msg_id < $2 AND id >= $3`,
+			lo, hi, hookd.IDAt(hookd.PrefixAttempt, time.UnixMilli(p.to)))
+		for i := len(names) - 1; i >= 0; i-- {
+			b.Queue(`DROP TABLE ` + names[i])
+		}
+		return tx.SendBatch(ctx, b).Close()
+	})
+	switch {
+	case isCode(err, codeLockNotAvailable):
+		return errBusy
+	case err != nil && !errors.Is(err, errDue) && !errors.Is(err, errBusy):
+		return fmt.Errorf("drop partition %s: %w", p.name, err)
+	}
+	return err
+}
+
+// partitionAhead is how far past now the partitions reach at least.
 const partitionAhead = 3
 
 // ReclaimSpace drops the attempt partitions whose every ID is older than before and
-// creates the partitions that reach partitionAhead widths past now. Each DDL
-// statement waits at most a second for its lock, so that it never queues the
-// attempt log's writers behind a long reader; what it could not do, the next call
+// creates the attempt and message partitions that reach partitionAhead widths past
+// now (PurgeMessages drops the message partitions, which must wait for their due
+// deliveries). Each DDL statement waits at most a second for its lock, so that it
+// never queues the writers behind a long reader; what it could not do, the next call
 // does. It does nothing while another node purges.
 func (s *Store) ReclaimSpace(ctx context.Context, before, now time.Time) error {
 	width := s.partitionWidth
@@ -177,30 +312,33 @@ func (s *Store) ReclaimSpace(ctx context.Context, before, now time.Time) error {
 		if _, err := tx.Exec(ctx, `SET LOCAL lock_timeout = '1s'`); err != nil {
 			return err
 		}
-		parts, err := attemptPartitions(ctx, tx)
-		if err != nil {
-			return err
-		}
-		var top int64
-		for _, p := range parts {
-			top = max(top, p.to)
-			if p.to <= before.UnixMilli() {
-				if _, err := tx.Exec(ctx, `DROP TABLE `+pgx.Identifier{p.name}.Sanitize()); err != nil {
-					return fmt.Errorf("drop partition %s: %w", p.name, err)
-				}
-			}
-		}
-		if top == 0 {
-			return errors.New("attempts has no range partition")
-		}
-		end := now.Add(partitionAhead * width).UnixMilli()
-		for from := top; from < end; {
-			// Bounds are whole widths since the Unix epoch (whole UTC days by default).
-			to := (from/width.Milliseconds() + 1) * width.Milliseconds()
-			if err := createPartition(ctx, tx, from, to); err != nil {
+		tables := append([]struct{ name, key string }{{"attempts", "id"}}, messageTables...)
+		for _, t := range tables {
+			parts, err := partitionsOf(ctx, tx, t.name)
+			if err != nil {
 				return err
 			}
-			from = to
+			var top int64
+			for _, p := range parts {
+				top = max(top, p.to)
+				if t.name == "attempts" && p.to <= before.UnixMilli() {
+					if _, err := tx.Exec(ctx, `DROP TABLE `+pgx.Identifier{p.name}.Sanitize()); err != nil {
+						return fmt.Errorf("drop partition %s: %w", p.name, err)
+					}
+				}
+			}
+			if top == 0 {
+				return fmt.Errorf("%s has no range partition", t.name)
+			}
+			end := now.Add(partitionAhead * width).UnixMilli()
+			for from := top; from < end; {
+				// Bounds are whole widths since the Unix epoch (whole UTC days by default).
+				to := (from/width.Milliseconds() + 1) * width.Milliseconds()
+				if err := createPartition(ctx, tx, t.name, t.key, from, to); err != nil {
+					return err
+				}
+				from = to
+			}
 		}
 		return nil
 	})
@@ -213,23 +351,28 @@ func (s *Store) ReclaimSpace(ctx context.Context, before, now time.Time) error {
 	return nil
 }
 
-// createPartition adds the attempt partition for the IDs of [from, to) (Unix ms).
-// Attempts that went to attempts_default because no partition covered them (one made
-// by a node whose clock ran far ahead, say) move into it first: the partition is made
-// as a table of its own, filled from the default partition and then attached, so
-// that such rows never block the partitions after them.
-func createPartition(ctx context.Context, tx pgx.Tx, from, to int64) error {
-	name := pgx.Identifier{"attempts_p" + strconv.FormatInt(from, 10) + "_" + strconv.FormatInt(to, 10)}.Sanitize()
-	lo, hi := hookd.IDAt(hookd.PrefixAttempt, time.UnixMilli(from)), hookd.IDAt(hookd.PrefixAttempt, time.UnixMilli(to))
+// createPartition adds table's partition for the IDs of [from, to) (Unix ms) in its
+// column key. Rows that went to the default partition because no partition covered
+// them (made by a node whose clock ran far ahead, say) move into it first: the
+// partition is made as a table of its own, filled from the default partition and then
+// attached, so that such rows never block the partitions after them.
+func createPartition(ctx context.Context, tx pgx.Tx, table, key string, from, to int64) error {
+	name := pgx.Identifier{table + "_p" + strconv.FormatInt(from, 10) + "_" + strconv.FormatInt(to, 10)}.Sanitize()
+	prefix := hookd.PrefixMessage
+	if table == "attempts" {
+		prefix = hookd.PrefixAttempt
+	}
+	lo, hi := hookd.IDAt(prefix, time.UnixMilli(from)), hookd.IDAt(prefix, time.UnixMilli(to))
+	tbl, def, col := pgx.Identifier{table}.Sanitize(), pgx.Identifier{table + "_default"}.Sanitize(), pgx.Identifier{key}.Sanitize()
 	// One statement at a time: the later ones name the table the first makes.
 	for _, q := range []struct {
 		sql  string
 		args []any
 	}{
-		{`CREATE TABLE ` + name + ` (LIKE attempts INCLUDING DEFAULTS)`, nil},
-		{`WITH moved AS (DELETE FROM attempts_default WHERE id >= $1 AND id < $2 RETURNING *)
+		{`CREATE TABLE ` + name + ` (LIKE ` + tbl + ` INCLUDING DEFAULTS)`, nil},
+		{`WITH moved AS (DELETE FROM ` + def + ` WHERE ` + col + ` >= $1 AND ` + col + ` < $2 RETURNING *)
 			INSERT INTO ` + name + ` SELECT * FROM moved`, []any{lo, hi}},
-		{`ALTER TABLE attempts ATTACH PARTITION ` + name + ` FOR VALUES FROM ('` + lo + `') TO ('` + hi + `')`, nil},
+		{`ALTER TABLE ` + tbl + ` ATTACH PARTITION ` + name + ` FOR VALUES FROM ('` + lo + `') TO ('` + hi + `')`, nil},
 	} {
 		if _, err := tx.Exec(ctx, q.sql, q.args...); err != nil {
 			return fmt.Errorf("create partition %s: %w", name, err)
@@ -241,20 +384,19 @@ func createPartition(ctx context.Context, tx pgx.Tx, from, to int64) error {
 // codeLockNotAvailable is lock_timeout's SQLSTATE.
 const codeLockNotAvailable = "55P03"
 
-// DefaultPartitionWidth is the time each attempt partition covers unless
+// DefaultPartitionWidth is the time each attempt and message partition covers unless
 // Options.PartitionWidth says otherwise.
 const DefaultPartitionWidth = 24 * time.Hour
 
 type partition struct {
 	name     string
-	from, to int64 // Unix milliseconds
+	from, to int64 // Unix milliseconds; from is 0 for the first partition (MINVALUE)
 }
 
-// attemptPartitions lists the range partitions of attempts, named
-// attempts_p<from>_<to>.
-func attemptPartitions(ctx context.Context, tx pgx.Tx) ([]partition, error) {
+// partitionsOf lists the range partitions of table, named <table>_p<from>_<to>.
+func partitionsOf(ctx context.Context, tx pgx.Tx, table string) ([]partition, error) {
 	rows, err := tx.Query(ctx, `SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-		WHERE i.inhparent = 'attempts'::regclass`)
+		WHERE i.inhparent = $1::regclass`, table)
 	if err != nil {
 		return nil, err
 	}
@@ -264,7 +406,7 @@ func attemptPartitions(ctx context.Context, tx pgx.Tx) ([]partition, error) {
 	}
 	var out []partition
 	for _, n := range names {
-		bounds, ok := strings.CutPrefix(n, "attempts_p")
+		bounds, ok := strings.CutPrefix(n, table+"_p")
 		if !ok {
 			continue
 		}
