@@ -28,7 +28,7 @@ func (s *Store) AttemptsByMessage(ctx context.Context, appID, msgID string, filt
 	var w where
 	w.add("a.app_id = ?", appID)
 	w.add("a.msg_id = ?", msgID)
-	return s.queryAttempts(ctx, &w, filter, page)
+	return s.queryAttempts(ctx, &w, filter, page, false)
 }
 
 // AttemptsByEndpoint lists an endpoint's attempts by ID.
@@ -36,10 +36,20 @@ func (s *Store) AttemptsByEndpoint(ctx context.Context, appID, endpointID string
 	var w where
 	w.add("a.app_id = ?", appID)
 	w.add("a.endpoint_id = ?", endpointID)
-	return s.queryAttempts(ctx, &w, filter, page)
+	// Pinned only without further filters: a selective one (a status, a time) is
+	// better served by reading the endpoint's attempts and sorting those that match.
+	unfiltered := filter.Status == nil && filter.StatusCodeClass == 0 && !filter.NoResponse && len(filter.EventTypes) == 0 &&
+		filter.Channel == "" && filter.Before.IsZero() && filter.After.IsZero()
+	return s.queryAttempts(ctx, &w, filter, page, unfiltered)
 }
 
-func (s *Store) queryAttempts(ctx context.Context, w *where, f hookd.AttemptFilter, page hookd.Page) ([]*hookd.Attempt, error) {
+// queryAttempts lists the attempts w selects. ordered pins the plan to an ordered
+// walk of each partition's index (bitmap scans and sorts off for the query): an
+// endpoint's attempts are many, and a partition that has no statistics yet (a new
+// one, or autovacuum off) has its rows for one endpoint estimated at 0.5%, for which
+// the planner read all of them through a bitmap and sorted them (50–140 ms for
+// 30,000, measured) instead of reading the newest page's worth.
+func (s *Store) queryAttempts(ctx context.Context, w *where, f hookd.AttemptFilter, page hookd.Page, ordered bool) ([]*hookd.Attempt, error) {
 	if f.Status != nil {
 		w.add("a.status = ?", *f.Status)
 	}
@@ -64,11 +74,29 @@ func (s *Store) queryAttempts(ctx context.Context, w *where, f hookd.AttemptFilt
 		messageFilter(w, hookd.MessageFilter{EventTypes: f.EventTypes, Channel: f.Channel})
 	}
 	order := w.page("a.id", page)
-	rows, err := s.pool.Query(ctx, `SELECT `+attemptColumns+from+w.String()+order, w.args...)
-	if err != nil {
-		return nil, fmt.Errorf("list attempts: %w", err)
+	query := `SELECT ` + attemptColumns + from + w.String() + order
+	var as []*hookd.Attempt
+	list := func(q interface {
+		Query(context.Context, string, ...any) (pgx.Rows, error)
+	}) error {
+		rows, err := q.Query(ctx, query, w.args...)
+		if err != nil {
+			return err
+		}
+		as, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (*hookd.Attempt, error) { return scanAttempt(r) })
+		return err
 	}
-	as, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*hookd.Attempt, error) { return scanAttempt(r) })
+	var err error
+	if ordered {
+		err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, `SET LOCAL enable_bitmapscan = off; SET LOCAL enable_sort = off`); err != nil {
+				return err
+			}
+			return list(tx)
+		})
+	} else {
+		err = list(s.pool)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("list attempts: %w", err)
 	}

@@ -116,16 +116,29 @@ func (s *Store) ReleaseIdempotencyKey(ctx context.Context, key string) error {
 const purgeBatch = 1000
 
 // DeleteIdempotentResponses removes responses created before t, purgeBatch at a
-// time from the oldest, through the index on created_at.
+// time from the oldest, through the index on created_at, and then, if it removed
+// any, vacuums the table, so that the next keys reuse their space whether or not
+// autovacuum runs (it may be off, or not yet due: the table turns over every
+// idempotency TTL). The keys' lookups are by key, so the table is not partitioned by
+// time.
 func (s *Store) DeleteIdempotentResponses(ctx context.Context, before time.Time) error {
+	var deleted int64
 	for {
 		tag, err := s.pool.Exec(ctx, `DELETE FROM idempotent_responses WHERE key IN (
 			SELECT key FROM idempotent_responses WHERE created_at < $1 ORDER BY created_at LIMIT $2)`, before, purgeBatch)
 		if err != nil {
 			return fmt.Errorf("delete idempotent responses: %w", err)
 		}
+		deleted += tag.RowsAffected()
 		if tag.RowsAffected() < purgeBatch {
-			return nil
+			break
 		}
 	}
+	if deleted == 0 {
+		return nil
+	}
+	if _, err := s.pool.Exec(ctx, `VACUUM (ANALYZE) idempotent_responses`); err != nil {
+		return fmt.Errorf("vacuum idempotent responses: %w", err)
+	}
+	return nil
 }
