@@ -3,6 +3,7 @@ package hookd
 import (
 	"context"
 	"fmt"
+	"time"
 	"unicode"
 	"unicode/utf8"
 )
@@ -91,7 +92,19 @@ func FIFONote(d *Delivery, held bool) string {
 	return fmt.Sprintf("fifo: failed for good; skipped, the next message of ordering key %q follows", d.OrderingKey)
 }
 
-// FIFOStore is the part of a store that releases halted ordering keys.
+// FIFOKey names the queue of one ordering key: an endpoint and an OrderingKey.
+type FIFOKey struct {
+	EndpointID  string
+	OrderingKey string
+}
+
+// Key returns the queue of an ordered delivery.
+func (d *Delivery) Key() FIFOKey {
+	return FIFOKey{EndpointID: d.EndpointID, OrderingKey: d.OrderingKey}
+}
+
+// FIFOStore is the part of a store that hands out the next delivery of given
+// ordering keys and releases halted ones.
 //
 // The claim rule of ordered deliveries (DeliveryStore.ClaimDeliveries): an ordered
 // delivery is handed out only when no earlier ordered delivery of the same endpoint
@@ -101,6 +114,14 @@ func FIFONote(d *Delivery, held bool) string {
 // order, never the message ID (IDs made in the same millisecond do not sort by
 // creation).
 type FIFOStore interface {
+	// ClaimFIFOHeads leases, as ClaimDeliveries does, the head of each of the given
+	// keys' queues where the claim rule lets it go at now: the earliest ordered
+	// delivery of the key that is pending, sending or held, if it is due (pending or
+	// sending, NextAttempt <= now) and not held. At most one delivery per key; a key
+	// without such a head is left out. A dispatcher calls it when it has just ended a
+	// key's head, so that the next goes without waiting for a claim round; the rule,
+	// and SKIP LOCKED-style exclusion between nodes, are those of ClaimDeliveries.
+	ClaimFIFOHeads(ctx context.Context, now time.Time, lease time.Duration, keys []FIFOKey) ([]*Delivery, error)
 	// ReleaseFIFO clears Held on the endpoint's held deliveries, those of the
 	// ordering key *key when key is not nil, so that the next messages of their
 	// keys go on; the released deliveries stay failed. It returns how many it

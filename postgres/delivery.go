@@ -15,50 +15,119 @@ import (
 const deliveryColumns = `d.id, d.app_id, d.msg_id, d.endpoint_id, d.status, d.attempts, d.next_attempt, d.trigger,
 	d.lease, d.created_at, d.updated_at, d.fifo_key, d.fifo_hold`
 
-// fifoHead is the claim rule of ordered deliveries, on the alias d: a delivery that is
-// not ordered, or one that no ordered delivery created before it (a smaller fifo_seq)
-// for the same endpoint and key holds up, by being pending, sending or held. The
-// condition on e is deliveries_fifo's, so the index answers it.
-const fifoHead = `(d.fifo_key IS NULL OR NOT EXISTS (SELECT 1 FROM deliveries e
-	WHERE e.endpoint_id = d.endpoint_id AND e.fifo_key = d.fifo_key AND e.fifo_seq < d.fifo_seq
-		AND e.fifo_key IS NOT NULL AND (e.status IN (1, 3) OR e.fifo_hold)))`
+// fifoHeads is a recursive CTE, heads, of the head of every ordering key's queue: the
+// earliest ordered delivery (smallest fifo_seq) of each endpoint and key that is
+// pending, sending or held. It is a loose index scan of deliveries_fifo, one probe per
+// key, so the deliveries waiting behind their heads are never read; evaluated lazily,
+// a LIMIT over it stops the scan early. The conditions on e are deliveries_fifo's, so
+// the index answers them.
+//
+// The claim rule of ordered deliveries follows: a delivery may be claimed when it is
+// its key's head and is due (pending or sending, next_attempt passed) and not held.
+const fifoHeads = `heads AS (
+	(SELECT e.endpoint_id, e.fifo_key, e.msg_id, e.status, e.next_attempt, e.fifo_hold FROM deliveries e
+		WHERE e.fifo_key IS NOT NULL AND (e.status IN (1, 3) OR e.fifo_hold)
+		ORDER BY e.endpoint_id, e.fifo_key, e.fifo_seq LIMIT 1)
+	UNION ALL
+	SELECT x.* FROM heads h CROSS JOIN LATERAL (
+		SELECT e.endpoint_id, e.fifo_key, e.msg_id, e.status, e.next_attempt, e.fifo_hold FROM deliveries e
+		WHERE e.fifo_key IS NOT NULL AND (e.status IN (1, 3) OR e.fifo_hold)
+			AND (e.endpoint_id, e.fifo_key) > (h.endpoint_id, h.fifo_key)
+		ORDER BY e.endpoint_id, e.fifo_key, e.fifo_seq LIMIT 1) x
+)`
 
-// Due statuses, as SQL literals for the partial index deliveries_due.
+// headDue is the condition under which a head h of fifoHeads (or of a key's queue)
+// may be claimed at $1.
+const headDue = `h.status IN ` + dueStatuses + ` AND h.next_attempt <= $1 AND NOT h.fifo_hold`
+
+// Due statuses, as SQL literals for the partial indexes deliveries_due_unordered and
+// deliveries_fifo.
 const dueStatuses = "(1, 3)" // hookd.StatusPending, hookd.StatusSending
 
-// ClaimDeliveries leases up to limit due deliveries, oldest due first, in one
-// statement. FOR UPDATE SKIP LOCKED lets nodes claim at the same time without
-// waiting on each other or handing out a delivery twice; the lease is next_attempt
-// (now+lease) plus a new lease number from a sequence.
-func (s *Store) ClaimDeliveries(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]*hookd.Delivery, error) {
-	if limit < 1 {
-		return nil, nil
-	}
-	rows, err := s.pool.Query(ctx, `WITH due AS (
+// claimSQL is the statement that leases the deliveries that the CTE cand (msg_id,
+// endpoint_id, next_attempt) lists, up to $3, earliest due first, where they are still due at $1:
+// FOR UPDATE SKIP LOCKED lets nodes claim at the same time without waiting on each
+// other or handing out a delivery twice (a row that changed since cand read it is
+// checked again under its lock); the lease is next_attempt $2 plus a new lease number
+// from a sequence, and the status $4. with holds any CTEs cand needs.
+func claimSQL(with, cand string) string {
+	return `WITH ` + with + `cand AS (` + cand + `), due AS (
 			SELECT d.msg_id, d.endpoint_id, d.next_attempt FROM deliveries d
-			WHERE d.status IN `+dueStatuses+` AND d.next_attempt <= $1 AND `+fifoHead+`
+			WHERE (d.msg_id, d.endpoint_id) IN (SELECT msg_id, endpoint_id FROM cand ORDER BY next_attempt LIMIT $3)
+				AND d.status IN ` + dueStatuses + ` AND d.next_attempt <= $1
 			ORDER BY d.next_attempt LIMIT $3
 			FOR UPDATE OF d SKIP LOCKED
 		), claimed AS (
 			UPDATE deliveries d SET status = $4, next_attempt = $2, lease = nextval('delivery_lease'), updated_at = $1
 			FROM due WHERE d.msg_id = due.msg_id AND d.endpoint_id = due.endpoint_id
-			RETURNING `+deliveryColumns+`, due.next_attempt AS due_at
+			RETURNING ` + deliveryColumns + `, due.next_attempt AS due_at
 		)
 		SELECT d.id, d.app_id, d.msg_id, d.endpoint_id, d.status, d.attempts, d.next_attempt, d.trigger,
-			d.lease, d.created_at, d.updated_at, d.fifo_key, d.fifo_hold, `+messageColumns+`
+			d.lease, d.created_at, d.updated_at, d.fifo_key, d.fifo_hold, ` + messageColumns + `
 		FROM claimed d CROSS JOIN LATERAL (
 			-- LIMIT keeps this a per-row primary key lookup, never a scan of messages.
 			SELECT * FROM messages WHERE id = d.msg_id LIMIT 1) m
-		ORDER BY d.due_at, d.id`,
-		now, now.Add(lease), limit, hookd.StatusSending)
-	if err != nil {
-		return nil, fmt.Errorf("claim deliveries: %w", err)
+		ORDER BY d.due_at, d.id`
+}
+
+// claimDueSQL claims the oldest due unordered deliveries (deliveries_due_unordered)
+// and the due heads of ordering keys (fifoHeads), up to $3 of each before the
+// earliest $3 of them all are taken.
+var claimDueSQL = claimSQL(`RECURSIVE `+fifoHeads+`, `, `
+	(SELECT h.msg_id, h.endpoint_id, h.next_attempt FROM heads h WHERE `+headDue+` LIMIT $3)
+	UNION ALL
+	(SELECT d.msg_id, d.endpoint_id, d.next_attempt FROM deliveries d
+		WHERE d.status IN `+dueStatuses+` AND d.next_attempt <= $1 AND d.fifo_key IS NULL
+		ORDER BY d.next_attempt LIMIT $3)`)
+
+// claimHeadsSQL claims the due heads of the keys given as arrays of endpoint IDs ($5)
+// and ordering keys ($6), one deliveries_fifo probe each.
+var claimHeadsSQL = claimSQL(``, `
+	SELECT h.msg_id, h.endpoint_id, h.next_attempt FROM unnest($5::text[], $6::text[]) AS k(endpoint_id, fifo_key)
+	CROSS JOIN LATERAL (
+		SELECT e.msg_id, e.endpoint_id, e.status, e.next_attempt, e.fifo_hold FROM deliveries e
+		WHERE e.endpoint_id = k.endpoint_id AND e.fifo_key = k.fifo_key
+			AND e.fifo_key IS NOT NULL AND (e.status IN (1, 3) OR e.fifo_hold)
+		ORDER BY e.fifo_seq LIMIT 1) h
+	WHERE `+headDue)
+
+// ClaimDeliveries leases up to limit due deliveries, oldest due first, ordered ones
+// only at the head of their key, in one statement (claimDueSQL).
+func (s *Store) ClaimDeliveries(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]*hookd.Delivery, error) {
+	if limit < 1 {
+		return nil, nil
 	}
-	ds, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*hookd.Delivery, error) { return scanDeliveryMessage(r) })
+	ds, err := s.claim(ctx, claimDueSQL, now, now.Add(lease), limit, hookd.StatusSending)
 	if err != nil {
 		return nil, fmt.Errorf("claim deliveries: %w", err)
 	}
 	return ds, nil
+}
+
+// ClaimFIFOHeads leases the due head of each of the keys, in one statement
+// (claimHeadsSQL).
+func (s *Store) ClaimFIFOHeads(ctx context.Context, now time.Time, lease time.Duration, keys []hookd.FIFOKey) ([]*hookd.Delivery, error) {
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	eps, names := make([]string, len(keys)), make([]string, len(keys))
+	for i, k := range keys {
+		eps[i], names[i] = k.EndpointID, k.OrderingKey
+	}
+	ds, err := s.claim(ctx, claimHeadsSQL, now, now.Add(lease), len(keys), hookd.StatusSending, eps, names)
+	if err != nil {
+		return nil, fmt.Errorf("claim fifo heads: %w", err)
+	}
+	return ds, nil
+}
+
+// claim runs a claimSQL statement.
+func (s *Store) claim(ctx context.Context, query string, args ...any) ([]*hookd.Delivery, error) {
+	rows, err := s.pool.Query(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (*hookd.Delivery, error) { return scanDeliveryMessage(r) })
 }
 
 // RecordAttempts inserts the attempts, applies each result to its delivery where the
@@ -172,10 +241,14 @@ func (s *Store) PostponeDeliveries(ctx context.Context, deliveries []*hookd.Deli
 	return nil
 }
 
-// NextDue returns the earliest next_attempt of a pending or sending delivery.
+// NextDue returns the earliest next_attempt of a pending or sending unordered delivery
+// or ordering key's head that is not held.
 func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
 	var t *time.Time
-	err := s.pool.QueryRow(ctx, `SELECT min(d.next_attempt) FROM deliveries d WHERE d.status IN `+dueStatuses+` AND `+fifoHead).Scan(&t)
+	err := s.pool.QueryRow(ctx, `WITH RECURSIVE `+fifoHeads+`
+		SELECT least(
+			(SELECT min(h.next_attempt) FROM heads h WHERE h.status IN `+dueStatuses+` AND NOT h.fifo_hold),
+			(SELECT min(d.next_attempt) FROM deliveries d WHERE d.status IN `+dueStatuses+` AND d.fifo_key IS NULL))`).Scan(&t)
 	if err != nil {
 		return time.Time{}, false, fmt.Errorf("next due delivery: %w", err)
 	}
@@ -283,6 +356,34 @@ func (s *Store) ResendDelivery(ctx context.Context, id, appID, msgID, endpointID
 // RecoverDeliveries makes the endpoint's failed deliveries of messages accepted in
 // [since, until) due at now with a manual trigger.
 func (s *Store) RecoverDeliveries(ctx context.Context, appID, endpointID string, since, until, now time.Time) (int, error) {
+	// $1…$3 are the new values; the conditions number their parameters after them.
+	w := where{args: []any{hookd.StatusPending, now, hookd.TriggerManual}}
+	w.add("d.app_id = ?", appID)
+	w.add("d.endpoint_id = ?", endpointID)
+	w.add("d.status = ?", hookd.StatusFail)
+	w.add("m.id = d.msg_id")
+	w.add("m.payload <> ''::bytea")
+	w.add("m.timestamp >= ?", since)
+	if !until.IsZero() {
+		w.add("m.timestamp < ?", until)
+	}
+	n, err := s.updateAnnounced(ctx, appID, endpointID, `UPDATE deliveries d SET status = $1, attempts = 0, next_attempt = $2,
+		trigger = $3, lease = nextval('delivery_lease'), updated_at = $2, fifo_hold = false
+		FROM messages m`+w.String(), w.args...)
+	if err != nil {
+		if hookd.IsNotFound(err) {
+			return 0, err
+		}
+		return 0, fmt.Errorf("recover deliveries: %w", err)
+	}
+	return int(n), nil
+}
+
+// updateAnnounced runs update with args in one transaction, after checking that the
+// endpoint belongs to appID (else ENOTFOUND). When it changes rows, the transaction
+// announces new work to every node (pg_notify) and, once it commits, this node's
+// dispatcher is woken. It returns how many rows changed.
+func (s *Store) updateAnnounced(ctx context.Context, appID, endpointID, update string, args ...any) (int64, error) {
 	var n int64
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var ok bool
@@ -293,20 +394,7 @@ func (s *Store) RecoverDeliveries(ctx context.Context, appID, endpointID string,
 		if !ok {
 			return hookd.Errorf(hookd.ENOTFOUND, "endpoint not found")
 		}
-		// $1…$3 are the new values; the conditions number their parameters after them.
-		w := where{args: []any{hookd.StatusPending, now, hookd.TriggerManual}}
-		w.add("d.app_id = ?", appID)
-		w.add("d.endpoint_id = ?", endpointID)
-		w.add("d.status = ?", hookd.StatusFail)
-		w.add("m.id = d.msg_id")
-		w.add("m.payload <> ''::bytea")
-		w.add("m.timestamp >= ?", since)
-		if !until.IsZero() {
-			w.add("m.timestamp < ?", until)
-		}
-		tag, err := tx.Exec(ctx, `UPDATE deliveries d SET status = $1, attempts = 0, next_attempt = $2,
-			trigger = $3, lease = nextval('delivery_lease'), updated_at = $2, fifo_hold = false
-			FROM messages m`+w.String(), w.args...)
+		tag, err := tx.Exec(ctx, update, args...)
 		if err != nil {
 			return err
 		}
@@ -316,15 +404,12 @@ func (s *Store) RecoverDeliveries(ctx context.Context, appID, endpointID string,
 		return s.notify(ctx, tx)
 	})
 	if err != nil {
-		if hookd.IsNotFound(err) {
-			return 0, err
-		}
-		return 0, fmt.Errorf("recover deliveries: %w", err)
+		return 0, err
 	}
 	if n > 0 {
 		s.signal()
 	}
-	return int(n), nil
+	return n, nil
 }
 
 // MessageDeliveries returns the deliveries of one message, by endpoint ID.
@@ -419,35 +504,14 @@ func scanDeliveryMessage(row pgx.Row) (*hookd.Delivery, error) {
 // ReleaseFIFO clears the hold of the endpoint's held deliveries (of one key, if key
 // is set) and announces the work it frees.
 func (s *Store) ReleaseFIFO(ctx context.Context, appID, endpointID string, key *string) (int, error) {
-	var n int64
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var ok bool
-		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM endpoints WHERE app_id = $1 AND id = $2)`,
-			appID, endpointID).Scan(&ok); err != nil {
-			return err
-		}
-		if !ok {
-			return hookd.Errorf(hookd.ENOTFOUND, "endpoint not found")
-		}
-		tag, err := tx.Exec(ctx, `UPDATE deliveries SET fifo_hold = false
-			WHERE app_id = $1 AND endpoint_id = $2 AND fifo_hold AND ($3::text IS NULL OR fifo_key = $3)`,
-			appID, endpointID, key)
-		if err != nil {
-			return err
-		}
-		if n = tag.RowsAffected(); n == 0 {
-			return nil
-		}
-		return s.notify(ctx, tx)
-	})
+	n, err := s.updateAnnounced(ctx, appID, endpointID, `UPDATE deliveries SET fifo_hold = false
+		WHERE app_id = $1 AND endpoint_id = $2 AND fifo_hold AND ($3::text IS NULL OR fifo_key = $3)`,
+		appID, endpointID, key)
 	if err != nil {
 		if hookd.IsNotFound(err) {
 			return 0, err
 		}
 		return 0, fmt.Errorf("release fifo: %w", err)
-	}
-	if n > 0 {
-		s.signal()
 	}
 	return int(n), nil
 }

@@ -204,7 +204,7 @@ var (
 	triggerScheduled = sqlInt(hookd.TriggerScheduled)
 	triggerManual    = sqlInt(hookd.TriggerManual)
 	// dueStatuses are those ClaimDeliveries hands out, written as the partial index
-	// deliveries_due is (0001_init.sql), so that the planner uses it.
+	// deliveries_due_unordered and deliveries_fifo are, so that the planner uses them.
 	dueStatuses = "(" + statusPending + ", " + statusSending + ")"
 )
 

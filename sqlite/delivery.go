@@ -1,11 +1,14 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -141,119 +144,252 @@ type deliveryError struct {
 func (e *deliveryError) Error() string { return e.err.Error() }
 func (e *deliveryError) Unwrap() error { return e.err }
 
-// fifoHead is the claim rule of ordered deliveries, on the alias d: a delivery that is
-// not ordered, or one that no ordered delivery inserted before it (a smaller rowid)
-// for the same endpoint and key holds up, by being pending, sending or held. The
-// condition on e is deliveries_fifo's, so the index answers it.
-const fifoHead = `(d.fifo_key IS NULL OR NOT EXISTS (SELECT 1 FROM deliveries e
-	WHERE e.endpoint_id = d.endpoint_id AND e.fifo_key = d.fifo_key AND e.rowid < d.rowid
-		AND e.fifo_key IS NOT NULL AND (e.status IN (1, 3) OR e.fifo_hold = 1)))`
+// nextHeadSQL reads the head of the first ordering key's queue after the key
+// (endpoint_id, fifo_key) given: the earliest ordered delivery (smallest rowid) of
+// that key that is pending, sending or held. Asked key after key it is a loose index
+// scan of deliveries_fifo, one probe per key, so the deliveries waiting behind their
+// heads are never read. The conditions are deliveries_fifo's, so the index answers
+// them.
+var nextHeadSQL = `SELECT rowid, endpoint_id, fifo_key, status, next_attempt, fifo_hold FROM deliveries
+	INDEXED BY deliveries_fifo
+	WHERE fifo_key IS NOT NULL AND (status IN ` + dueStatuses + ` OR fifo_hold = 1) AND (endpoint_id, fifo_key) > (?, ?)
+	ORDER BY endpoint_id, fifo_key, rowid LIMIT 1`
 
-// ClaimDeliveries leases up to limit due deliveries, oldest due first, ordered ones
-// only at the head of their key (fifoHead). The lease is a per-delivery counter
-// incremented at every claim.
-//
-// The deliveries are read first and their messages afterwards, once each: a
-// message's fan-out is usually due, and so claimed, together, and its payload is then
-// read and held once rather than once per endpoint.
+// keyHeadSQL reads the head of one key's queue, as nextHeadSQL does.
+var keyHeadSQL = `SELECT rowid, endpoint_id, fifo_key, status, next_attempt, fifo_hold FROM deliveries
+	INDEXED BY deliveries_fifo
+	WHERE fifo_key IS NOT NULL AND (status IN ` + dueStatuses + ` OR fifo_hold = 1) AND endpoint_id = ? AND fifo_key = ?
+	ORDER BY rowid LIMIT 1`
+
+// fifoHead is the head of an ordering key's queue.
+type fifoHead struct {
+	rowid        int64
+	key          hookd.FIFOKey
+	status, hold int
+	next         int64
+}
+
+// due reports whether the claim rule lets the head go at now: it is pending or
+// sending, due and not held.
+func (h *fifoHead) due(now int64) bool {
+	return (h.status == int(hookd.StatusPending) || h.status == int(hookd.StatusSending)) && h.next <= now && h.hold == 0
+}
+
+// readHead reads one head with query (nextHeadSQL or keyHeadSQL) and args; nil when
+// there is none.
+func readHead(queryRow func(string, ...any) *row, query string, args ...any) (*fifoHead, error) {
+	var h fifoHead
+	err := queryRow(query, args...).Scan(&h.rowid, &h.key.EndpointID, &h.key.OrderingKey, &h.status, &h.next, &h.hold)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &h, nil
+}
+
+// eachHead calls fn with the head of every ordering key's queue, in key order, until
+// fn returns false.
+func eachHead(queryRow func(string, ...any) *row, fn func(*fifoHead) bool) error {
+	var after hookd.FIFOKey // endpoint IDs are never empty: before every key
+	for {
+		h, err := readHead(queryRow, nextHeadSQL, after.EndpointID, after.OrderingKey)
+		if err != nil || h == nil {
+			return err
+		}
+		if !fn(h) {
+			return nil
+		}
+		after = h.key
+	}
+}
+
+// candidate is a delivery a claim may lease.
+type candidate struct{ rowid, next int64 }
+
+// ClaimDeliveries leases up to limit due deliveries, oldest due first: unordered ones
+// from deliveries_due_unordered (named: the planner, without statistics, would read
+// every pending delivery through deliveries_status_msg) and ordered ones only at the head of their key
+// (eachHead), up to limit of each before the earliest limit of them all are taken.
+// The lease is a per-delivery counter incremented at every claim.
 func (s *Store) ClaimDeliveries(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]*hookd.Delivery, error) {
 	if limit <= 0 {
 		return nil, nil
 	}
 	var out []*hookd.Delivery
 	err := s.write(ctx, func(tx *wtx) (bool, error) {
-		out = out[:0]
-		rows, err := tx.query(`SELECT d.rowid, `+deliveryColumnsD+` FROM deliveries d
-			WHERE d.status IN `+dueStatuses+` AND d.next_attempt <= ? AND `+fifoHead+`
-			ORDER BY d.next_attempt LIMIT ?`, ts(now), limit)
+		at := ts(now)
+		var cands []candidate
+		err := eachHead(tx.queryRow, func(h *fifoHead) bool {
+			if h.due(at) {
+				cands = append(cands, candidate{h.rowid, h.next})
+			}
+			return len(cands) < limit
+		})
 		if err != nil {
 			return false, err
 		}
-		byRow := make(map[int64]*hookd.Delivery, limit)
-		var rowids []int64
-		var msgIDs []string
-		seen := make(map[string]bool)
+		rows, err := tx.query(`SELECT rowid, next_attempt FROM deliveries INDEXED BY deliveries_due_unordered
+			WHERE status IN `+dueStatuses+` AND next_attempt <= ? AND fifo_key IS NULL
+			ORDER BY next_attempt LIMIT ?`, at, limit)
+		if err != nil {
+			return false, err
+		}
 		for rows.Next() {
-			var rowid int64
-			var x deliveryDest
-			if err := rows.Scan(append([]any{&rowid}, x.targets()...)...); err != nil {
+			var c candidate
+			if err := rows.Scan(&c.rowid, &c.next); err != nil {
 				rows.Close()
 				return false, err
 			}
-			d := x.delivery()
-			byRow[rowid] = d
-			rowids = append(rowids, rowid)
-			if !seen[d.MsgID] {
-				seen[d.MsgID] = true
-				msgIDs = append(msgIDs, d.MsgID)
-			}
+			cands = append(cands, c)
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
 			return false, err
 		}
-		if len(rowids) == 0 {
-			return false, nil
-		}
-		msgs, err := messagesByID(tx, msgIDs)
-		if err != nil {
-			return false, err
-		}
-		// Deliveries go with their message (ON DELETE CASCADE); one without would be
-		// a broken row, not work: it is left alone, as a join would leave it.
-		kept := rowids[:0]
-		for _, rowid := range rowids {
-			if d := byRow[rowid]; msgs[d.MsgID] != nil {
-				d.Message = msgs[d.MsgID]
-				kept = append(kept, rowid)
-			}
-		}
-		if rowids = kept; len(rowids) == 0 {
-			return false, nil
-		}
-
-		// One statement leases them all; their rowids travel as one JSON array.
-		list, err := json.Marshal(rowids)
-		if err != nil {
-			return false, err
-		}
-		until := now.Add(lease)
-		rows, err = tx.query(`UPDATE deliveries SET status = `+statusSending+`, next_attempt = ?, lease = lease + 1,
-			updated_at = ? WHERE rowid IN (SELECT value FROM json_each(?)) RETURNING rowid, lease`,
-			ts(until), ts(now), string(list))
-		if err != nil {
-			return false, err
-		}
-		n := 0
-		for rows.Next() {
-			var rowid, l int64
-			if err := rows.Scan(&rowid, &l); err != nil {
-				rows.Close()
-				return false, err
-			}
-			if d := byRow[rowid]; d != nil {
-				d.Lease = l
-				n++
-			}
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return false, err
-		}
-		if n != len(rowids) {
-			return false, fmt.Errorf("leased %d of %d deliveries", n, len(rowids))
-		}
-		for _, rowid := range rowids {
-			d := byRow[rowid]
-			d.Status = hookd.StatusSending
-			d.NextAttempt = fromTS(ts(until))
-			d.UpdatedAt = fromTS(ts(now))
-			out = append(out, d)
-		}
-		return false, nil
+		slices.SortFunc(cands, func(a, b candidate) int { return cmp.Or(cmp.Compare(a.next, b.next), cmp.Compare(a.rowid, b.rowid)) })
+		out, err = leaseRows(tx, cands[:min(len(cands), limit)], now, lease)
+		return false, err
 	})
 	if err != nil {
 		return nil, wrap("claim deliveries", err)
+	}
+	return out, nil
+}
+
+// ClaimFIFOHeads leases the due head of each of the keys (keyHeadSQL, one probe a
+// key).
+func (s *Store) ClaimFIFOHeads(ctx context.Context, now time.Time, lease time.Duration, keys []hookd.FIFOKey) ([]*hookd.Delivery, error) {
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	var out []*hookd.Delivery
+	err := s.write(ctx, func(tx *wtx) (bool, error) {
+		at := ts(now)
+		var cands []candidate
+		seen := make(map[hookd.FIFOKey]bool, len(keys))
+		for _, k := range keys {
+			if seen[k] {
+				continue
+			}
+			seen[k] = true
+			h, err := readHead(tx.queryRow, keyHeadSQL, k.EndpointID, k.OrderingKey)
+			if err != nil {
+				return false, err
+			}
+			if h != nil && h.due(at) {
+				cands = append(cands, candidate{h.rowid, h.next})
+			}
+		}
+		var err error
+		out, err = leaseRows(tx, cands, now, lease)
+		return false, err
+	})
+	if err != nil {
+		return nil, wrap("claim fifo heads", err)
+	}
+	return out, nil
+}
+
+// leaseRows leases the candidate deliveries, in the given order, and returns them
+// with their messages.
+//
+// The deliveries are read first and their messages afterwards, once each: a
+// message's fan-out is usually due, and so claimed, together, and its payload is then
+// read and held once rather than once per endpoint.
+func leaseRows(tx *wtx, cands []candidate, now time.Time, lease time.Duration) ([]*hookd.Delivery, error) {
+	if len(cands) == 0 {
+		return nil, nil
+	}
+	rowids := make([]int64, len(cands))
+	for i, c := range cands {
+		rowids[i] = c.rowid
+	}
+	list, err := json.Marshal(rowids)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := tx.query(`SELECT d.rowid, `+deliveryColumnsD+` FROM deliveries d
+		WHERE d.rowid IN (SELECT value FROM json_each(?))`, string(list))
+	if err != nil {
+		return nil, err
+	}
+	byRow := make(map[int64]*hookd.Delivery, len(cands))
+	var msgIDs []string
+	seen := make(map[string]bool)
+	for rows.Next() {
+		var rowid int64
+		var x deliveryDest
+		if err := rows.Scan(append([]any{&rowid}, x.targets()...)...); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		d := x.delivery()
+		byRow[rowid] = d
+		if !seen[d.MsgID] {
+			seen[d.MsgID] = true
+			msgIDs = append(msgIDs, d.MsgID)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	msgs, err := messagesByID(tx, msgIDs)
+	if err != nil {
+		return nil, err
+	}
+	// Deliveries go with their message (ON DELETE CASCADE); one without would be
+	// a broken row, not work: it is left alone, as a join would leave it.
+	kept := rowids[:0]
+	for _, rowid := range rowids {
+		if d := byRow[rowid]; d != nil && msgs[d.MsgID] != nil {
+			d.Message = msgs[d.MsgID]
+			kept = append(kept, rowid)
+		}
+	}
+	if rowids = kept; len(rowids) == 0 {
+		return nil, nil
+	}
+
+	// One statement leases them all; their rowids travel as one JSON array.
+	if list, err = json.Marshal(rowids); err != nil {
+		return nil, err
+	}
+	until := now.Add(lease)
+	rows, err = tx.query(`UPDATE deliveries SET status = `+statusSending+`, next_attempt = ?, lease = lease + 1,
+		updated_at = ? WHERE rowid IN (SELECT value FROM json_each(?)) RETURNING rowid, lease`,
+		ts(until), ts(now), string(list))
+	if err != nil {
+		return nil, err
+	}
+	n := 0
+	for rows.Next() {
+		var rowid, l int64
+		if err := rows.Scan(&rowid, &l); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		if d := byRow[rowid]; d != nil {
+			d.Lease = l
+			n++
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if n != len(rowids) {
+		return nil, fmt.Errorf("leased %d of %d deliveries", n, len(rowids))
+	}
+	out := make([]*hookd.Delivery, 0, len(rowids))
+	for _, rowid := range rowids {
+		d := byRow[rowid]
+		d.Status = hookd.StatusSending
+		d.NextAttempt = fromTS(ts(until))
+		d.UpdatedAt = fromTS(ts(now))
+		out = append(out, d)
 	}
 	return out, nil
 }
@@ -392,10 +528,22 @@ func (s *Store) PostponeDeliveries(ctx context.Context, deliveries []*hookd.Deli
 	return wrap("postpone deliveries", err)
 }
 
-// NextDue returns the earliest NextAttempt of any pending or sending delivery.
+// NextDue returns the earliest NextAttempt of any pending or sending unordered
+// delivery or ordering key's head that is not held.
 func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
 	var v sql.NullInt64
-	if err := s.queryRow(ctx, `SELECT min(d.next_attempt) FROM deliveries d WHERE d.status IN `+dueStatuses+` AND `+fifoHead).Scan(&v); err != nil {
+	if err := s.queryRow(ctx, `SELECT min(next_attempt) FROM deliveries INDEXED BY deliveries_due_unordered
+		WHERE status IN `+dueStatuses+` AND fifo_key IS NULL`).Scan(&v); err != nil {
+		return time.Time{}, false, fmt.Errorf("next due: %w", err)
+	}
+	read := func(q string, args ...any) *row { return s.queryRow(ctx, q, args...) }
+	err := eachHead(read, func(h *fifoHead) bool {
+		if h.due(math.MaxInt64) && (!v.Valid || h.next < v.Int64) {
+			v = sql.NullInt64{Int64: h.next, Valid: true}
+		}
+		return true
+	})
+	if err != nil {
 		return time.Time{}, false, fmt.Errorf("next due: %w", err)
 	}
 	if !v.Valid {

@@ -72,7 +72,86 @@ func (f *fixture) record(rs ...hookd.AttemptResult) {
 	}
 }
 
+// claimHeads claims the heads of keys at now and returns them by message ID.
+func (f *fixture) claimHeads(now time.Time, keys ...hookd.FIFOKey) map[string]*hookd.Delivery {
+	f.t.Helper()
+	ds, err := f.s.ClaimFIFOHeads(f.ctx, now, time.Minute, keys)
+	if err != nil {
+		f.t.Fatalf("ClaimFIFOHeads: %v", err)
+	}
+	out := map[string]*hookd.Delivery{}
+	for _, d := range ds {
+		if out[d.MsgID] != nil {
+			f.t.Fatalf("ClaimFIFOHeads handed out %s twice", d.MsgID)
+		}
+		if d.Message == nil || d.Message.ID != d.MsgID || d.Status != hookd.StatusSending || d.Lease == 0 {
+			f.t.Fatalf("ClaimFIFOHeads: delivery %s without its message or lease: %+v", d.MsgID, d)
+		}
+		out[d.MsgID] = d
+	}
+	return out
+}
+
 var fifoTests = []test{
+	{"ClaimFIFOHeadsTakesOnlyDueHeadsOfItsKeys", func(t *testing.T, f *fixture) {
+		// ClaimFIFOHeads follows the claim rule for the keys it is given, one head a
+		// key: not a key whose head is out, held or waiting for its retry, not a key
+		// it was not given, never an unordered delivery.
+		a := f.app()
+		e := f.fifoEndpoint(a.ID, hookd.FIFOStop)
+		e2 := f.fifoEndpoint(a.ID, "")
+		plain := f.endpoint(a.ID)
+		key := func(ep *hookd.Endpoint, k string) hookd.FIFOKey {
+			return hookd.FIFOKey{EndpointID: ep.ID, OrderingKey: k}
+		}
+		done1, _ := f.fifoMessage(a.ID, "done", e)
+		done2, _ := f.fifoMessage(a.ID, "done", e)
+		f.fifoMessage(a.ID, "done", e)
+		out1, _ := f.fifoMessage(a.ID, "out", e)
+		f.fifoMessage(a.ID, "out", e)
+		held1, _ := f.fifoMessage(a.ID, "held", e)
+		f.fifoMessage(a.ID, "held", e)
+		retry1, _ := f.fifoMessage(a.ID, "retry", e)
+		f.fifoMessage(a.ID, "retry", e)
+		other1, _ := f.fifoMessage(a.ID, "done", e2) // same key name, other endpoint
+		f.message(a.ID, []*hookd.Endpoint{plain})
+		got := f.claimIDs(f.tick())
+		if got[done1.ID] == nil || got[out1.ID] == nil || got[held1.ID] == nil || got[retry1.ID] == nil || got[other1.ID] == nil {
+			t.Fatalf("first claim %v lacks a head", got)
+		}
+		f.tick()
+		f.record(f.result(got[done1.ID], hookd.StatusSuccess, 200), f.final(got[held1.ID], true),
+			f.result(got[retry1.ID], hookd.StatusFail, 500))
+		now := f.tick()
+		keys := []hookd.FIFOKey{key(e, "done"), key(e, "done"), key(e, "out"), key(e, "held"), key(e, "retry"),
+			key(e, "missing"), key(plain, "")}
+		heads := f.claimHeads(now, keys...)
+		wantClaimed(t, heads, done2)
+		wantClaimed(t, f.claimHeads(now, keys...)) // done2 is out now
+		wantClaimed(t, f.claimIDs(now))            // and ClaimDeliveries agrees
+		if len(f.claimHeads(now)) != 0 {
+			t.Error("ClaimFIFOHeads without keys claimed something")
+		}
+	}},
+	{"ClaimFIFOHeadsTakesAnExpiredHeadAgain", func(t *testing.T, f *fixture) {
+		// A head whose lease ran out is its key's head still: ClaimFIFOHeads takes it
+		// again with a new lease, and only once.
+		a := f.app()
+		e := f.fifoEndpoint(a.ID, "")
+		m1, _ := f.fifoMessage(a.ID, "k", e)
+		f.fifoMessage(a.ID, "k", e)
+		now := f.tick()
+		k := hookd.FIFOKey{EndpointID: e.ID, OrderingKey: "k"}
+		first := f.claimHeads(now, k)
+		wantClaimed(t, first, m1)
+		wantClaimed(t, f.claimHeads(now.Add(time.Minute-time.Millisecond), k))
+		again := f.claimHeads(now.Add(time.Minute), k)
+		wantClaimed(t, again, m1)
+		if again[m1.ID].Lease == first[m1.ID].Lease {
+			t.Error("the second claim kept the first lease")
+		}
+		wantClaimed(t, f.claimIDs(now.Add(time.Minute)))
+	}},
 	{"StoredWithTheirKeys", func(t *testing.T, f *fixture) {
 		// An endpoint's FIFO settings, a message's OrderingKey and a delivery's Ordered,
 		// OrderingKey and Held read back as written.
@@ -289,7 +368,9 @@ var fifoTests = []test{
 	}},
 	{"ConcurrentClaimsKeepOneHeadPerKey", func(t *testing.T, f *fixture) {
 		// Claimers racing (as nodes do) never have two deliveries of one key out at
-		// once, and each key's deliveries finish in creation order.
+		// once, and each key's deliveries finish in creation order. Half of them
+		// follow each record with ClaimFIFOHeads of the keys it ended, as a
+		// dispatcher does.
 		a := f.app()
 		e := f.fifoEndpoint(a.ID, "")
 		const keys, perKey = 8, 6
@@ -316,8 +397,14 @@ var fifoTests = []test{
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
+				var ended []hookd.FIFOKey
 				for i := 0; i < 400 && ctx.Err() == nil; i++ {
 					ds, err := f.s.ClaimDeliveries(ctx, now, time.Hour, 3)
+					if w%2 == 1 && len(ended) > 0 && err == nil {
+						var heads []*hookd.Delivery
+						heads, err = f.s.ClaimFIFOHeads(ctx, now, time.Hour, ended)
+						ds = append(ds, heads...)
+					}
 					if err != nil {
 						mu.Lock()
 						errs = append(errs, err.Error())
@@ -350,11 +437,13 @@ var fifoTests = []test{
 						mu.Unlock()
 						return
 					}
+					ended = ended[:0]
 					mu.Lock()
 					for _, d := range ds {
 						if out[d.OrderingKey].msgID == d.MsgID {
 							delete(out, d.OrderingKey)
 						}
+						ended = append(ended, d.Key())
 					}
 					n := 0
 					for _, l := range done {
