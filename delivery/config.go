@@ -18,6 +18,7 @@ import (
 // keeping the operational application that carries operational webhooks.
 type Store interface {
 	ClaimDeliveries(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]*hookd.Delivery, error)
+	ClaimFIFOHeads(ctx context.Context, now time.Time, lease time.Duration, keys []hookd.FIFOKey) ([]*hookd.Delivery, error)
 	RecordAttempts(ctx context.Context, results []hookd.AttemptResult) error
 	PostponeDeliveries(ctx context.Context, deliveries []*hookd.Delivery, until time.Time) error
 	NextDue(ctx context.Context) (time.Time, bool, error)

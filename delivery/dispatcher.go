@@ -307,32 +307,8 @@ func (d *Dispatcher) claimLoop(ctx context.Context) {
 			d.wait(ctx, nil, false, min(d.cfg.Poll, time.Second))
 			continue
 		}
-		var size int64
-		for _, dl := range ds {
-			size += payloadSize(dl)
-		}
-		d.held.Add(int64(len(ds)))
-		d.heldBytes.Add(size)
-		d.met.startedClaim.Add(float64(len(ds)))
-
-		var back []*hookd.Delivery
-		waiting := make(map[time.Time][]*hookd.Delivery)
-		for _, dl := range ds {
-			if until, ok := d.circuitWait(dl, now); ok {
-				// Its endpoint's circuit is open or paused: back to the store until it
-				// may be sent, without taking a place in a lane.
-				waiting[until] = append(waiting[until], dl)
-				continue
-			}
-			if !d.enqueue(dl) {
-				back = append(back, dl)
-			}
-		}
-		for until, w := range waiting {
-			d.postpone(w, until)
-			d.release(w, true)
-		}
-		if len(waiting) > 0 {
+		back, waited := d.admit(ds, now)
+		if waited {
 			select {
 			case <-wake: // our own postponement's signal: nothing new
 			default:
@@ -354,6 +330,38 @@ func (d *Dispatcher) claimLoop(ctx context.Context) {
 		}
 		d.wait(ctx, wake, false, d.untilDue(ctx, len(ds) == 0))
 	}
+}
+
+// admit takes claimed deliveries into the dispatcher's hold and their lanes. It gives
+// those whose endpoint's circuit is open or paused back to the store until they may
+// be sent, without a place in a lane (waited says whether there were any), and
+// returns those whose lane is full, still held.
+func (d *Dispatcher) admit(ds []*hookd.Delivery, now time.Time) (back []*hookd.Delivery, waited bool) {
+	var size int64
+	for _, dl := range ds {
+		size += payloadSize(dl)
+	}
+	d.held.Add(int64(len(ds)))
+	d.heldBytes.Add(size)
+	d.met.startedClaim.Add(float64(len(ds)))
+
+	waiting := make(map[time.Time][]*hookd.Delivery)
+	for _, dl := range ds {
+		if until, ok := d.circuitWait(dl, now); ok {
+			// Its endpoint's circuit is open or paused: back to the store until it
+			// may be sent, without taking a place in a lane.
+			waiting[until] = append(waiting[until], dl)
+			continue
+		}
+		if !d.enqueue(dl) {
+			back = append(back, dl)
+		}
+	}
+	for until, w := range waiting {
+		d.postpone(w, until)
+		d.release(w, true)
+	}
+	return back, len(waiting) > 0
 }
 
 // untilDue returns how long the claimer may sleep before the next delivery is due.

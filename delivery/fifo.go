@@ -44,9 +44,10 @@ func (d *Dispatcher) fifoResults(ctx context.Context, batch []item) {
 	}
 }
 
-// fifoAdvanced reports whether an item of batch ended an ordered delivery without
-// holding its key, so that the next delivery of the key may be claimed now.
-func fifoAdvanced(batch []item, recorded []bool) bool {
+// fifoAdvanced returns the keys whose ordered delivery an item of batch ended
+// without holding the key, so that the key's next delivery may be claimed now.
+func fifoAdvanced(batch []item, recorded []bool) []hookd.FIFOKey {
+	var keys []hookd.FIFOKey
 	i := 0
 	for _, it := range batch {
 		if it.res == nil {
@@ -54,11 +55,50 @@ func fifoAdvanced(batch []item, recorded []bool) bool {
 		}
 		if recorded[i] && it.res.Delivery.Ordered && !it.res.Hold &&
 			(it.res.Status == hookd.StatusSuccess || it.res.Status == hookd.StatusFail) {
-			return true
+			keys = append(keys, it.res.Delivery.Key())
 		}
 		i++
 	}
-	return false
+	return keys
+}
+
+// orderedItem reports whether it carries an ordered delivery's result.
+func orderedItem(it item) bool {
+	return it.res != nil && it.res.Delivery != nil && it.res.Delivery.Ordered
+}
+
+// nextHeads claims the next delivery of each of the keys whose head this node just
+// ended (FIFOStore.ClaimFIFOHeads) and hands them to their lanes, so that a key moves
+// on at one send and two commits per message, without a claim round. What it cannot
+// claim so (the store failed, the dispatcher holds its most, a next head not due yet)
+// is left to the claimer, which it wakes.
+func (d *Dispatcher) nextHeads(ctx context.Context, keys []hookd.FIFOKey) {
+	if len(keys) == 0 || d.isStopping() {
+		return // a stopping dispatcher leaves the keys to other nodes and its next run
+	}
+	if room := d.maxHeld - d.held.Load(); int64(len(keys)) > room || d.heldBytes.Load() >= d.cfg.MaxHeldBytes {
+		d.Nudge()
+		return
+	}
+	now := d.cfg.Now()
+	ds, err := d.store.ClaimFIFOHeads(ctx, now, d.lease(), keys)
+	if err != nil {
+		d.log.Error("claim fifo heads", "err", err)
+		d.Nudge()
+		return
+	}
+	back, _ := d.admit(ds, now)
+	if len(back) > 0 {
+		until := now.Add(d.saturatedDelay(back))
+		if d.isStopping() {
+			until = now
+		}
+		d.postpone(back, until)
+		d.release(back, false)
+	}
+	if len(ds) < len(keys) {
+		d.Nudge() // a key whose next is not due yet: the claimer finds when it is
+	}
 }
 
 // fifoEventData is the hookd extension of message.attempt.exhausted for an ordered
@@ -74,4 +114,11 @@ func fifoEvent(res *hookd.AttemptResult) *fifoEventData {
 		return nil
 	}
 	return &fifoEventData{OrderingKey: res.Delivery.OrderingKey, Halted: res.Hold}
+}
+
+// isStopping reports whether the dispatcher takes no more work.
+func (d *Dispatcher) isStopping() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.stopping || (d.runCtx != nil && d.runCtx.Err() != nil)
 }

@@ -109,14 +109,30 @@ func (d *Dispatcher) recordLoop() {
 		}
 		batch = append(batch, it)
 		timer.Reset(d.cfg.FlushInterval)
+		// An ordered delivery's key waits for its record (nextHeads): what is
+		// at hand is recorded with it, without waiting for more.
+		ordered := orderedItem(it)
 	fill:
 		for len(batch) < d.cfg.BatchSize {
+			if ordered {
+				select {
+				case it, ok := <-d.results:
+					if !ok {
+						break fill
+					}
+					batch = append(batch, it)
+				default:
+					break fill
+				}
+				continue
+			}
 			select {
 			case it, ok := <-d.results:
 				if !ok {
 					break fill
 				}
 				batch = append(batch, it)
+				ordered = orderedItem(it)
 			case <-timer.C:
 				break fill
 			}
@@ -170,9 +186,7 @@ func (d *Dispatcher) flush(batch []item) {
 		d.postpone(ds, until)
 	}
 	d.release(released, true)
-	if fifoAdvanced(batch, recorded) {
-		d.Nudge() // the next delivery of an ordering key may be claimed now
-	}
+	d.nextHeads(ctx, fifoAdvanced(batch, recorded))
 
 	i := 0
 	for _, it := range batch {
