@@ -336,7 +336,11 @@ func (s *Store) ResendDelivery(ctx context.Context, id, appID, msgID, endpointID
 				(SELECT CASE WHEN e.fifo THEN m.ordering_key END FROM endpoints e, messages m
 					WHERE e.id = $4 AND m.id = $3))
 			ON CONFLICT (msg_id, endpoint_id) DO UPDATE SET status = $5, attempts = 0, next_attempt = $6,
-				trigger = $7, lease = nextval('delivery_lease'), updated_at = $6, fifo_hold = false`,
+				trigger = $7, lease = nextval('delivery_lease'), updated_at = $6, fifo_hold = false,
+				-- A done ordered delivery goes to the end of its key's queue (requeueOrdered
+				-- says why); a pending, sending or held one keeps its place.
+				fifo_seq = CASE WHEN deliveries.fifo_key IS NOT NULL AND deliveries.status IN (0, 2) AND NOT deliveries.fifo_hold
+					THEN nextval('delivery_fifo_seq') ELSE deliveries.fifo_seq END`,
 			id, appID, msgID, endpointID, hookd.StatusPending, now, hookd.TriggerManual)
 		if err != nil {
 			return err
@@ -354,22 +358,46 @@ func (s *Store) ResendDelivery(ctx context.Context, id, appID, msgID, endpointID
 }
 
 // RecoverDeliveries makes the endpoint's failed deliveries of messages accepted in
-// [since, until) due at now with a manual trigger.
+// [since, until) due at now with a manual trigger. Ordered ones that were not held
+// first take new places at the end of their keys' queues, in their old order
+// (requeueOrdered).
 func (s *Store) RecoverDeliveries(ctx context.Context, appID, endpointID string, since, until, now time.Time) (int, error) {
-	// $1…$3 are the new values; the conditions number their parameters after them.
-	w := where{args: []any{hookd.StatusPending, now, hookd.TriggerManual}}
-	w.add("d.app_id = ?", appID)
-	w.add("d.endpoint_id = ?", endpointID)
-	w.add("d.status = ?", hookd.StatusFail)
-	w.add("m.id = d.msg_id")
-	w.add("m.payload <> ''::bytea")
-	w.add("m.timestamp >= ?", since)
-	if !until.IsZero() {
-		w.add("m.timestamp < ?", until)
+	// failed adds the conditions of the deliveries recovered.
+	failed := func(w *where) {
+		w.add("d.app_id = ?", appID)
+		w.add("d.endpoint_id = ?", endpointID)
+		w.add("d.status = ?", hookd.StatusFail)
+		w.add("m.id = d.msg_id")
+		w.add("m.payload <> ''::bytea")
+		w.add("m.timestamp >= ?", since)
+		if !until.IsZero() {
+			w.add("m.timestamp < ?", until)
+		}
 	}
-	n, err := s.updateAnnounced(ctx, appID, endpointID, `UPDATE deliveries d SET status = $1, attempts = 0, next_attempt = $2,
-		trigger = $3, lease = nextval('delivery_lease'), updated_at = $2, fifo_hold = false
-		FROM messages m`+w.String(), w.args...)
+	n, err := s.updateAnnounced(ctx, appID, endpointID, func(tx pgx.Tx) (int64, error) {
+		var moved where
+		failed(&moved)
+		moved.add("d.fifo_key IS NOT NULL AND NOT d.fifo_hold")
+		rows, err := tx.Query(ctx, `SELECT d.msg_id FROM deliveries d, messages m`+moved.String()+`
+			ORDER BY d.fifo_seq FOR UPDATE OF d`, moved.args...)
+		if err != nil {
+			return 0, err
+		}
+		msgIDs, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return 0, err
+		}
+		if err := requeueOrdered(ctx, tx, endpointID, msgIDs); err != nil {
+			return 0, err
+		}
+		// $1…$3 are the new values; the conditions number their parameters after them.
+		w := where{args: []any{hookd.StatusPending, now, hookd.TriggerManual}}
+		failed(&w)
+		tag, err := tx.Exec(ctx, `UPDATE deliveries d SET status = $1, attempts = 0, next_attempt = $2,
+			trigger = $3, lease = nextval('delivery_lease'), updated_at = $2, fifo_hold = false
+			FROM messages m`+w.String(), w.args...)
+		return tag.RowsAffected(), err
+	})
 	if err != nil {
 		if hookd.IsNotFound(err) {
 			return 0, err
@@ -379,11 +407,34 @@ func (s *Store) RecoverDeliveries(ctx context.Context, appID, endpointID string,
 	return int(n), nil
 }
 
-// updateAnnounced runs update with args in one transaction, after checking that the
-// endpoint belongs to appID (else ENOTFOUND). When it changes rows, the transaction
-// announces new work to every node (pg_notify) and, once it commits, this node's
-// dispatcher is woken. It returns how many rows changed.
-func (s *Store) updateAnnounced(ctx context.Context, appID, endpointID, update string, args ...any) (int64, error) {
+// requeueOrdered gives the endpoint's ordered deliveries of msgIDs new places at the
+// end of their keys' queues, in the order given: new fifo_seq values, taken from the
+// sequence and handed out in increasing order. A delivery that is done (succeeded,
+// or failed without holding its key) and comes back would otherwise keep its old
+// place, before its key's current head, and be claimed while that head is still out.
+func requeueOrdered(ctx context.Context, tx pgx.Tx, endpointID string, msgIDs []string) error {
+	if len(msgIDs) == 0 {
+		return nil
+	}
+	rows, err := tx.Query(ctx, `SELECT nextval('delivery_fifo_seq') FROM generate_series(1, $1)`, len(msgIDs))
+	if err != nil {
+		return err
+	}
+	seqs, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return err
+	}
+	slices.Sort(seqs)
+	_, err = tx.Exec(ctx, `UPDATE deliveries d SET fifo_seq = r.seq FROM unnest($1::text[], $2::bigint[]) AS r(msg_id, seq)
+		WHERE d.msg_id = r.msg_id AND d.endpoint_id = $3`, msgIDs, seqs, endpointID)
+	return err
+}
+
+// updateAnnounced runs update in one transaction, after checking that the endpoint
+// belongs to appID (else ENOTFOUND). When update reports rows changed, the
+// transaction announces new work to every node (pg_notify) and, once it commits, this
+// node's dispatcher is woken. It returns how many rows changed.
+func (s *Store) updateAnnounced(ctx context.Context, appID, endpointID string, update func(tx pgx.Tx) (int64, error)) (int64, error) {
 	var n int64
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var ok bool
@@ -394,12 +445,9 @@ func (s *Store) updateAnnounced(ctx context.Context, appID, endpointID, update s
 		if !ok {
 			return hookd.Errorf(hookd.ENOTFOUND, "endpoint not found")
 		}
-		tag, err := tx.Exec(ctx, update, args...)
-		if err != nil {
+		var err error
+		if n, err = update(tx); err != nil || n == 0 {
 			return err
-		}
-		if n = tag.RowsAffected(); n == 0 {
-			return nil
 		}
 		return s.notify(ctx, tx)
 	})
@@ -504,9 +552,12 @@ func scanDeliveryMessage(row pgx.Row) (*hookd.Delivery, error) {
 // ReleaseFIFO clears the hold of the endpoint's held deliveries (of one key, if key
 // is set) and announces the work it frees.
 func (s *Store) ReleaseFIFO(ctx context.Context, appID, endpointID string, key *string) (int, error) {
-	n, err := s.updateAnnounced(ctx, appID, endpointID, `UPDATE deliveries SET fifo_hold = false
-		WHERE app_id = $1 AND endpoint_id = $2 AND fifo_hold AND ($3::text IS NULL OR fifo_key = $3)`,
-		appID, endpointID, key)
+	n, err := s.updateAnnounced(ctx, appID, endpointID, func(tx pgx.Tx) (int64, error) {
+		tag, err := tx.Exec(ctx, `UPDATE deliveries SET fifo_hold = false
+			WHERE app_id = $1 AND endpoint_id = $2 AND fifo_hold AND ($3::text IS NULL OR fifo_key = $3)`,
+			appID, endpointID, key)
+		return tag.RowsAffected(), err
+	})
 	if err != nil {
 		if hookd.IsNotFound(err) {
 			return 0, err

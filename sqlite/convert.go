@@ -198,6 +198,7 @@ func wrap(what string, err error) error {
 // Statuses and triggers as SQL literals, so that queries name them. They are made from
 // hookd's constants, which are the Svix API's numbers and what the tables store.
 var (
+	statusSuccess    = sqlInt(hookd.StatusSuccess)
 	statusPending    = sqlInt(hookd.StatusPending)
 	statusFail       = sqlInt(hookd.StatusFail)
 	statusSending    = sqlInt(hookd.StatusSending)

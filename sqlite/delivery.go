@@ -613,6 +613,21 @@ func (s *Store) ResendDelivery(ctx context.Context, id, appID, msgID, endpointID
 		if !ok {
 			return false, notFound("endpoint")
 		}
+		// A done ordered delivery goes to the end of its key's queue (requeueOrdered
+		// says why); a pending, sending or held one keeps its place.
+		var rowid int64
+		err = tx.queryRow(`SELECT rowid FROM deliveries WHERE msg_id = ? AND endpoint_id = ?
+			AND fifo_key IS NOT NULL AND status IN (`+statusSuccess+`, `+statusFail+`) AND fifo_hold = 0`,
+			msgID, endpointID).Scan(&rowid)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+		case err != nil:
+			return false, err
+		default:
+			if err := requeueOrdered(tx, []int64{rowid}); err != nil {
+				return false, err
+			}
+		}
 		_, err = tx.exec(`INSERT INTO deliveries (`+deliveryColumns+`)
 			VALUES (?1, ?2, ?3, ?4, `+statusPending+`, 0, ?5, `+triggerManual+`, 0, ?5, ?5,
 				(SELECT CASE WHEN e.fifo = 1 THEN m.ordering_key END FROM endpoints e, messages m
@@ -626,7 +641,9 @@ func (s *Store) ResendDelivery(ctx context.Context, id, appID, msgID, endpointID
 }
 
 // RecoverDeliveries makes the endpoint's failed deliveries of messages accepted in
-// [since, until) due at now with a manual trigger.
+// [since, until) due at now with a manual trigger. Ordered ones that were not held
+// first take new places at the end of their keys' queues, in their old order
+// (requeueOrdered).
 func (s *Store) RecoverDeliveries(ctx context.Context, appID, endpointID string, since, until, now time.Time) (int, error) {
 	var n int64
 	err := s.write(ctx, func(tx *wtx) (bool, error) {
@@ -641,17 +658,52 @@ func (s *Store) RecoverDeliveries(ctx context.Context, appID, endpointID string,
 		if !until.IsZero() {
 			upper = ts(until)
 		}
+		failed := `app_id = ?2 AND endpoint_id = ?3 AND status = ` + statusFail + ` AND msg_id IN (
+				SELECT id FROM messages WHERE app_id = ?2 AND timestamp >= ?4 AND timestamp < ?5 AND payload <> '')`
+		rows, err := tx.query(`SELECT rowid FROM deliveries WHERE `+failed+`
+			AND fifo_key IS NOT NULL AND fifo_hold = 0 ORDER BY rowid`, ts(now), appID, endpointID, ts(since), upper)
+		if err != nil {
+			return false, err
+		}
+		var moved []int64
+		for rows.Next() {
+			var rowid int64
+			if err := rows.Scan(&rowid); err != nil {
+				rows.Close()
+				return false, err
+			}
+			moved = append(moved, rowid)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return false, err
+		}
+		if err := requeueOrdered(tx, moved); err != nil {
+			return false, err
+		}
 		n, err = tx.affected(`UPDATE deliveries SET status = `+statusPending+`, attempts = 0, next_attempt = ?1,
 			trigger = `+triggerManual+`, lease = lease + 1, updated_at = ?1, fifo_hold = 0
-			WHERE app_id = ?2 AND endpoint_id = ?3 AND status = `+statusFail+` AND msg_id IN (
-				SELECT id FROM messages WHERE app_id = ?2 AND timestamp >= ?4 AND timestamp < ?5 AND payload <> '')`,
-			ts(now), appID, endpointID, ts(since), upper)
+			WHERE `+failed, ts(now), appID, endpointID, ts(since), upper)
 		return n > 0, err
 	})
 	if err != nil {
 		return 0, wrap("recover deliveries", err)
 	}
 	return int(n), nil
+}
+
+// requeueOrdered gives the ordered deliveries rowids new places at the end of their
+// keys' queues, in the order given: new rowids, past the largest. A delivery that is
+// done (succeeded, or failed without holding its key) and comes back would otherwise
+// keep its old place, before its key's current head, and be claimed while that head
+// is still out.
+func requeueOrdered(tx *wtx, rowids []int64) error {
+	for _, rowid := range rowids {
+		if _, err := tx.exec(`UPDATE deliveries SET rowid = (SELECT max(rowid) FROM deliveries) + 1 WHERE rowid = ?`, rowid); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // MessageDeliveries returns the deliveries of one message, by endpoint ID.

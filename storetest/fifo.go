@@ -357,6 +357,59 @@ var fifoTests = []test{
 			wantClaimed(t, f.claimIDs(f.tick()), m2)
 		}
 	}},
+	{"ResendAndRecoverOfDoneDeliveriesJoinTheEnd", func(t *testing.T, f *fixture) {
+		// A done ordered delivery (succeeded, or failed without holding its key)
+		// that is resent or recovered takes a new place at the end of its key's
+		// queue: it never goes while a later delivery of its key is out, and
+		// recovered ones keep their order among themselves.
+		a := f.app()
+		e := f.fifoEndpoint(a.ID, "")
+		m1, _ := f.fifoMessage(a.ID, "r", e)
+		m2, _ := f.fifoMessage(a.ID, "r", e)
+		m3, _ := f.fifoMessage(a.ID, "r", e)
+		got := f.claimIDs(f.tick())
+		wantClaimed(t, got, m1)
+		f.tick()
+		f.record(f.result(got[m1.ID], hookd.StatusSuccess, 200))
+		got = f.claimIDs(f.tick())
+		wantClaimed(t, got, m2) // m2 is out
+		must(t, f.s.ResendDelivery(f.ctx, f.id(hookd.PrefixDelivery), a.ID, m1.ID, e.ID, f.tick()))
+		wantClaimed(t, f.claimIDs(f.tick()))                                                      // not m1 while m2 is out
+		wantClaimed(t, f.claimHeads(f.tick(), hookd.FIFOKey{EndpointID: e.ID, OrderingKey: "r"})) // nor through the key's head
+		f.record(f.result(got[m2.ID], hookd.StatusSuccess, 200))
+		got = f.claimIDs(f.tick())
+		wantClaimed(t, got, m3) // m1 went to the end, behind m3
+		f.record(f.result(got[m3.ID], hookd.StatusSuccess, 200))
+		got = f.claimIDs(f.tick())
+		wantClaimed(t, got, m1)
+		f.record(f.result(got[m1.ID], hookd.StatusSuccess, 200))
+
+		// Recover: two skipped failures come back behind the head that is out, in
+		// their order.
+		s1, _ := f.fifoMessage(a.ID, "s", e)
+		s2, _ := f.fifoMessage(a.ID, "s", e)
+		s3, _ := f.fifoMessage(a.ID, "s", e)
+		for _, m := range []*hookd.Message{s1, s2} {
+			got = f.claimIDs(f.tick())
+			wantClaimed(t, got, m)
+			f.record(f.final(got[m.ID], false))
+		}
+		got = f.claimIDs(f.tick())
+		wantClaimed(t, got, s3)
+		n, err := f.s.RecoverDeliveries(f.ctx, a.ID, e.ID, s1.Timestamp, time.Time{}, f.tick())
+		must(t, err)
+		if n != 2 {
+			t.Fatalf("recovered %d, want 2", n)
+		}
+		wantClaimed(t, f.claimIDs(f.tick())) // s3 is out
+		f.record(f.result(got[s3.ID], hookd.StatusSuccess, 200))
+		for _, m := range []*hookd.Message{s1, s2} {
+			got = f.claimIDs(f.tick())
+			wantClaimed(t, got, m)
+			f.record(f.result(got[m.ID], hookd.StatusSuccess, 200))
+		}
+		wantClaimed(t, f.claimIDs(f.tick()))
+	}},
 	{"ReleaseUnknownEndpoint", func(t *testing.T, f *fixture) {
 		a := f.app()
 		other := f.app()
