@@ -62,9 +62,14 @@ func fifoAdvanced(batch []item, recorded []bool) []hookd.FIFOKey {
 	return keys
 }
 
-// orderedItem reports whether it carries an ordered delivery's result.
-func orderedItem(it item) bool {
-	return it.res != nil && it.res.Delivery != nil && it.res.Delivery.Ordered
+// fifoFlushHeld is the most deliveries the dispatcher may hold for an ordered result
+// to be recorded without waiting FlushInterval for others to join its batch.
+const fifoFlushHeld = 8
+
+// recordNow reports whether it carries an ordered delivery's result that is to be
+// recorded at once (fifoFlushHeld).
+func (d *Dispatcher) recordNow(it item) bool {
+	return it.res != nil && it.res.Delivery != nil && it.res.Delivery.Ordered && d.held.Load() <= fifoFlushHeld
 }
 
 // nextHeads claims the next delivery of each of the keys whose head this node just

@@ -109,9 +109,10 @@ func (d *Dispatcher) recordLoop() {
 		}
 		batch = append(batch, it)
 		timer.Reset(d.cfg.FlushInterval)
-		// An ordered delivery's key waits for its record (nextHeads): what is
-		// at hand is recorded with it, without waiting for more.
-		ordered := orderedItem(it)
+		// An ordered delivery's key waits for its record (nextHeads): when few
+		// deliveries are out, what is at hand is recorded with it at once, since
+		// little more could join the batch; with many out the batch fills quickly.
+		ordered := d.recordNow(it)
 	fill:
 		for len(batch) < d.cfg.BatchSize {
 			if ordered {
@@ -132,7 +133,7 @@ func (d *Dispatcher) recordLoop() {
 					break fill
 				}
 				batch = append(batch, it)
-				ordered = orderedItem(it)
+				ordered = d.recordNow(it)
 			case <-timer.C:
 				break fill
 			}
