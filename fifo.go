@@ -103,6 +103,32 @@ func (d *Delivery) Key() FIFOKey {
 	return FIFOKey{EndpointID: d.EndpointID, OrderingKey: d.OrderingKey}
 }
 
+// FIFOState is what an endpoint's ordered deliveries are doing (FIFOStore.FIFOState).
+type FIFOState struct {
+	// Pending counts the ordered deliveries waiting: behind their key's head, or a
+	// head waiting for its retry.
+	Pending int
+	// Sending counts the ordered deliveries out (at most one a key).
+	Sending int
+	// Keys counts the ordering keys with a delivery pending, sending or held.
+	Keys int
+	// HeldCount counts the held deliveries, one a halted key.
+	HeldCount int
+	// Halted lists held deliveries, by OrderingKey.
+	Halted []FIFOHalt
+}
+
+// FIFOHalt is an ordering key halted behind a held delivery.
+type FIFOHalt struct {
+	OrderingKey string
+	MsgID       string
+	// Since is when the delivery failed for good and halted its key.
+	Since time.Time
+	// LastAttempt is the delivery's latest attempt, nil if none is logged (it was
+	// purged).
+	LastAttempt *Attempt
+}
+
 // FIFOStore is the part of a store that hands out the next delivery of given
 // ordering keys and releases halted ones.
 //
@@ -122,6 +148,11 @@ type FIFOStore interface {
 	// key's head, so that the next goes without waiting for a claim round; the rule,
 	// and SKIP LOCKED-style exclusion between nodes, are those of ClaimDeliveries.
 	ClaimFIFOHeads(ctx context.Context, now time.Time, lease time.Duration, keys []FIFOKey) ([]*Delivery, error)
+	// FIFOState counts the endpoint's ordered deliveries that are pending, sending
+	// or held, and the keys they belong to, and lists up to limit of its held
+	// deliveries (the halted keys) by OrderingKey, each with its latest attempt.
+	// The endpoint must belong to appID (else ENOTFOUND).
+	FIFOState(ctx context.Context, appID, endpointID string, limit int) (*FIFOState, error)
 	// ReleaseFIFO clears Held on the endpoint's held deliveries, those of the
 	// ordering key *key when key is not nil, so that the next messages of their
 	// keys go on; the released deliveries stay failed. It returns how many it

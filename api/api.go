@@ -241,6 +241,7 @@ func allRoutes() []route {
 		{method: "GET", pattern: ep + "/stats", access: AppRead, handle: (*Server).endpointStats},
 		{method: "GET", pattern: ep + "/circuit", access: AppRead, handle: (*Server).getEndpointCircuit},
 		{method: "POST", pattern: ep + "/recover", access: AppAttempts, handle: (*Server).recoverEndpoint},
+		{method: "GET", pattern: ep + "/fifo", access: AppRead, handle: (*Server).getEndpointFIFO},
 		{method: "POST", pattern: ep + "/fifo/release", access: AppAttempts, handle: (*Server).releaseFIFO},
 		{method: "POST", pattern: ep + "/replay-missing", access: AppAttempts, handle: (*Server).replayMissing},
 		{method: "POST", pattern: ep + "/bulk-replay", access: AppAttempts, handle: (*Server).bulkReplay},

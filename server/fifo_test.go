@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"path/filepath"
@@ -166,22 +167,49 @@ func TestFIFOStopAndReleaseAPI(t *testing.T) {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-	var out struct {
-		Released int `json:"released"`
-	}
-	for out.Released == 0 {
-		// The failure is recorded shortly after the receiver answered it.
-		if _, err := api.Do(ctx, "POST", appURL+"/endpoint/"+ep.ID+"/fifo/release", nil, map[string]any{"orderingKey": "a"}, &out); err != nil {
+	// GET …/fifo shows the halted key once the failure is recorded (shortly after the
+	// receiver answered it), in the shape hookd's openapi.json gives.
+	fifoURL := appURL + "/endpoint/" + ep.ID + "/fifo"
+	var state fifoState
+	var raw json.RawMessage
+	for state.HaltedCount == 0 {
+		if _, err := api.Do(ctx, "GET", fifoURL, nil, nil, &raw); err != nil {
 			t.Fatal(err)
 		}
-		if st := rc.Stats(); st.Acked > 3 {
-			t.Fatalf("a2 arrived before the release: %+v", st)
+		if err := json.Unmarshal(raw, &state); err != nil {
+			t.Fatal(err)
 		}
 		select {
 		case <-ctx.Done():
-			t.Fatal("nothing to release: a1 was not held")
+			t.Fatalf("a1 was not held: %s", raw)
 		case <-time.After(20 * time.Millisecond):
 		}
+	}
+	own, err := loadOwn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := own.validate("#/components/schemas/EndpointFifoOut", raw); err != nil {
+		t.Errorf("GET …/fifo answer %s does not match openapi.json: %v", raw, err)
+	}
+	if !state.FIFO || state.FIFOOnExhausted != "stop" || state.HaltedCount != 1 || len(state.Halted) != 1 {
+		t.Fatalf("GET …/fifo = %s, want fifo, stop and one halted key", raw)
+	}
+	if h := state.Halted[0]; h.OrderingKey != "a" || h.LastResponseStatusCode == nil || *h.LastResponseStatusCode != 500 ||
+		h.LastError == nil || !strings.Contains(*h.LastError, "halted") || h.Since.IsZero() {
+		t.Errorf("halted key %+v, want a, held after a 500 whose error says the key is halted", h)
+	}
+	if state.Pending != 1 || state.Keys != 1 { // a2 waits behind a1; b is done
+		t.Errorf("GET …/fifo pending %d keys %d, want 1 and 1: %s", state.Pending, state.Keys, raw)
+	}
+	if st := rc.Stats(); st.Acked > 3 {
+		t.Fatalf("a2 arrived before the release: %+v", st)
+	}
+	var out struct {
+		Released int `json:"released"`
+	}
+	if _, err := api.Do(ctx, "POST", fifoURL+"/release", nil, map[string]any{"orderingKey": "a"}, &out); err != nil || out.Released != 1 {
+		t.Fatalf("release: %d, %v; want 1", out.Released, err)
 	}
 	for rc.Stats().Acked < 4 {
 		select {
@@ -193,8 +221,35 @@ func TestFIFOStopAndReleaseAPI(t *testing.T) {
 	if st := rc.Stats(); len(st.Violations) != 1 || !strings.Contains(st.Violations[0], `message 2 arrived before message 1 was answered`) {
 		t.Errorf("violations %v, want only a2 after the failed a1", st.Violations)
 	}
+	if _, err := api.Do(ctx, "GET", fifoURL, nil, nil, &state); err != nil || state.HaltedCount != 0 || len(state.Halted) != 0 {
+		t.Errorf("GET …/fifo after the release: %+v, %v; want no halted key", state, err)
+	}
 	status, err := api.Do(ctx, "POST", p.URL+"/api/v1/app/"+app.ID+"/endpoint/ep_missing/fifo/release", nil, map[string]any{}, nil)
 	if status != http.StatusNotFound {
 		t.Errorf("release on a missing endpoint: %d %v, want 404", status, err)
 	}
+	if status, err := api.Do(ctx, "GET", p.URL+"/api/v1/app/"+app.ID+"/endpoint/ep_missing/fifo", nil, nil, nil); status != http.StatusNotFound {
+		t.Errorf("FIFO state of a missing endpoint: %d %v, want 404", status, err)
+	}
+	if status, err := api.Do(ctx, "GET", fifoURL+"?limit=0", nil, nil, nil); status != http.StatusUnprocessableEntity {
+		t.Errorf("FIFO state with limit=0: %d %v, want 422", status, err)
+	}
+}
+
+// fifoState is the answer of GET …/endpoint/{endpoint_id}/fifo.
+type fifoState struct {
+	FIFO            bool   `json:"fifo"`
+	FIFOOnExhausted string `json:"fifoOnExhausted"`
+	Pending         int    `json:"pending"`
+	Sending         int    `json:"sending"`
+	Keys            int    `json:"keys"`
+	HaltedCount     int    `json:"haltedCount"`
+	Halted          []struct {
+		OrderingKey            string    `json:"orderingKey"`
+		MsgID                  string    `json:"msgId"`
+		Since                  time.Time `json:"since"`
+		LastAttemptID          *string   `json:"lastAttemptId"`
+		LastResponseStatusCode *int      `json:"lastResponseStatusCode"`
+		LastError              *string   `json:"lastError"`
+	} `json:"halted"`
 }

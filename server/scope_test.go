@@ -60,6 +60,7 @@ var routeAccess = map[string]want{
 	"GET /api/v1/app/{app_id}/endpoint/{endpoint_id}/stats":           appRead,
 	"GET /api/v1/app/{app_id}/endpoint/{endpoint_id}/circuit":         appRead,
 	"POST /api/v1/app/{app_id}/endpoint/{endpoint_id}/recover":        appWrite,
+	"GET /api/v1/app/{app_id}/endpoint/{endpoint_id}/fifo":            appRead,
 	"POST /api/v1/app/{app_id}/endpoint/{endpoint_id}/fifo/release":   appWrite,
 	"POST /api/v1/app/{app_id}/endpoint/{endpoint_id}/replay-missing": appWrite,
 	"POST /api/v1/app/{app_id}/endpoint/{endpoint_id}/bulk-replay":    appWrite,

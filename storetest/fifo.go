@@ -410,6 +410,61 @@ var fifoTests = []test{
 		}
 		wantClaimed(t, f.claimIDs(f.tick()))
 	}},
+	{"StateCountsAndListsHaltedKeys", func(t *testing.T, f *fixture) {
+		// FIFOState counts the endpoint's ordered deliveries pending, sending and
+		// held and their keys, and lists the held ones by key with their latest
+		// attempt; other endpoints' deliveries do not count.
+		a := f.app()
+		e := f.fifoEndpoint(a.ID, hookd.FIFOStop)
+		other := f.fifoEndpoint(a.ID, hookd.FIFOStop)
+		a1, _ := f.fifoMessage(a.ID, "a", e)
+		f.fifoMessage(a.ID, "a", e)
+		b1, _ := f.fifoMessage(a.ID, "b", e)
+		f.fifoMessage(a.ID, "b", e)
+		c1, _ := f.fifoMessage(a.ID, "c", e)
+		x1, _ := f.fifoMessage(a.ID, "x", other)
+		got := f.claimIDs(f.tick())
+		wantClaimed(t, got, a1, b1, c1, x1)
+		f.tick()
+		heldA, heldC := f.final(got[a1.ID], true), f.final(got[c1.ID], true)
+		f.record(heldA, heldC)
+		st, err := f.s.FIFOState(f.ctx, a.ID, e.ID, 10)
+		must(t, err)
+		if st.Pending != 2 || st.Sending != 1 || st.Keys != 3 || st.HeldCount != 2 {
+			t.Errorf("FIFOState counts pending %d sending %d keys %d held %d, want 2 1 3 2", st.Pending, st.Sending, st.Keys, st.HeldCount)
+		}
+		if len(st.Halted) != 2 || st.Halted[0].OrderingKey != "a" || st.Halted[1].OrderingKey != "c" {
+			t.Fatalf("FIFOState halted %+v, want keys a and c", st.Halted)
+		}
+		h := st.Halted[0]
+		if h.MsgID != a1.ID || !h.Since.Equal(heldA.Attempt.Timestamp) {
+			t.Errorf("halted key a: message %s since %v, want %s since %v", h.MsgID, h.Since, a1.ID, heldA.Attempt.Timestamp)
+		}
+		if h.LastAttempt == nil || h.LastAttempt.ID != heldA.Attempt.ID || h.LastAttempt.ResponseStatusCode != 500 {
+			t.Errorf("halted key a: last attempt %+v, want %s (500)", h.LastAttempt, heldA.Attempt.ID)
+		}
+		st, err = f.s.FIFOState(f.ctx, a.ID, e.ID, 1)
+		must(t, err)
+		if len(st.Halted) != 1 || st.HeldCount != 2 {
+			t.Errorf("FIFOState with limit 1: %d halted listed, %d counted; want 1 and 2", len(st.Halted), st.HeldCount)
+		}
+		key := "a"
+		_, err = f.s.ReleaseFIFO(f.ctx, a.ID, e.ID, &key)
+		must(t, err)
+		st, err = f.s.FIFOState(f.ctx, a.ID, e.ID, 10)
+		must(t, err)
+		if st.HeldCount != 1 || len(st.Halted) != 1 || st.Halted[0].OrderingKey != "c" {
+			t.Errorf("after releasing a: held %d, halted %+v; want only c", st.HeldCount, st.Halted)
+		}
+		plain := f.endpoint(a.ID)
+		st, err = f.s.FIFOState(f.ctx, a.ID, plain.ID, 10)
+		must(t, err)
+		if st.Pending+st.Sending+st.Keys+st.HeldCount != 0 || len(st.Halted) != 0 {
+			t.Errorf("FIFOState of an endpoint without ordered deliveries: %+v", st)
+		}
+		_, err = f.s.FIFOState(f.ctx, f.app().ID, e.ID, 10)
+		wantCode(t, err, hookd.ENOTFOUND)
+	}},
 	{"ReleaseUnknownEndpoint", func(t *testing.T, f *fixture) {
 		a := f.app()
 		other := f.app()
