@@ -23,6 +23,7 @@ func (h *Handler) actionRoutes() {
 	h.handle("POST "+ep+"/enable", h.admin(h.enableAction(false)))
 	h.handle("POST "+ep+"/disable", h.admin(h.enableAction(true)))
 	h.handle("POST "+ep+"/rotate", h.admin(h.rotateAction))
+	h.handle("POST "+ep+"/fifo/release", h.admin(h.fifoReleaseAction))
 	h.handle("POST /ui/dead-letters/retry", h.admin(h.retryDeadLetters))
 }
 

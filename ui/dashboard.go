@@ -234,15 +234,21 @@ func (h *Handler) endpointPage(w http.ResponseWriter, r *http.Request, s *sessio
 	if err != nil {
 		return err
 	}
+	base := "/ui/app/" + url.PathEscape(app.ID)
+	fifo, err := h.fifo(r, e, s, base+"/endpoint/"+url.PathEscape(e.ID)+"/fifo/release", base+"/msg")
+	if err != nil {
+		return err
+	}
 	h.render(w, r, http.StatusOK, "endpoint", adminView(s, "apps", "Endpoint "+e.ID, struct {
 		App      *hookd.Application
 		Endpoint endpointHealth
 		Circuit  circuitView
+		FIFO     *fifoView
 		Attempts []*hookd.Attempt
 		Status   string
 		Next     string
 		Since    string
-	}{app, eh, newCircuitView(c, h.now()), attempts, q.Get("status"), nextIterator(attempts, pageSize, func(a *hookd.Attempt) string { return a.ID }),
+	}{app, eh, newCircuitView(c, h.now()), fifo, attempts, q.Get("status"), nextIterator(attempts, pageSize, func(a *hookd.Attempt) string { return a.ID }),
 		h.now().Add(-24 * time.Hour).Format(dateTimeLocal)}))
 	return nil
 }

@@ -34,6 +34,7 @@ func (h *Handler) portalRoutes() {
 	h.handle("POST "+ep+"/disable", h.portal(h.portalEnable(true)))
 	h.handle("POST "+ep+"/rotate", h.portal(h.portalRotate))
 	h.handle("POST "+ep+"/send-test", h.portal(h.portalSendTest))
+	h.handle("POST "+ep+"/fifo/release", h.portal(h.portalFIFORelease))
 	h.handle("GET "+app+"/msg/{msg_id}", h.portal(h.portalMessage))
 	h.handle("GET "+app+"/msg/{msg_id}/attempt/{attempt_id}", h.portal(h.portalAttempt))
 	h.handle("POST "+app+"/msg/{msg_id}/endpoint/{endpoint_id}/resend", h.portal(h.portalResend))
@@ -285,8 +286,13 @@ func (h *Handler) portalEndpoint(w http.ResponseWriter, r *http.Request, s *sess
 		}
 	}
 	base := portalBase(s) + "/endpoint/" + url.PathEscape(e.ID)
+	fifo, err := h.fifo(r, e, s, base+"/fifo/release", portalBase(s)+"/msg")
+	if err != nil {
+		return err
+	}
 	v.Data = struct {
 		Endpoint   endpointHealth
+		FIFO       *fifoView
 		Secret     string
 		NextSecret string
 		SwitchAt   *time.Time
@@ -294,7 +300,7 @@ func (h *Handler) portalEndpoint(w http.ResponseWriter, r *http.Request, s *sess
 		Deliveries []*hookd.Delivery
 		Next       string
 		Base       string
-	}{eh, secret.Key, secret.NextKey, secret.SwitchAt, endpointForm{CSRF: s.CSRF, Action: base + "/edit", URL: e.URL, Description: e.Description, Types: e.FilterTypes,
+	}{eh, fifo, secret.Key, secret.NextKey, secret.SwitchAt, endpointForm{CSRF: s.CSRF, Action: base + "/edit", URL: e.URL, Description: e.Description, Types: e.FilterTypes,
 		EventTypes: ets, PayloadFilter: filterText(e.PayloadFilter), Submit: "Save"}, ds, nextIterator(ds, pageSize, func(d *hookd.Delivery) string { return d.MsgID }), base}
 	h.render(w, r, http.StatusOK, "portal_endpoint", v)
 	return nil
