@@ -220,3 +220,50 @@ func wokenByWork(t *testing.T, a, b *postgres.Store, ep *hookd.Endpoint, tries i
 	}
 	return false
 }
+
+// TestDeliveryPathPlanModeIsLocal checks that the delivery path's switch to
+// PostgreSQL's default plan choice ends with its transactions: after messages are
+// created (one and a batch) and their attempts recorded, the connections still force
+// custom plans for the other queries.
+func TestDeliveryPathPlanModeIsLocal(t *testing.T) {
+	dsn := testDSN(t)
+	s, err := postgres.Open(t.Context(), dsn, postgres.Options{MaxConns: 2, Schema: newSchema(t, dsn)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ep, ids := seed(t, s, 1) // one message created alone
+	ctx := t.Context()
+	gen := hookd.IDGen{Now: func() time.Time { return t0 }}
+	var msgs []*hookd.Message
+	for i := range 3 {
+		msgs = append(msgs, &hookd.Message{ID: gen.New(hookd.PrefixMessage), AppID: ep.AppID, EventType: "invoice.paid",
+			Payload: []byte(fmt.Sprintf(`{"batch":%d}`, i)), Timestamp: t0})
+	}
+	ds, err := s.ClaimDeliveries(ctx, t0, time.Minute, 10)
+	if err != nil || len(ds) != 1 || ds[0].ID != ids[0] {
+		t.Fatalf("claim = %v, %v; want delivery %s", ds, err, ids[0])
+	}
+	_, errs := postgres.WriteMessages(s, ctx, msgs, make([][]*hookd.Delivery, len(msgs)))
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	att := &hookd.Attempt{ID: gen.New(hookd.PrefixAttempt), AppID: ds[0].AppID, MsgID: ds[0].MsgID,
+		EndpointID: ds[0].EndpointID, URL: "https://example.com/hook", Status: hookd.StatusSuccess,
+		ResponseStatusCode: 200, Timestamp: t0}
+	if err := s.RecordAttempts(ctx, []hookd.AttemptResult{{Delivery: ds[0], Attempt: att, Status: hookd.StatusSuccess,
+		Attempts: 1, NextAttempt: t0}}); err != nil {
+		t.Fatal(err)
+	}
+	for range 4 { // every connection of the pool, in turn
+		var mode string
+		if err := s.Pool().QueryRow(ctx, `SHOW plan_cache_mode`).Scan(&mode); err != nil {
+			t.Fatal(err)
+		}
+		if mode != "force_custom_plan" {
+			t.Fatalf("plan_cache_mode after the delivery path = %q, want force_custom_plan", mode)
+		}
+	}
+}

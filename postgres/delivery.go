@@ -130,35 +130,25 @@ func (s *Store) claim(ctx context.Context, query string, args ...any) ([]*hookd.
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (*hookd.Delivery, error) { return scanDeliveryMessage(r) })
 }
 
-// RecordAttempts inserts the attempts, applies each result to its delivery where the
-// lease still matches, and keeps the endpoints' FailingSince, all in one transaction
-// of three statements plus one per endpoint whose health changed (see
-// hookd.DeliveryStore.RecordAttempts for the rules).
+// RecordAttempts applies each result to its delivery where the lease still matches,
+// keeps the endpoints' FailingSince, and inserts the attempts and counts them, all in
+// one round trip and one transaction of three statements plus one per endpoint whose
+// health changed (see hookd.DeliveryStore.RecordAttempts for the rules).
 func (s *Store) RecordAttempts(ctx context.Context, results []hookd.AttemptResult) error {
 	if len(results) == 0 {
 		return nil
 	}
 	var (
-		aIDs, aApps, aMsgs, aEps, aURLs, aResp, aErrs, aHdrs []string
-		aStatus, aTrig                                       []int16
-		aCodes                                               []int32
-		aDur                                                 []int64
-		aTimes                                               []time.Time
-		dMsgs, dEps                                          []string
-		dLeases                                              []int64
-		dStatus                                              []int16
-		dNext, dAt                                           []time.Time
-		dAttempts                                            []int32
-		dHold                                                []bool
-		attempts                                             []*hookd.Attempt
+		dMsgs, dEps []string
+		dLeases     []int64
+		dStatus     []int16
+		dNext, dAt  []time.Time
+		dAttempts   []int32
+		dHold       []bool
+		attempts    []*hookd.Attempt
 	)
 	for _, r := range results {
 		if a := r.KeyedAttempt(); a != nil {
-			aIDs, aApps, aMsgs, aEps = append(aIDs, a.ID), append(aApps, a.AppID), append(aMsgs, a.MsgID), append(aEps, a.EndpointID)
-			aURLs, aResp, aErrs = append(aURLs, a.URL), append(aResp, a.Response), append(aErrs, a.Error)
-			aStatus, aTrig, aCodes = append(aStatus, int16(a.Status)), append(aTrig, int16(a.Trigger)), append(aCodes, int32(a.ResponseStatusCode))
-			aDur, aTimes = append(aDur, int64(a.Duration)), append(aTimes, a.Timestamp)
-			aHdrs = append(aHdrs, hookd.EncodeAttemptHeaders(a.Headers))
 			attempts = append(attempts, a)
 		}
 		if d := r.Delivery; d != nil {
@@ -174,18 +164,7 @@ func (s *Store) RecordAttempts(ctx context.Context, results []hookd.AttemptResul
 	}
 
 	b := &pgx.Batch{}
-	if len(aIDs) > 0 {
-		// An attempt whose message was deleted meanwhile (with its application) is
-		// dropped rather than failing the whole batch on the foreign key.
-		b.Queue(`INSERT INTO attempts (id, app_id, msg_id, endpoint_id, url, status, response_status_code,
-				response, duration, trigger, error, timestamp, headers)
-			SELECT r.* FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::smallint[],
-				$7::integer[], $8::text[], $9::bigint[], $10::smallint[], $11::text[], $12::timestamptz[], $13::text[])
-				AS r(id, app_id, msg_id, endpoint_id, url, status, code, response, duration, trigger, error, ts, headers)
-			WHERE EXISTS (SELECT 1 FROM messages m WHERE m.id = r.msg_id)
-			ON CONFLICT (id) DO NOTHING`,
-			aIDs, aApps, aMsgs, aEps, aURLs, aStatus, aCodes, aResp, aDur, aTrig, aErrs, aTimes, aHdrs)
-	}
+	queueHotPlans(b)
 	if len(dMsgs) > 0 {
 		b.Queue(`UPDATE deliveries d SET status = r.status, next_attempt = r.next_attempt,
 				attempts = r.attempts, trigger = $7, updated_at = r.at, fifo_hold = r.hold
@@ -208,8 +187,11 @@ func (s *Store) RecordAttempts(ctx context.Context, results []hookd.AttemptResul
 			b.Queue(`UPDATE endpoints SET failing_since = $2 WHERE id = $1 AND failing_since IS NULL`, h.EndpointID, h.Since)
 		}
 	}
-	// Last, so the transaction waits for nothing while it holds a counter row.
-	queueAttemptCounts(b, attempts)
+	if len(attempts) > 0 {
+		// The attempts and their per-minute counters in one statement, last, so that
+		// the transaction waits for nothing while it holds a counter row.
+		b.Queue(attemptsInsert, append(attemptArrays(attempts), attemptCountArgs(attempts)...)...)
+	}
 	// The statements of a batch run in one implicit transaction: one round trip.
 	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
 		return fmt.Errorf("record attempts: %w", err)

@@ -231,6 +231,7 @@ func (s *Store) createBatch(ops []*createOp) error {
 		}
 	}
 	b := &pgx.Batch{}
+	queueHotPlans(b)
 	inserted := make(map[string]bool, n)
 	query, args := messageInsert, []any{ids, apps, types, eventIDs, payloads, channels, tags, times, expires, orderingKeys}
 	msgs := make([]*hookd.Message, n)
@@ -343,6 +344,7 @@ func (s *Store) createOne(op *createOp) {
 	defer cancel()
 	msg, deliveries := op.msg, op.deliveries
 	b := &pgx.Batch{}
+	queueHotPlans(b)
 	var inserted bool
 	query := `INSERT INTO messages (id, app_id, event_type, event_id, payload, channels, tags, timestamp,
 			payload_expires_at, ordering_key)

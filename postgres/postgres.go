@@ -259,3 +259,17 @@ func (s *Store) notify(ctx context.Context, tx pgx.Tx) error {
 	}
 	return nil
 }
+
+// queueHotPlans queues, first in a batch of the delivery path (ingest, recording
+// attempts), a switch of plan_cache_mode to auto for the batch's implicit
+// transaction. The connections force custom plans (Open), which the queries that
+// pick an index by the data need, but which on the delivery path plans every
+// execution of its few fixed statements anew, and every foreign key check and trigger
+// statement row by row: a third of the database's CPU per delivery. Their statements
+// insert from arrays and reach other rows through primary keys, so PostgreSQL's
+// default (custom plans for the first five executions, then the generic plan unless
+// it costs more) plans them once per connection. The setting is local: it ends with
+// the transaction.
+func queueHotPlans(b *pgx.Batch) {
+	b.Queue(`SELECT set_config('plan_cache_mode', 'auto', true)`)
+}

@@ -16,32 +16,60 @@ var _ hookd.StatsStore = (*Store)(nil)
 // countShards is how many rows one minute's counters are spread over.
 const countShards = 8
 
-// queueAttemptCounts adds to the per-minute counters the attempts that this
-// transaction inserted (an attempt already logged, or dropped with its message, is
-// not counted: the row's xmin is this transaction's only if it inserted the row), on
-// one shard chosen at random, minutes in ascending order (so that two batches on one
-// shard lock its rows in the same order). It is queued after the attempts' insert.
-func queueAttemptCounts(b *pgx.Batch, attempts []*hookd.Attempt) {
-	if len(attempts) == 0 {
-		return
+// attemptsInsert inserts attempts given as arrays ($1–$13) and adds those it inserted
+// to the per-minute counters ($14–$16 are each attempt's minute and its success and
+// fail counts, $17 the shard): an attempt already logged, or dropped because its
+// message was deleted meanwhile (with its application), is neither inserted nor
+// counted. The counters go on one shard chosen at random, minutes in ascending order,
+// so that two batches on one shard lock its rows in the same order.
+const attemptsInsert = `WITH a AS (
+		INSERT INTO attempts (id, app_id, msg_id, endpoint_id, url, status, response_status_code,
+			response, duration, trigger, error, timestamp, headers)
+		SELECT r.* FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::smallint[],
+			$7::integer[], $8::text[], $9::bigint[], $10::smallint[], $11::text[], $12::timestamptz[], $13::text[])
+			AS r(id, app_id, msg_id, endpoint_id, url, status, code, response, duration, trigger, error, ts, headers)
+		WHERE EXISTS (SELECT 1 FROM messages m WHERE m.id = r.msg_id)
+		ON CONFLICT (id) DO NOTHING
+		RETURNING id)
+	INSERT INTO attempt_counts (minute, shard, success, fail)
+	SELECT c.minute, $17, sum(c.success), sum(c.fail)
+	FROM unnest($1::text[], $14::timestamptz[], $15::bigint[], $16::bigint[]) AS c(id, minute, success, fail)
+	JOIN a ON a.id = c.id
+	GROUP BY c.minute
+	ORDER BY c.minute
+	ON CONFLICT (minute, shard) DO UPDATE SET success = attempt_counts.success + excluded.success,
+		fail = attempt_counts.fail + excluded.fail`
+
+// attemptArrays returns attemptsInsert's $1–$13.
+func attemptArrays(attempts []*hookd.Attempt) []any {
+	n := len(attempts)
+	var (
+		ids, apps, msgs, eps   = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		urls, resps, errs, hdr = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		status, trig           = make([]int16, n), make([]int16, n)
+		codes                  = make([]int32, n)
+		dur                    = make([]int64, n)
+		times                  = make([]time.Time, n)
+	)
+	for i, a := range attempts {
+		ids[i], apps[i], msgs[i], eps[i] = a.ID, a.AppID, a.MsgID, a.EndpointID
+		urls[i], resps[i], errs[i], hdr[i] = a.URL, a.Response, a.Error, hookd.EncodeAttemptHeaders(a.Headers)
+		status[i], trig[i], codes[i] = int16(a.Status), int16(a.Trigger), int32(a.ResponseStatusCode)
+		dur[i], times[i] = int64(a.Duration), a.Timestamp
 	}
-	ids := make([]string, len(attempts))
+	return []any{ids, apps, msgs, eps, urls, status, codes, resps, dur, trig, errs, times, hdr}
+}
+
+// attemptCountArgs returns attemptsInsert's $14–$17.
+func attemptCountArgs(attempts []*hookd.Attempt) []any {
 	minutes := make([]time.Time, len(attempts))
 	success := make([]int64, len(attempts))
 	fail := make([]int64, len(attempts))
 	for i, a := range attempts {
 		c := hookd.CountAttempt(a)
-		ids[i], minutes[i], success[i], fail[i] = a.ID, c.Minute, c.Success, c.Fail
+		minutes[i], success[i], fail[i] = c.Minute, c.Success, c.Fail
 	}
-	b.Queue(`INSERT INTO attempt_counts (minute, shard, success, fail)
-		SELECT r.minute, $5, sum(r.success), sum(r.fail)
-		FROM unnest($1::text[], $2::timestamptz[], $3::bigint[], $4::bigint[]) AS r(id, minute, success, fail)
-		JOIN attempts a ON a.id = r.id AND a.xmin = pg_current_xact_id()::xid
-		GROUP BY r.minute
-		ORDER BY r.minute
-		ON CONFLICT (minute, shard) DO UPDATE SET success = attempt_counts.success + excluded.success,
-			fail = attempt_counts.fail + excluded.fail`,
-		ids, minutes, success, fail, int16(rand.IntN(countShards)))
+	return []any{minutes, success, fail, int16(rand.IntN(countShards))}
 }
 
 // AttemptCounts returns the per-minute counters of [since, until), shards summed.
