@@ -253,14 +253,19 @@ func (s *Store) dropMessagePartition(ctx context.Context, p partition) error {
 			}
 			return err
 		}
-		if _, err := tx.Exec(ctx, `SET LOCAL lock_timeout = '1s'`); err != nil {
+		if _, err := tx.Exec(ctx, dropLockTimeout); err != nil {
 			return err
 		}
 		// Locked first, so that no delivery becomes due again (a resend) between the
-		// check and the drop.
-		var names []string
+		// check and the drop: the partitioned tables (DROP TABLE locks them too), then
+		// their partitions, in the order in which queries take them.
+		var parents, names []string
 		for _, t := range messageTables {
+			parents = append(parents, pgx.Identifier{t.name}.Sanitize())
 			names = append(names, pgx.Identifier{t.name + suffix}.Sanitize())
+		}
+		if _, err := tx.Exec(ctx, `LOCK TABLE ONLY `+strings.Join(parents, ", ")+` IN ACCESS EXCLUSIVE MODE`); err != nil {
+			return err
 		}
 		if _, err := tx.Exec(ctx, `LOCK TABLE `+strings.Join(names, ", ")+` IN ACCESS EXCLUSIVE MODE`); err != nil {
 			return err
@@ -319,9 +324,18 @@ func (s *Store) ReclaimSpace(ctx context.Context, before, now time.Time) error {
 				return err
 			}
 			var top int64
+			locked := false
 			for _, p := range parts {
 				top = max(top, p.to)
 				if t.name == "attempts" && p.to <= before.UnixMilli() {
+					if !locked {
+						// The partitioned table first, as queries take it (DROP TABLE
+						// would lock the partition first, then it).
+						if _, err := tx.Exec(ctx, dropLockTimeout+`; LOCK TABLE ONLY attempts IN ACCESS EXCLUSIVE MODE`); err != nil {
+							return err
+						}
+						locked = true
+					}
 					if _, err := tx.Exec(ctx, `DROP TABLE `+pgx.Identifier{p.name}.Sanitize()); err != nil {
 						return fmt.Errorf("drop partition %s: %w", p.name, err)
 					}
@@ -380,6 +394,13 @@ func createPartition(ctx context.Context, tx pgx.Tx, table, key string, from, to
 	}
 	return nil
 }
+
+// dropLockTimeout bounds how long a partition drop waits for its locks, well under
+// deadlock_timeout (1 s by default): a query that waits behind the drop while
+// holding a lock the drop needs is a deadlock, and the drop gives up (to try again
+// next round) before the deadlock check would cancel either of them. It is also the
+// longest that writers queue behind a drop.
+const dropLockTimeout = `SET LOCAL lock_timeout = '200ms'`
 
 // codeLockNotAvailable is lock_timeout's SQLSTATE.
 const codeLockNotAvailable = "55P03"
