@@ -302,61 +302,78 @@ const partitionAhead = 3
 // ReclaimSpace drops the attempt partitions whose every ID is older than before and
 // creates the attempt and message partitions that reach partitionAhead widths past
 // now (PurgeMessages drops the message partitions, which must wait for their due
-// deliveries). Each DDL statement waits at most a second for its lock, so that it
-// never queues the writers behind a long reader; what it could not do, the next call
-// does. It does nothing while another node purges.
+// deliveries). Each drop and each new partition is a short transaction that waits
+// at most dropLockTimeout for each lock, so that it never queues the writers behind a
+// long reader nor deadlocks with them; what it could not do, the next call does. It
+// does nothing while another node purges.
 func (s *Store) ReclaimSpace(ctx context.Context, before, now time.Time) error {
 	width := s.partitionWidth
 	if width <= 0 {
 		width = DefaultPartitionWidth
 	}
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if ok, err := retentionLock(ctx, tx, "partitions"); err != nil || !ok {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `SET LOCAL lock_timeout = '1s'`); err != nil {
-			return err
-		}
-		tables := append([]struct{ name, key string }{{"attempts", "id"}}, messageTables...)
-		for _, t := range tables {
-			parts, err := partitionsOf(ctx, tx, t.name)
-			if err != nil {
+	// Each drop and each new partition is a transaction of its own, so that none
+	// holds one table's lock while it waits for another's (see dropLockTimeout).
+	step := func(fn func(tx pgx.Tx) error) error {
+		return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			if ok, err := retentionLock(ctx, tx, "partitions"); err != nil || !ok {
+				if err == nil {
+					err = errBusy
+				}
 				return err
 			}
-			var top int64
-			locked := false
-			for _, p := range parts {
-				top = max(top, p.to)
-				if t.name == "attempts" && p.to <= before.UnixMilli() {
-					if !locked {
-						// The partitioned table first, as queries take it (DROP TABLE
-						// would lock the partition first, then it).
-						if _, err := tx.Exec(ctx, dropLockTimeout+`; LOCK TABLE ONLY attempts IN ACCESS EXCLUSIVE MODE`); err != nil {
-							return err
-						}
-						locked = true
-					}
-					if _, err := tx.Exec(ctx, `DROP TABLE `+pgx.Identifier{p.name}.Sanitize()); err != nil {
-						return fmt.Errorf("drop partition %s: %w", p.name, err)
-					}
-				}
+			if _, err := tx.Exec(ctx, dropLockTimeout); err != nil {
+				return err
 			}
-			if top == 0 {
-				return fmt.Errorf("%s has no range partition", t.name)
-			}
-			end := now.Add(partitionAhead * width).UnixMilli()
-			for from := top; from < end; {
-				// Bounds are whole widths since the Unix epoch (whole UTC days by default).
-				to := (from/width.Milliseconds() + 1) * width.Milliseconds()
-				if err := createPartition(ctx, tx, t.name, t.key, from, to); err != nil {
-					return err
-				}
-				from = to
+			return fn(tx)
+		})
+	}
+	tables := append([]struct{ name, key string }{{"attempts", "id"}}, messageTables...)
+	var err error
+	for _, t := range tables {
+		var parts []partition
+		if err = step(func(tx pgx.Tx) error {
+			var err error
+			parts, err = partitionsOf(ctx, tx, t.name)
+			return err
+		}); err != nil {
+			break
+		}
+		var top int64
+		var expired []string
+		for _, p := range parts {
+			top = max(top, p.to)
+			if t.name == "attempts" && p.to <= before.UnixMilli() {
+				expired = append(expired, pgx.Identifier{p.name}.Sanitize())
 			}
 		}
-		return nil
-	})
-	if err != nil && isCode(err, codeLockNotAvailable) {
+		if top == 0 {
+			return fmt.Errorf("reclaim space: %s has no range partition", t.name)
+		}
+		if len(expired) > 0 {
+			if err = step(func(tx pgx.Tx) error {
+				// The partitioned table first, as queries take it (DROP TABLE would
+				// lock the partition first, then it).
+				if _, err := tx.Exec(ctx, `LOCK TABLE ONLY attempts IN ACCESS EXCLUSIVE MODE`); err != nil {
+					return err
+				}
+				_, err := tx.Exec(ctx, `DROP TABLE `+strings.Join(expired, ", "))
+				return err
+			}); err != nil {
+				break
+			}
+		}
+		end := now.Add(partitionAhead * width).UnixMilli()
+		for from := top; from < end && err == nil; {
+			// Bounds are whole widths since the Unix epoch (whole UTC days by default).
+			to := (from/width.Milliseconds() + 1) * width.Milliseconds()
+			err = step(func(tx pgx.Tx) error { return createPartition(ctx, tx, t.name, t.key, from, to) })
+			from = to
+		}
+		if err != nil {
+			break
+		}
+	}
+	if errors.Is(err, errBusy) || isCode(err, codeLockNotAvailable) {
 		return nil // busy: the next call tries again
 	}
 	if err != nil {
@@ -399,8 +416,9 @@ func createPartition(ctx context.Context, tx pgx.Tx, table, key string, from, to
 // deadlock_timeout (1 s by default): a query that waits behind the drop while
 // holding a lock the drop needs is a deadlock, and the drop gives up (to try again
 // next round) before the deadlock check would cancel either of them. It is also the
-// longest that writers queue behind a drop.
-const dropLockTimeout = `SET LOCAL lock_timeout = '200ms'`
+// longest that writers queue behind a drop (a drop holds a lock while it waits for
+// the next one; the waits add up).
+const dropLockTimeout = `SET LOCAL lock_timeout = '100ms'`
 
 // codeLockNotAvailable is lock_timeout's SQLSTATE.
 const codeLockNotAvailable = "55P03"
