@@ -45,8 +45,10 @@ func FanOut(msg *Message, eps []*Endpoint, now time.Time, trigger Trigger, ids I
 // new message's deliveries start at once instead of waiting to be claimed. Take
 // marks, among the deliveries of msg not stored yet, those the dispatcher has room
 // for as leased to it, and returns them; once the store has accepted them they go to
-// Deliver, and if it has not, to Abandon. Acceptor.Accept is the one caller of this
-// protocol.
+// Deliver, and if it has not, to Abandon. Take may also set a later NextAttempt on a
+// delivery it leaves, one whose endpoint may not be sent to before then (its circuit
+// open or paused); that delivery is stored due then. Acceptor.Accept is the one
+// caller of this protocol.
 type Handoff interface {
 	Take(msg *Message, ds []*Delivery) []*Delivery
 	Deliver(taken []*Delivery)

@@ -126,9 +126,38 @@ func (d *Dispatcher) gate(ctx context.Context, l *lane, info *endpointInfo, dl *
 }
 
 // circuitWait reports whether dl's endpoint, as its lane last read its circuit, may
-// not be sent to now (open before its probe, or paused), and until when; the claim
-// loop gives such deliveries back at once instead of queueing them.
+// not be sent to now (open before its probe, half-open with its probe in flight, or
+// paused), and until when; the claim loop and the hand-off leave such deliveries in
+// the store until then instead of queueing them, since the lane's gate would only
+// give them back.
 func (d *Dispatcher) circuitWait(dl *hookd.Delivery, now time.Time) (time.Time, bool) {
+	d.mu.Lock()
+	l := d.lanes[dl.EndpointID]
+	d.mu.Unlock()
+	if l == nil {
+		return time.Time{}, false
+	}
+	return l.circuitWait(now)
+}
+
+// circuitWait is Dispatcher.circuitWait for the lane l.
+func (l *lane) circuitWait(now time.Time) (time.Time, bool) {
+	c := l.circuit.c.Load()
+	if c == nil {
+		return time.Time{}, false
+	}
+	if g, until := c.Gate(now); g == hookd.GateWait {
+		return until.Truncate(100 * time.Millisecond).Add(100 * time.Millisecond), true
+	}
+	return time.Time{}, false
+}
+
+// probeWait reports, for a delivery claimed while its endpoint's circuit is due for
+// its probe, until when it waits because another delivery of the same claim goes
+// first as the probe: the probe's backoff, the longest a half-open circuit keeps the
+// others waiting (hookd.Circuit.Gate). probing holds the endpoints whose probe the
+// claim has picked already.
+func (d *Dispatcher) probeWait(dl *hookd.Delivery, now time.Time, probing map[string]bool) (time.Time, bool) {
 	d.mu.Lock()
 	l := d.lanes[dl.EndpointID]
 	d.mu.Unlock()
@@ -139,10 +168,15 @@ func (d *Dispatcher) circuitWait(dl *hookd.Delivery, now time.Time) (time.Time, 
 	if c == nil {
 		return time.Time{}, false
 	}
-	if g, until := c.Gate(now); g == hookd.GateWait && (c.State == hookd.CircuitOpen || now.Before(c.PausedUntil)) {
-		return until.Truncate(100 * time.Millisecond).Add(100 * time.Millisecond), true
+	if g, _ := c.Gate(now); g != hookd.GateProbe {
+		return time.Time{}, false
 	}
-	return time.Time{}, false
+	if !probing[dl.EndpointID] {
+		probing[dl.EndpointID] = true
+		return time.Time{}, false
+	}
+	backoff := max(c.Backoff, d.cfg.CircuitBackoff)
+	return now.Add(backoff).Truncate(100 * time.Millisecond).Add(100 * time.Millisecond), true
 }
 
 // noteOutcome tells the endpoint's circuit, and its lane's adaptive limits, how a

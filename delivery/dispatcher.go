@@ -333,9 +333,10 @@ func (d *Dispatcher) claimLoop(ctx context.Context) {
 }
 
 // admit takes claimed deliveries into the dispatcher's hold and their lanes. It gives
-// those whose endpoint's circuit is open or paused back to the store until they may
-// be sent, without a place in a lane (waited says whether there were any), and
-// returns those whose lane is full, still held.
+// those whose endpoint's circuit is open, half-open or paused back to the store until
+// they may be sent, without a place in a lane, and of those to a circuit due for its
+// probe all but the first (the probe) for the backoff (waited says whether there were
+// any); it returns those whose lane is full, still held.
 func (d *Dispatcher) admit(ds []*hookd.Delivery, now time.Time) (back []*hookd.Delivery, waited bool) {
 	var size int64
 	for _, dl := range ds {
@@ -346,10 +347,16 @@ func (d *Dispatcher) admit(ds []*hookd.Delivery, now time.Time) (back []*hookd.D
 	d.met.startedClaim.Add(float64(len(ds)))
 
 	waiting := make(map[time.Time][]*hookd.Delivery)
+	probing := make(map[string]bool)
 	for _, dl := range ds {
-		if until, ok := d.circuitWait(dl, now); ok {
-			// Its endpoint's circuit is open or paused: back to the store until it
-			// may be sent, without taking a place in a lane.
+		until, ok := d.circuitWait(dl, now)
+		if !ok {
+			until, ok = d.probeWait(dl, now, probing)
+		}
+		if ok {
+			// Its endpoint's circuit is open, half-open or paused, or another delivery
+			// goes first as its probe: back to the store until it may be sent,
+			// without taking a place in a lane.
 			waiting[until] = append(waiting[until], dl)
 			continue
 		}

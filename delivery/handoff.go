@@ -1,6 +1,8 @@
 package delivery
 
 import (
+	"time"
+
 	"github.com/hookd/hookd"
 )
 
@@ -14,7 +16,11 @@ import (
 // and they start at once. If the node dies before recording them, their lease expires
 // and any node claims them as usual. Take returns nothing while the dispatcher is not
 // running or holds as much as it may, and leaves out deliveries for a full lane and
-// ordered ones (FIFO endpoints): those are stored pending and claimed later.
+// ordered ones (FIFO endpoints): those are stored pending and claimed later. A
+// delivery whose endpoint's circuit, as its lane last read it, keeps it waiting (open
+// before its probe, half-open with the probe in flight, paused) is left out too, with
+// NextAttempt set to the end of the wait: it is stored due then, and neither a lane
+// nor a claim handles it before.
 func (d *Dispatcher) Take(msg *hookd.Message, ds []*hookd.Delivery) []*hookd.Delivery {
 	if len(ds) == 0 || !d.running.Load() {
 		return nil
@@ -32,6 +38,12 @@ func (d *Dispatcher) Take(msg *hookd.Message, ds []*hookd.Delivery) []*hookd.Del
 	now := d.cfg.Now()
 	until := now.Add(d.lease())
 	var taken []*hookd.Delivery
+	var waits []time.Time
+	defer func() {
+		for _, t := range waits {
+			d.dueAt(t)
+		}
+	}()
 	for _, dl := range ds {
 		if int64(len(taken)) == room {
 			break
@@ -39,7 +51,17 @@ func (d *Dispatcher) Take(msg *hookd.Message, ds []*hookd.Delivery) []*hookd.Del
 		if dl.Ordered {
 			continue // only the claim knows whether it is its key's head
 		}
-		if l := d.lanes[dl.EndpointID]; l != nil && l.busy() >= d.capacity(l) {
+		l := d.lanes[dl.EndpointID]
+		if l != nil {
+			if until, ok := l.circuitWait(now); ok {
+				// Its endpoint's circuit is open, half-open or paused: stored due when
+				// it may be sent, so that neither a lane nor a claim handles it before.
+				dl.NextAttempt = until
+				waits = append(waits, until)
+				continue
+			}
+		}
+		if l != nil && l.busy() >= d.capacity(l) {
 			continue
 		}
 		dl.Status, dl.NextAttempt, dl.Lease, dl.Message = hookd.StatusSending, until, 0, msg

@@ -3,6 +3,7 @@ package delivery_test
 import (
 	"context"
 	"net/http"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -104,4 +105,53 @@ func TestHandoffBounded(t *testing.T) {
 		t.Fatalf("took %d more while full, want 0", len(more))
 	}
 	e.d.Abandon(taken)
+}
+
+// A new message's delivery to an endpoint whose circuit this node knows open is not
+// taken at accept: it is stored due at the circuit's next probe, and goes then.
+func TestHandoffLeavesOpenCircuitWaiting(t *testing.T) {
+	e := newEnv(t, func(c *delivery.Config) {
+		c.CircuitFailures = 3
+		c.CircuitBackoff = 10 * time.Second
+	})
+	var up atomic.Bool
+	rc := newReceiver(t, func(_ int, w http.ResponseWriter, _ *http.Request) {
+		if !up.Load() {
+			w.WriteHeader(http.StatusInternalServerError)
+		}
+	})
+	ep := e.endpoint(rc.URL, func(ep *hookd.Endpoint) { ep.RetrySchedule = "1h,1h"; ep.MaxConcurrency = 1 })
+	for range 3 {
+		e.send("a", nil, `{}`)
+	}
+	c := e.waitCircuit(ep.ID, 1)
+	if c.State != hookd.CircuitOpen {
+		t.Fatalf("circuit after 3 failures = %s, want open", c.State)
+	}
+	eventually(t, func() bool { return len(rc.requests()) == 3 }, "3 requests")
+
+	msg, ds := e.compose("a", nil, `{"n":1}`)
+	if taken := e.d.Take(msg, ds); len(taken) != 0 {
+		t.Fatalf("took %d deliveries to an open circuit, want none", len(taken))
+	}
+	if len(ds) != 1 || ds[0].NextAttempt.Before(c.NextProbe) || ds[0].NextAttempt.After(c.NextProbe.Add(200*time.Millisecond)) {
+		t.Fatalf("delivery due at %v, want at the next probe %v", ds[0].NextAttempt, c.NextProbe)
+	}
+	if _, err := e.store.CreateMessage(context.Background(), msg, ds); err != nil {
+		t.Fatal(err)
+	}
+	if dl := e.delivery(msg.ID, ep.ID); dl.Status != hookd.StatusPending || dl.Attempts != 0 || !dl.NextAttempt.After(e.clock.Now()) {
+		t.Fatalf("stored delivery %+v, want pending, unattempted, due later", dl)
+	}
+	if n := len(rc.requests()); n != 3 {
+		t.Fatalf("%d requests, want the 3 that opened the circuit", n)
+	}
+
+	// The endpoint recovers: the delivery goes at the probe, which closes the circuit.
+	up.Store(true)
+	e.advance(11 * time.Second)
+	e.waitDelivery(msg.ID, ep.ID, hookd.StatusSuccess)
+	if as := e.attempts(msg.ID); len(as) != 1 {
+		t.Fatalf("%d attempts of the waiting delivery, want 1", len(as))
+	}
 }
