@@ -314,7 +314,7 @@ func (s *Store) ReclaimSpace(ctx context.Context, before, now time.Time) error {
 	// Each drop and each new partition is a transaction of its own, so that none
 	// holds one table's lock while it waits for another's (see dropLockTimeout).
 	step := func(fn func(tx pgx.Tx) error) error {
-		return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 			if ok, err := retentionLock(ctx, tx, "partitions"); err != nil || !ok {
 				if err == nil {
 					err = errBusy
@@ -326,17 +326,26 @@ func (s *Store) ReclaimSpace(ctx context.Context, before, now time.Time) error {
 			}
 			return fn(tx)
 		})
+		if isCode(err, codeLockNotAvailable) {
+			return errBusy
+		}
+		return err
 	}
 	tables := append([]struct{ name, key string }{{"attempts", "id"}}, messageTables...)
-	var err error
 	for _, t := range tables {
+		// A busy step gives up on this table until the next call; the other tables
+		// still get theirs.
 		var parts []partition
-		if err = step(func(tx pgx.Tx) error {
+		err := step(func(tx pgx.Tx) error {
 			var err error
 			parts, err = partitionsOf(ctx, tx, t.name)
 			return err
-		}); err != nil {
-			break
+		})
+		if errors.Is(err, errBusy) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("reclaim space: %w", err)
 		}
 		var top int64
 		var expired []string
@@ -349,8 +358,19 @@ func (s *Store) ReclaimSpace(ctx context.Context, before, now time.Time) error {
 		if top == 0 {
 			return fmt.Errorf("reclaim space: %s has no range partition", t.name)
 		}
-		if len(expired) > 0 {
-			if err = step(func(tx pgx.Tx) error {
+		end := now.Add(partitionAhead * width).UnixMilli()
+		// New partitions first: they matter more than space.
+		for from := top; from < end; {
+			// Bounds are whole widths since the Unix epoch (whole UTC days by default).
+			to := (from/width.Milliseconds() + 1) * width.Milliseconds()
+			err = step(func(tx pgx.Tx) error { return createPartition(ctx, tx, t.name, t.key, from, to) })
+			if err != nil {
+				break
+			}
+			from = to
+		}
+		if err == nil && len(expired) > 0 {
+			err = step(func(tx pgx.Tx) error {
 				// The partitioned table first, as queries take it (DROP TABLE would
 				// lock the partition first, then it).
 				if _, err := tx.Exec(ctx, `LOCK TABLE ONLY attempts IN ACCESS EXCLUSIVE MODE`); err != nil {
@@ -358,26 +378,11 @@ func (s *Store) ReclaimSpace(ctx context.Context, before, now time.Time) error {
 				}
 				_, err := tx.Exec(ctx, `DROP TABLE `+strings.Join(expired, ", "))
 				return err
-			}); err != nil {
-				break
-			}
+			})
 		}
-		end := now.Add(partitionAhead * width).UnixMilli()
-		for from := top; from < end && err == nil; {
-			// Bounds are whole widths since the Unix epoch (whole UTC days by default).
-			to := (from/width.Milliseconds() + 1) * width.Milliseconds()
-			err = step(func(tx pgx.Tx) error { return createPartition(ctx, tx, t.name, t.key, from, to) })
-			from = to
+		if err != nil && !errors.Is(err, errBusy) {
+			return fmt.Errorf("reclaim space: %w", err)
 		}
-		if err != nil {
-			break
-		}
-	}
-	if errors.Is(err, errBusy) || isCode(err, codeLockNotAvailable) {
-		return nil // busy: the next call tries again
-	}
-	if err != nil {
-		return fmt.Errorf("reclaim space: %w", err)
 	}
 	return nil
 }
@@ -395,11 +400,19 @@ func createPartition(ctx context.Context, tx pgx.Tx, table, key string, from, to
 	}
 	lo, hi := hookd.IDAt(prefix, time.UnixMilli(from)), hookd.IDAt(prefix, time.UnixMilli(to))
 	tbl, def, col := pgx.Identifier{table}.Sanitize(), pgx.Identifier{table + "_default"}.Sanitize(), pgx.Identifier{key}.Sanitize()
-	// One statement at a time: the later ones name the table the first makes.
+	// One statement at a time: the later ones name the table the first makes. The
+	// default partition is locked before its rows are moved, or rows that arrive
+	// meanwhile would fail the attach; the partitioned table before it, as queries
+	// take them. A new partition may wait longer for its locks than a drop (writers
+	// queue behind the wait, but it holds nothing they hold locks for, so no
+	// deadlock).
 	for _, q := range []struct {
 		sql  string
 		args []any
 	}{
+		{`SET LOCAL lock_timeout = '1s'`, nil},
+		{`LOCK TABLE ONLY ` + tbl + ` IN SHARE UPDATE EXCLUSIVE MODE`, nil},
+		{`LOCK TABLE ` + def + ` IN ACCESS EXCLUSIVE MODE`, nil},
 		{`CREATE TABLE ` + name + ` (LIKE ` + tbl + ` INCLUDING DEFAULTS)`, nil},
 		{`WITH moved AS (DELETE FROM ` + def + ` WHERE ` + col + ` >= $1 AND ` + col + ` < $2 RETURNING *)
 			INSERT INTO ` + name + ` SELECT * FROM moved`, []any{lo, hi}},
