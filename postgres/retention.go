@@ -259,10 +259,21 @@ func (s *Store) dropMessagePartition(ctx context.Context, p partition) error {
 		// Locked first, so that no delivery becomes due again (a resend) between the
 		// check and the drop: the partitioned tables (DROP TABLE locks them too), then
 		// their partitions, in the order in which queries take them.
-		var parents, names []string
+		var parents, names, missing []string
 		for _, t := range messageTables {
 			parents = append(parents, pgx.Identifier{t.name}.Sanitize())
-			names = append(names, pgx.Identifier{t.name + suffix}.Sanitize())
+			name := pgx.Identifier{t.name + suffix}.Sanitize()
+			var exists bool
+			if err := tx.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, name).Scan(&exists); err != nil {
+				return err
+			}
+			if exists {
+				names = append(names, name)
+			} else {
+				// Its rows of the range are in the default partition.
+				missing = append(missing, `DELETE FROM `+pgx.Identifier{t.name + "_default"}.Sanitize()+
+					` WHERE `+pgx.Identifier{t.key}.Sanitize()+` >= $1 AND `+pgx.Identifier{t.key}.Sanitize()+` < $2`)
+			}
 		}
 		if _, err := tx.Exec(ctx, `LOCK TABLE ONLY `+strings.Join(parents, ", ")+` IN ACCESS EXCLUSIVE MODE`); err != nil {
 			return err
@@ -271,14 +282,17 @@ func (s *Store) dropMessagePartition(ctx context.Context, p partition) error {
 			return err
 		}
 		var due bool
-		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM `+pgx.Identifier{"deliveries" + suffix}.Sanitize()+
-			` WHERE status IN `+dueStatuses+`)`).Scan(&due); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM deliveries WHERE msg_id >= $1 AND msg_id < $2
+			AND status IN `+dueStatuses+`)`, lo, hi).Scan(&due); err != nil {
 			return err
 		}
 		if due {
 			return errDue
 		}
 		b := &pgx.Batch{}
+		for _, q := range missing {
+			b.Queue(q, lo, hi)
+		}
 		b.Queue(`DELETE FROM message_event_ids WHERE msg_id >= $1 AND msg_id < $2`, lo, hi)
 		b.Queue(`DELETE FROM attempts WHERE msg_id >= $1 AND msg_id < $2 AND id >= $3`,
 			lo, hi, hookd.IDAt(hookd.PrefixAttempt, time.UnixMilli(p.to)))
@@ -331,15 +345,35 @@ func (s *Store) ReclaimSpace(ctx context.Context, before, now time.Time) error {
 		}
 		return err
 	}
-	tables := append([]struct{ name, key string }{{"attempts", "id"}}, messageTables...)
-	for _, t := range tables {
-		// A busy step gives up on this table until the next call; the other tables
-		// still get theirs.
-		var parts []partition
+	// The attempt log, and the message tables as one set: a range's four message
+	// partitions are made in one transaction, so that they exist together.
+	sets := [][]struct{ name, key string }{{{"attempts", "id"}}, messageTables}
+	for _, set := range sets {
+		// A busy step gives up on this set until the next call; the other set still
+		// gets its partitions.
+		var top int64 // the lowest of the tables' highest bounds
+		var expired []string
 		err := step(func(tx pgx.Tx) error {
-			var err error
-			parts, err = partitionsOf(ctx, tx, t.name)
-			return err
+			for i, t := range set {
+				parts, err := partitionsOf(ctx, tx, t.name)
+				if err != nil {
+					return err
+				}
+				var tableTop int64
+				for _, p := range parts {
+					tableTop = max(tableTop, p.to)
+					if t.name == "attempts" && p.to <= before.UnixMilli() {
+						expired = append(expired, pgx.Identifier{p.name}.Sanitize())
+					}
+				}
+				if tableTop == 0 {
+					return fmt.Errorf("%s has no range partition", t.name)
+				}
+				if i == 0 || tableTop < top {
+					top = tableTop
+				}
+			}
+			return nil
 		})
 		if errors.Is(err, errBusy) {
 			continue
@@ -347,23 +381,19 @@ func (s *Store) ReclaimSpace(ctx context.Context, before, now time.Time) error {
 		if err != nil {
 			return fmt.Errorf("reclaim space: %w", err)
 		}
-		var top int64
-		var expired []string
-		for _, p := range parts {
-			top = max(top, p.to)
-			if t.name == "attempts" && p.to <= before.UnixMilli() {
-				expired = append(expired, pgx.Identifier{p.name}.Sanitize())
-			}
-		}
-		if top == 0 {
-			return fmt.Errorf("reclaim space: %s has no range partition", t.name)
-		}
 		end := now.Add(partitionAhead * width).UnixMilli()
 		// New partitions first: they matter more than space.
 		for from := top; from < end; {
 			// Bounds are whole widths since the Unix epoch (whole UTC days by default).
 			to := (from/width.Milliseconds() + 1) * width.Milliseconds()
-			err = step(func(tx pgx.Tx) error { return createPartition(ctx, tx, t.name, t.key, from, to) })
+			err = step(func(tx pgx.Tx) error {
+				for _, t := range set {
+					if err := createPartition(ctx, tx, t.name, t.key, from, to); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
 			if err != nil {
 				break
 			}
@@ -400,6 +430,10 @@ func createPartition(ctx context.Context, tx pgx.Tx, table, key string, from, to
 	}
 	lo, hi := hookd.IDAt(prefix, time.UnixMilli(from)), hookd.IDAt(prefix, time.UnixMilli(to))
 	tbl, def, col := pgx.Identifier{table}.Sanitize(), pgx.Identifier{table + "_default"}.Sanitize(), pgx.Identifier{key}.Sanitize()
+	var exists bool
+	if err := tx.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, name).Scan(&exists); err != nil || exists {
+		return err // one of a set made before its others
+	}
 	// One statement at a time: the later ones name the table the first makes. The
 	// default partition is locked before its rows are moved, or rows that arrive
 	// meanwhile would fail the attach; the partitioned table before it, as queries
