@@ -345,9 +345,13 @@ func (s *Store) ReclaimSpace(ctx context.Context, before, now time.Time) error {
 		}
 		return err
 	}
-	// The attempt log, and the message tables as one set: a range's four message
-	// partitions are made in one transaction, so that they exist together.
-	sets := [][]struct{ name, key string }{{{"attempts", "id"}}, messageTables}
+	// Each table on its own: a transaction that made one table's partition and then
+	// waited for another's locks was a deadlock with the writers (the message tables'
+	// partitions may therefore exist apart for a while; a drop allows for it).
+	sets := [][]struct{ name, key string }{{{"attempts", "id"}}}
+	for _, t := range messageTables {
+		sets = append(sets, []struct{ name, key string }{t})
+	}
 	for _, set := range sets {
 		// A busy step gives up on this set until the next call; the other set still
 		// gets its partitions.
@@ -437,14 +441,11 @@ func createPartition(ctx context.Context, tx pgx.Tx, table, key string, from, to
 	// One statement at a time: the later ones name the table the first makes. The
 	// default partition is locked before its rows are moved, or rows that arrive
 	// meanwhile would fail the attach; the partitioned table before it, as queries
-	// take them. A new partition may wait longer for its locks than a drop (writers
-	// queue behind the wait, but it holds nothing they hold locks for, so no
-	// deadlock).
+	// take them.
 	for _, q := range []struct {
 		sql  string
 		args []any
 	}{
-		{`SET LOCAL lock_timeout = '1s'`, nil},
 		{`LOCK TABLE ONLY ` + tbl + ` IN SHARE UPDATE EXCLUSIVE MODE`, nil},
 		{`LOCK TABLE ` + def + ` IN ACCESS EXCLUSIVE MODE`, nil},
 		{`CREATE TABLE ` + name + ` (LIKE ` + tbl + ` INCLUDING DEFAULTS)`, nil},
