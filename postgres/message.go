@@ -58,11 +58,6 @@ func deliveryArrays(ds []*hookd.Delivery, onlyMsg *string) []any {
 	return []any{ids, apps, msgs, eps, statuses, attempts, next, triggers, created, upd, keys, onlyMsg}
 }
 
-// queueDeliveries queues the insert of a new message's deliveries.
-func queueDeliveries(b *pgx.Batch, ds []*hookd.Delivery, msgID string) {
-	b.Queue(newDeliveriesInsert, deliveryArrays(ds, &msgID)...)
-}
-
 // Message returns the application's message whose ID or EventID is idOrEventID.
 func (s *Store) Message(ctx context.Context, appID, idOrEventID string) (*hookd.Message, error) {
 	// The ID first, then the eventId, each looked up by itself (OFFSET 0 keeps
