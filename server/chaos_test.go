@@ -160,7 +160,7 @@ type chaosResult struct {
 
 // runChaos sends n messages to a healthy endpoint, and with faults to the faulty
 // ones beside it; with drain it then clears the faults and waits for every delivery.
-func runChaos(tb testing.TB, n int, faults, drain bool) chaosResult {
+func runChaos(tb testing.TB, n int, faults bool, peers int, drain bool) chaosResult {
 	tb.Helper()
 	base := chaosServer(tb)
 	api := chaosAPI{tb: tb, base: base, c: &http.Client{Timeout: 30 * time.Second}}
@@ -184,6 +184,13 @@ func runChaos(tb testing.TB, n int, faults, drain bool) chaosResult {
 		return ep.ID
 	}
 	endpoint(hs.URL, nil)
+	// Healthy peers: the same fan-out as the faults' without any fault, to tell the
+	// cost of more deliveries per message from the cost of the faults.
+	for range peers {
+		ps := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+		tb.Cleanup(ps.Close)
+		endpoint(ps.URL, nil)
+	}
 
 	var dead, hang, flap, throttle *chaosReceiver
 	var deadID, deadAddr string
@@ -400,7 +407,7 @@ func TestChaos(t *testing.T) {
 	}
 	t.Parallel()
 	n := chaosMessages(t)
-	res := runChaos(t, n, true, true)
+	res := runChaos(t, n, true, 0, true)
 	t.Logf("%d messages to 5 endpoints in %v; dead endpoint: %d attempts, %d probes (bound %d); requests during Retry-After: %d",
 		n, res.elapsed.Round(time.Millisecond), res.deadAttempts, res.deadProbes, res.deadBound, res.duringRetryAfter)
 	if res.deadAttempts > res.deadBound {
@@ -416,8 +423,9 @@ func TestChaos(t *testing.T) {
 }
 
 // BenchmarkChaos measures the healthy endpoint's accept→receipt latency (from the
-// API's answer to the receiver) over a chaos stream, alone and beside the four
-// faulty endpoints: p50 and p99 in milliseconds, with send→receipt (from just before
+// API's answer to the receiver) over a chaos stream, alone, beside one healthy
+// endpoint (as much work as the flapping one does), beside four healthy endpoints
+// (the same fan-out without faults) and beside the four faulty endpoints: p50 and p99 in milliseconds, with send→receipt (from just before
 // the API call) and the API call's own p99. A run ends once the healthy endpoint has
 // every message (TestChaos waits for the faults to clear and the rest to arrive).
 // The stream is HOOKD_CHAOS_MESSAGES long (2,000 by default); each iteration is one
@@ -426,12 +434,13 @@ func BenchmarkChaos(b *testing.B) {
 	for _, tc := range []struct {
 		name   string
 		faults bool
-	}{{"alone", false}, {"beside-faults", true}} {
+		peers  int
+	}{{"alone", false, 0}, {"beside-one-healthy", false, 1}, {"beside-healthy", false, 4}, {"beside-faults", true, 0}} {
 		b.Run(tc.name, func(b *testing.B) {
 			n := chaosMessages(b)
 			var p50, p99, sentP99, ingestP99 []float64
 			for b.Loop() {
-				res := runChaos(b, n, tc.faults, false)
+				res := runChaos(b, n, tc.faults, tc.peers, false)
 				p50 = append(p50, quantile(res.healthy, 0.50))
 				p99 = append(p99, quantile(res.healthy, 0.99))
 				sentP99 = append(sentP99, quantile(res.healthySent, 0.99))
