@@ -304,13 +304,8 @@ func (s *Store) ResendDelivery(ctx context.Context, id, appID, msgID, endpointID
 		if payloadLen == 0 {
 			return hookd.PayloadExpiredError()
 		}
-		var epOK bool
-		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM endpoints WHERE app_id = $1 AND id = $2)`,
-			appID, endpointID).Scan(&epOK); err != nil {
+		if err := requireEndpoint(ctx, tx, appID, endpointID); err != nil {
 			return err
-		}
-		if !epOK {
-			return hookd.Errorf(hookd.ENOTFOUND, "endpoint not found")
 		}
 		_, err = tx.Exec(ctx, `INSERT INTO deliveries (id, app_id, msg_id, endpoint_id, status, attempts,
 				next_attempt, trigger, lease, created_at, updated_at, fifo_key)
@@ -412,6 +407,21 @@ func requeueOrdered(ctx context.Context, tx pgx.Tx, endpointID string, msgIDs []
 	return err
 }
 
+// requireEndpoint answers ENOTFOUND unless the endpoint belongs to appID.
+func requireEndpoint(ctx context.Context, q interface {
+	QueryRow(context.Context, string, ...any) pgx.Row
+}, appID, endpointID string) error {
+	var ok bool
+	if err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM endpoints WHERE app_id = $1 AND id = $2)`,
+		appID, endpointID).Scan(&ok); err != nil {
+		return err
+	}
+	if !ok {
+		return hookd.Errorf(hookd.ENOTFOUND, "endpoint not found")
+	}
+	return nil
+}
+
 // updateAnnounced runs update in one transaction, after checking that the endpoint
 // belongs to appID (else ENOTFOUND). When update reports rows changed, the
 // transaction announces new work to every node (pg_notify) and, once it commits, this
@@ -419,13 +429,8 @@ func requeueOrdered(ctx context.Context, tx pgx.Tx, endpointID string, msgIDs []
 func (s *Store) updateAnnounced(ctx context.Context, appID, endpointID string, update func(tx pgx.Tx) (int64, error)) (int64, error) {
 	var n int64
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var ok bool
-		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM endpoints WHERE app_id = $1 AND id = $2)`,
-			appID, endpointID).Scan(&ok); err != nil {
+		if err := requireEndpoint(ctx, tx, appID, endpointID); err != nil {
 			return err
-		}
-		if !ok {
-			return hookd.Errorf(hookd.ENOTFOUND, "endpoint not found")
 		}
 		var err error
 		if n, err = update(tx); err != nil || n == 0 {

@@ -167,13 +167,11 @@ func (s *Store) queryEndpoints(ctx context.Context, sql string, args ...any) ([]
 // EndpointStats counts the endpoint's deliveries by status, of the messages in
 // [fromID, toID).
 func (s *Store) EndpointStats(ctx context.Context, appID, id, fromID, toID string) (hookd.EndpointStats, error) {
-	var exists bool
-	if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM endpoints WHERE app_id = $1 AND id = $2)`,
-		appID, id).Scan(&exists); err != nil {
+	if err := requireEndpoint(ctx, s.pool, appID, id); err != nil {
+		if hookd.IsNotFound(err) {
+			return hookd.EndpointStats{}, err
+		}
 		return hookd.EndpointStats{}, fmt.Errorf("endpoint stats: %w", err)
-	}
-	if !exists {
-		return hookd.EndpointStats{}, hookd.Errorf(hookd.ENOTFOUND, "endpoint not found")
 	}
 	q, args := `SELECT status, count(*) FROM deliveries WHERE app_id = $1 AND endpoint_id = $2`, []any{appID, id}
 	if fromID != "" {

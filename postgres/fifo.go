@@ -15,13 +15,8 @@ import (
 func (s *Store) FIFOState(ctx context.Context, appID, endpointID string, limit int) (*hookd.FIFOState, error) {
 	var st hookd.FIFOState
 	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{AccessMode: pgx.ReadOnly, IsoLevel: pgx.RepeatableRead}, func(tx pgx.Tx) error {
-		var ok bool
-		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM endpoints WHERE app_id = $1 AND id = $2)`,
-			appID, endpointID).Scan(&ok); err != nil {
+		if err := requireEndpoint(ctx, tx, appID, endpointID); err != nil {
 			return err
-		}
-		if !ok {
-			return hookd.Errorf(hookd.ENOTFOUND, "endpoint not found")
 		}
 		if err := tx.QueryRow(ctx, `SELECT count(*) FILTER (WHERE status = $2), count(*) FILTER (WHERE status = $3),
 				count(DISTINCT fifo_key), count(*) FILTER (WHERE fifo_hold)

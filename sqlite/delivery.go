@@ -582,6 +582,18 @@ func (s *Store) CreateDeliveries(ctx context.Context, deliveries []*hookd.Delive
 }
 
 // exists reports whether query (a count) finds a row, inside the writer transaction.
+// requireEndpoint answers ENOTFOUND unless the endpoint belongs to appID.
+func (tx *wtx) requireEndpoint(appID, endpointID string) error {
+	ok, err := tx.exists(`SELECT count(*) FROM endpoints WHERE app_id = ? AND id = ?`, appID, endpointID)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return notFound("endpoint")
+	}
+	return nil
+}
+
 func (tx *wtx) exists(query string, args ...any) (bool, error) {
 	var n int
 	if err := tx.queryRow(query, args...).Scan(&n); err != nil {
@@ -606,12 +618,8 @@ func (s *Store) ResendDelivery(ctx context.Context, id, appID, msgID, endpointID
 		if payloadLen == 0 {
 			return false, hookd.PayloadExpiredError()
 		}
-		var ok bool
-		if ok, err = tx.exists(`SELECT count(*) FROM endpoints WHERE app_id = ? AND id = ?`, appID, endpointID); err != nil {
+		if err := tx.requireEndpoint(appID, endpointID); err != nil {
 			return false, err
-		}
-		if !ok {
-			return false, notFound("endpoint")
 		}
 		// A done ordered delivery goes to the end of its key's queue (requeueOrdered
 		// says why); a pending, sending or held one keeps its place.
@@ -647,12 +655,8 @@ func (s *Store) ResendDelivery(ctx context.Context, id, appID, msgID, endpointID
 func (s *Store) RecoverDeliveries(ctx context.Context, appID, endpointID string, since, until, now time.Time) (int, error) {
 	var n int64
 	err := s.write(ctx, func(tx *wtx) (bool, error) {
-		ok, err := tx.exists(`SELECT count(*) FROM endpoints WHERE app_id = ? AND id = ?`, appID, endpointID)
-		if err != nil {
+		if err := tx.requireEndpoint(appID, endpointID); err != nil {
 			return false, err
-		}
-		if !ok {
-			return false, notFound("endpoint")
 		}
 		upper := int64(1<<63 - 1)
 		if !until.IsZero() {
@@ -754,12 +758,8 @@ func (s *Store) DeliveryCounts(ctx context.Context) (hookd.EndpointStats, error)
 func (s *Store) ReleaseFIFO(ctx context.Context, appID, endpointID string, key *string) (int, error) {
 	var n int64
 	err := s.write(ctx, func(tx *wtx) (bool, error) {
-		ok, err := tx.exists(`SELECT count(*) FROM endpoints WHERE app_id = ? AND id = ?`, appID, endpointID)
-		if err != nil {
+		if err := tx.requireEndpoint(appID, endpointID); err != nil {
 			return false, err
-		}
-		if !ok {
-			return false, notFound("endpoint")
 		}
 		q := `UPDATE deliveries SET fifo_hold = 0 WHERE app_id = ? AND endpoint_id = ? AND fifo_hold = 1`
 		args := []any{appID, endpointID}
@@ -767,6 +767,7 @@ func (s *Store) ReleaseFIFO(ctx context.Context, appID, endpointID string, key *
 			q += ` AND fifo_key = ?`
 			args = append(args, *key)
 		}
+		var err error
 		n, err = tx.affected(q, args...)
 		return n > 0, err
 	})
