@@ -120,6 +120,9 @@ type Config struct {
 	CeilingDuration time.Duration
 	// RelayDuration bounds the durable relay's phase; 0 skips it.
 	RelayDuration time.Duration
+	// FloorDuration bounds the floor's phase (floor.go: the relay with the least
+	// SQLite work a sender with hookd's guarantees must do); 0 skips it.
+	FloorDuration time.Duration
 
 	// ProfileDir, when set, receives cpu.pprof (ProfileSeconds of the hookd phase,
 	// from its start) and heap.pprof (at its end) from the server's /debug/pprof: the
@@ -233,6 +236,9 @@ func (c Config) Validate() error {
 	if c.RelayDuration < 0 {
 		errs = append(errs, errors.New("relay-duration: must not be negative"))
 	}
+	if c.FloorDuration < 0 {
+		errs = append(errs, errors.New("floor-duration: must not be negative"))
+	}
 	if c.Timeout <= 0 {
 		errs = append(errs, errors.New("timeout: must be positive"))
 	}
@@ -307,6 +313,19 @@ type Result struct {
 	RelayDeliveries int64   `json:"relay_deliveries"`
 	RelayCommits    int64   `json:"relay_commits"`
 	RelayLatencyMS  Latency `json:"relay_latency_ms"`
+	// FloorPerS is the floor's deliveries/s (floor.go): the relay keeping each
+	// message (with its Idempotency-Key uniquely indexed) and each attempt in SQLite
+	// instead of a file; 0 when FloorDuration is 0. FloorRatio is FloorPerS /
+	// RelayCeilingPerS, the most relay_ratio a SQLite-backed sender can reach here;
+	// FloorCeilingRatio is FloorPerS / CeilingPerS, the most ratio can.
+	FloorPerS         float64 `json:"floor_per_s"`
+	FloorRatio        float64 `json:"floor_ratio"`
+	FloorCeilingRatio float64 `json:"floor_ceiling_ratio"`
+	// FloorDeliveries, FloorCommits (of its database) and FloorLatencyMS (its POST
+	// round trip) describe the floor phase.
+	FloorDeliveries int64   `json:"floor_deliveries"`
+	FloorCommits    int64   `json:"floor_commits"`
+	FloorLatencyMS  Latency `json:"floor_latency_ms"`
 	// MessageAttemptsLatencyMS and EndpointAttemptsLatencyMS are the round trips of
 	// GET …/attempt/msg/{msg_id} and …/attempt/endpoint/{endpoint_id} (one page),
 	// read ListRequests times each after the run.
@@ -322,6 +341,18 @@ type Result struct {
 	// ServerCPUS is the server's user+system CPU time during the run, summed over
 	// the nodes (started servers or PID only; -1 when unknown).
 	ServerCPUS float64 `json:"server_cpu_s"`
+	// CPU per delivery in milliseconds, which load moves far less than rates: the
+	// server's in the hookd phase (ServerCPUS / Deliveries), and this process's
+	// (its API clients and receiver; in the relay and floor phases also the relay
+	// or floor, which run in it) in each phase. On a machine whose cores the phases
+	// saturate, a phase's rate is about cores ÷ its CPU per delivery, so
+	// relay_cpu_per_delivery_ms ÷ floor_cpu_per_delivery_ms estimates floor_ratio
+	// without the noise of other load. 0 when unknown or the phase was skipped.
+	ServerCPUPerDeliveryMS  float64 `json:"server_cpu_per_delivery_ms"`
+	BenchCPUPerDeliveryMS   float64 `json:"bench_cpu_per_delivery_ms"`
+	CeilingCPUPerDeliveryMS float64 `json:"ceiling_cpu_per_delivery_ms"`
+	RelayCPUPerDeliveryMS   float64 `json:"relay_cpu_per_delivery_ms"`
+	FloorCPUPerDeliveryMS   float64 `json:"floor_cpu_per_delivery_ms"`
 	// TimedOut is set when Timeout passed before every delivery arrived.
 	TimedOut bool `json:"timed_out"`
 
@@ -424,25 +455,42 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 			return res, err
 		}
 		res.CeilingPerS, res.CeilingDeliveries, res.CeilingLatencyMS = c.perS, c.deliveries, c.latency
+		res.CeilingCPUPerDeliveryMS = c.cpuMS
 		res.InvalidSignatures += c.invalid
 		note(cfg, "ceiling: %d requests, %.0f/s with %d clients", c.deliveries, c.perS, cfg.CeilingConcurrency)
 	}
-	if cfg.RelayDuration > 0 {
+	relayPhase := func(phase string, d time.Duration) (relayResult, error) {
 		limit := expected / cfg.Fanout
 		if cfg.Backlog == 0 && cfg.Messages <= 0 {
 			limit = 0
 		}
-		dir := ""
-		if cfg.Store == "sqlite" && cfg.DB != "" {
-			dir = filepath.Dir(cfg.DB) // the filesystem the database is on
-		}
-		rl, err := runRelay(ctx, rcv, profile, body, dir, cfg.Concurrency, cfg.Fanout, limit, cfg.RelayDuration, cfg.IdempotencyKeys)
+		r, err := runRelay(ctx, rcv, profile, body, relayDir(cfg), phase, cfg.Concurrency, cfg.Fanout, limit, d, cfg.IdempotencyKeys)
+		res.InvalidSignatures += r.invalid
+		return r, err
+	}
+	if cfg.RelayDuration > 0 {
+		rl, err := relayPhase("relay", cfg.RelayDuration)
 		if err != nil {
 			return res, err
 		}
 		res.RelayCeilingPerS, res.RelayDeliveries, res.RelayCommits, res.RelayLatencyMS = rl.perS, rl.deliveries, rl.commits, rl.latency
-		res.InvalidSignatures += rl.invalid
+		res.RelayCPUPerDeliveryMS = rl.cpuMS
 		note(cfg, "relay: %d deliveries, %.0f/s with %d clients, %d fsyncs", rl.deliveries, rl.perS, cfg.Concurrency, rl.commits)
+	}
+	if cfg.FloorDuration > 0 {
+		fl, err := relayPhase("floor", cfg.FloorDuration)
+		if err != nil {
+			return res, err
+		}
+		res.FloorPerS, res.FloorDeliveries, res.FloorCommits, res.FloorLatencyMS = fl.perS, fl.deliveries, fl.commits, fl.latency
+		res.FloorCPUPerDeliveryMS = fl.cpuMS
+		if res.RelayCeilingPerS > 0 {
+			res.FloorRatio = fl.perS / res.RelayCeilingPerS
+		}
+		if res.CeilingPerS > 0 {
+			res.FloorCeilingRatio = fl.perS / res.CeilingPerS
+		}
+		note(cfg, "floor: %d deliveries, %.0f/s with %d clients, %d commits", fl.deliveries, fl.perS, cfg.Concurrency, fl.commits)
 	}
 
 	bases, token, pids, dbs := []string{cfg.URL}, cfg.Token, []int{cfg.PID}, cfg.DB
@@ -506,6 +554,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		prof = startCPUProfile(ctx, cfg.PprofURL, cfg.ProfileDir, cfg.ProfileSeconds)
 	}
 	phaseStart := time.Since(start)
+	self0 := procCPUSeconds(os.Getpid())
 	var soakDone func()
 	if cfg.Soak && dbs != "" {
 		size, closeSizer, err := newSizer(ctx, dbs)
@@ -554,6 +603,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		return res, waitErr
 	}
 	end := time.Since(start)
+	self1 := procCPUSeconds(os.Getpid())
 
 	if prof != nil {
 		if err := prof.finish(ctx); err != nil {
@@ -610,6 +660,14 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	}
 	if res.CeilingPerS > 0 {
 		res.Ratio = res.DeliveriesPerS / res.CeilingPerS
+	}
+	if res.Deliveries > 0 {
+		if self0 >= 0 && self1 >= 0 {
+			res.BenchCPUPerDeliveryMS = (self1 - self0) * 1000 / float64(res.Deliveries)
+		}
+		if res.ServerCPUS >= 0 {
+			res.ServerCPUPerDeliveryMS = res.ServerCPUS * 1000 / float64(res.Deliveries)
+		}
 	}
 	if res.RelayCeilingPerS > 0 {
 		res.RelayRatio = res.DeliveriesPerS / res.RelayCeilingPerS
@@ -738,6 +796,16 @@ func setup(ctx context.Context, api *apiClient, rcv *receiver, profile webhook.P
 		apps = append(apps, ba)
 	}
 	return eps, apps, nil
+}
+
+// relayDir is where the relay's log and the floor's database go: beside a given
+// SQLite database (on the filesystem it is on), else in the temporary directory,
+// as the started server's default database.
+func relayDir(cfg Config) string {
+	if cfg.Store == "sqlite" && cfg.DB != "" {
+		return filepath.Dir(cfg.DB)
+	}
+	return ""
 }
 
 // waitArrivals waits until want deliveries have arrived. It returns ctx's error if

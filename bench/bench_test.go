@@ -163,6 +163,8 @@ func TestResultJSON(t *testing.T) {
 		"messages", "deliveries", "deliveries_per_s", "ceiling_per_s", "ratio", "latency_ms",
 		"ingest_per_s", "peak_rss_mb", "lost", "duplicates", "invalid_signatures",
 		"relay_ceiling_per_s", "relay_ratio", "idempotency_keys",
+		"floor_per_s", "floor_ratio", "floor_ceiling_ratio", "floor_commits", "floor_deliveries",
+		"server_cpu_per_delivery_ms", "relay_cpu_per_delivery_ms", "floor_cpu_per_delivery_ms",
 	} {
 		if _, ok := m[key]; !ok {
 			t.Errorf("JSON result lacks %q: %s", key, data)
@@ -204,6 +206,7 @@ func TestConfigValidate(t *testing.T) {
 		{name: "unknown profile", edit: func(c *bench.Config) { c.Profile = "nope" }, field: "profile"},
 		{name: "preload with url, no db", edit: func(c *bench.Config) { c.Preload = 10 }, field: "preload"},
 		{name: "negative relay duration", edit: func(c *bench.Config) { c.RelayDuration = -time.Second }, field: "relay-duration"},
+		{name: "negative floor duration", edit: func(c *bench.Config) { c.FloorDuration = -time.Second }, field: "floor-duration"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

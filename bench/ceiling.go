@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -20,6 +21,7 @@ type ceiling struct {
 	deliveries int64
 	invalid    int64
 	latency    Latency
+	cpuMS      float64 // this process's CPU per request (0: unknown)
 }
 
 // runCeiling POSTs signed copies of body to the receiver from conc goroutines over a
@@ -92,6 +94,7 @@ func runCeiling(ctx context.Context, rcv *receiver, profile webhook.Profile, bod
 	var next, ok atomic.Int64
 	var firstErr atomic.Pointer[string]
 	begin := time.Now()
+	cpu0 := procCPUSeconds(os.Getpid())
 	for range conc {
 		wg.Go(func() {
 			for ctx.Err() == nil {
@@ -112,6 +115,7 @@ func runCeiling(ctx context.Context, rcv *receiver, profile webhook.Profile, bod
 	}
 	wg.Wait()
 	elapsed := time.Since(begin)
+	cpu1 := procCPUSeconds(os.Getpid())
 	if ok.Load() == 0 {
 		msg := "no request succeeded"
 		if e := firstErr.Load(); e != nil {
@@ -121,10 +125,14 @@ func runCeiling(ctx context.Context, rcv *receiver, profile webhook.Profile, bod
 	}
 	// Only requests answered 2xx count; latencies are those of arrived ones.
 	sm := trk.summarize()
-	return ceiling{
+	c := ceiling{
 		perS:       float64(ok.Load()) / elapsed.Seconds(),
 		deliveries: ok.Load(),
 		invalid:    rcv.invalid.Load() - invalidBefore,
 		latency:    latencyOf(sm.latencies),
-	}, nil
+	}
+	if cpu0 >= 0 && cpu1 >= 0 {
+		c.cpuMS = (cpu1 - cpu0) * 1000 / float64(c.deliveries)
+	}
+	return c, nil
 }

@@ -50,6 +50,33 @@ relay_ceiling_per_s: the share of what any durable sender could do here that hoo
 reaches. Every message POST carries a unique Idempotency-Key, as the Svix SDKs send
 (--idempotency-keys=false sends none).
 
+--floor-duration D (off by default) then measures the floor for at most D: the
+relay with its file replaced by the least SQLite work a sender with hookd's
+guarantees must do, so its rate bounds what any hookd design on SQLite can reach
+here. It includes, per message, through modernc.org/sqlite with hookd's settings
+(WAL, synchronous=FULL, one writer, group commit of up to 256 calls): one row (a
+counter as ID, the Idempotency-Key, the body) with the key in a unique index,
+committed before the message is answered 202; a signed forward to each --fanout
+endpoint by up to concurrency × fanout goroutines after the answer, as hookd
+delivers after it answers; and one attempt row per forward (message, endpoint,
+status, duration, time), committed by a later group commit, the phase ending when
+the last is durable. It leaves out everything else hookd does: authentication,
+parsing and validation, application and endpoint lookup and matching, message IDs,
+keys scoped to an application with their stored answers (a repeated key gets 409),
+delivery rows (status, due time, lease), retries, circuits, every secondary index
+(messages by application, event type and eventId; attempts by message, endpoint
+and status), per-minute counters, response bodies, foreign keys, secure delete and
+per-call savepoints; its rows go in as one multi-row INSERT per table per commit.
+floor_per_s is its deliveries/s, floor_ratio = floor_per_s / relay_ceiling_per_s
+(the most relay_ratio a SQLite sender reaches) and floor_ceiling_ratio =
+floor_per_s / ceiling_per_s (the most ratio can).
+
+Each phase's CPU per delivery is reported too (server_cpu_per_delivery_ms for
+hookd; bench_, ceiling_, relay_ and floor_cpu_per_delivery_ms for this process,
+which runs the clients, the receiver and the relay or floor): load moves it far
+less than the rates, and with the cores saturated a phase's rate is about cores ÷
+its CPU per delivery.
+
 --backlog N accepts N messages while the receiver holds every request without
 answering (a receiver that has stopped responding; the started server gets
 --request-timeout equal to --timeout so held requests do not fail), then releases it:
@@ -74,6 +101,7 @@ was rejected and (without --failing-ratio) nothing arrived twice; 1 otherwise; 2
 usage error; 3 when the run could not be carried out.`,
 		Example: `  hookd bench --messages 100000 --concurrency 64
   hookd bench --messages 10000 --fanout 10 --json
+  hookd bench --messages 50000 --floor-duration 10s --json
   hookd bench --rate 1000 --duration 30s
   hookd bench --backlog 200000
   hookd bench --store postgres --db postgres://postgres@127.0.0.1:5432/bench
@@ -156,6 +184,7 @@ usage error; 3 when the run could not be carried out.`,
 	f.IntVar(&cfg.CeilingConcurrency, "ceiling-concurrency", 0, "concurrent clients of the ceiling measurement (default --concurrency)")
 	f.DurationVar(&cfg.CeilingDuration, "ceiling-duration", cfg.CeilingDuration, "longest ceiling measurement (0 skips it)")
 	f.DurationVar(&cfg.RelayDuration, "relay-duration", cfg.RelayDuration, "longest durable-relay measurement (0 skips it)")
+	f.DurationVar(&cfg.FloorDuration, "floor-duration", 0, "longest floor measurement: the relay keeping messages and attempts in SQLite (0 skips it)")
 	f.BoolVar(&cfg.IdempotencyKeys, "idempotency-keys", cfg.IdempotencyKeys, "send an Idempotency-Key with every message, as the Svix SDKs do (--idempotency-keys=false: none)")
 	f.StringVar(&cfg.ProfileDir, "profile-dir", "", "fetch cpu.pprof and heap.pprof of the server's run into this directory, and write bench-cpu.pprof of this process (receiver and API clients) beside them (the started server gets --pprof-addr)")
 	f.IntVar(&cfg.ProfileSeconds, "profile-seconds", 10, "length of the CPU profile, from the start of sending")
@@ -195,7 +224,13 @@ func printBenchResult(w io.Writer, r bench.Result) {
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "ceiling       %.0f/s (%d requests, %s)\n", r.CeilingPerS, r.CeilingDeliveries, lat(r.CeilingLatencyMS))
 	fmt.Fprintf(w, "relay         %.0f/s (%d deliveries, %d fsyncs, POST round trip %s)\n", r.RelayCeilingPerS, r.RelayDeliveries, r.RelayCommits, lat(r.RelayLatencyMS))
+	if r.FloorPerS > 0 {
+		fmt.Fprintf(w, "floor         %.0f/s (%d deliveries, %d commits, POST round trip %s)\n", r.FloorPerS, r.FloorDeliveries, r.FloorCommits, lat(r.FloorLatencyMS))
+	}
 	fmt.Fprintf(w, "ratio         %.3f (relay_ratio %.3f)\n", r.Ratio, r.RelayRatio)
+	if r.FloorPerS > 0 {
+		fmt.Fprintf(w, "floor ratio   %.3f of the relay, %.3f of the ceiling (the most relay_ratio and ratio a SQLite sender reaches)\n", r.FloorRatio, r.FloorCeilingRatio)
+	}
 	fmt.Fprintf(w, "latency       %s (accept → receipt)\n", lat(r.LatencyMS))
 	fmt.Fprintf(w, "end to end    %s (request sent → receipt)\n", lat(r.EndToEndLatencyMS))
 	fmt.Fprintf(w, "attempt lists message %s; endpoint %s\n", lat(r.MessageAttemptsLatencyMS), lat(r.EndpointAttemptsLatencyMS))

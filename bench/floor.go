@@ -1,0 +1,257 @@
+package bench
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// The floor is the third thing hookd is compared with: the durable relay (relay.go)
+// with its file replaced by the least SQLite work any SQLite-backed sender with
+// hookd's guarantees must also do per message, on the same machine in the same run.
+// Its rate bounds what any hookd design on SQLite could reach; floor_ratio (its rate
+// ÷ the relay's) is that bound as a share of the relay, the bound on relay_ratio.
+//
+// Per message it does, through modernc.org/sqlite with hookd's settings (WAL,
+// synchronous=FULL, one writer connection that commits concurrent calls together,
+// at most 256 calls a commit):
+//
+//   - before forwarding, one row in a messages table (integer primary key, the
+//     Idempotency-Key, the request body) with the key in a unique index, committed;
+//   - the relay's signed forward to each fan-out endpoint;
+//   - one row per forward in an attempts table (message, endpoint, status code,
+//     duration, time), committed by a later group commit; the answer does not wait
+//     for it, but the phase ends only when the last one is durable.
+//
+// It leaves out everything else hookd does: authentication, parsing and validating
+// the message, looking up its application and matching endpoints, message IDs
+// (a counter instead), scoping keys to an application and storing their answers
+// (a repeated key gets 409), delivery rows with their status, due time and lease,
+// retries and circuit breaking, every secondary index (messages by application,
+// event type and eventId; attempts by message, endpoint and status; no index on
+// the attempts at all), per-minute counters, response bodies, foreign keys, secure
+// delete and the savepoints hookd's writer falls back to. Each commit's rows go in
+// as one multi-row INSERT per table, fewer statements than hookd runs.
+
+// floorStore is the floor's database: a relayKeeper on SQLite.
+type floorStore struct {
+	db      *sql.DB
+	ops     chan *floorOp
+	pending sync.WaitGroup // attempt records queued and not yet committed
+	commits atomic.Int64
+
+	mu         sync.Mutex
+	lastCommit time.Time
+	firstErr   error
+
+	stmts map[string]*sql.Stmt // writer goroutine only
+	done  chan struct{}
+}
+
+// floorOp is one row for the writer: a message (done is then awaited) or an attempt.
+type floorOp struct {
+	seq  int64
+	key  string
+	body []byte
+
+	attempt    bool
+	slot, code int
+	took       time.Duration
+	at         time.Time
+
+	fresh bool
+	err   error
+	done  chan struct{}
+}
+
+const floorSchema = `
+CREATE TABLE messages (
+	id   INTEGER PRIMARY KEY,
+	key  TEXT,
+	body BLOB NOT NULL
+);
+CREATE UNIQUE INDEX messages_key ON messages (key) WHERE key IS NOT NULL;
+CREATE TABLE attempts (
+	id          INTEGER PRIMARY KEY,
+	msg_id      INTEGER NOT NULL,
+	endpoint    INTEGER NOT NULL,
+	status_code INTEGER NOT NULL,
+	duration    INTEGER NOT NULL,
+	timestamp   INTEGER NOT NULL
+);`
+
+func openFloorStore(path string) (*floorStore, error) {
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(FULL)")
+	q.Set("_txlock", "immediate")
+	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("floor: open %s: %w", path, err)
+	}
+	db.SetMaxOpenConns(1)
+	db.SetMaxIdleConns(1)
+	db.SetConnMaxLifetime(0)
+	db.SetConnMaxIdleTime(0)
+	if _, err := db.Exec(floorSchema); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("floor: schema: %w", err)
+	}
+	s := &floorStore{db: db, ops: make(chan *floorOp, 1024), stmts: map[string]*sql.Stmt{}, done: make(chan struct{})}
+	go s.run()
+	return s, nil
+}
+
+func (s *floorStore) keep(seq int64, key string, body []byte) (bool, error) {
+	op := &floorOp{seq: seq, key: key, body: body, done: make(chan struct{})}
+	s.ops <- op
+	<-op.done
+	return op.fresh, op.err
+}
+
+func (s *floorStore) attempted(seq int64, slot, code int, took time.Duration) {
+	s.pending.Add(1)
+	s.ops <- &floorOp{attempt: true, seq: seq, slot: slot, code: code, took: took, at: time.Now()}
+}
+
+func (s *floorStore) settle() (time.Time, error) {
+	s.pending.Wait()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	at, err := s.lastCommit, s.firstErr
+	s.lastCommit = time.Time{}
+	return at, err
+}
+
+func (s *floorStore) commitCount() int64 { return s.commits.Load() }
+
+func (s *floorStore) close() {
+	close(s.ops)
+	<-s.done
+	for _, st := range s.stmts {
+		st.Close()
+	}
+	s.db.Close()
+}
+
+// run is the writer: it takes every queued row (up to maxRelayBatch) and commits
+// them in one transaction, as hookd's SQLite writer does.
+func (s *floorStore) run() {
+	defer close(s.done)
+	batch := make([]*floorOp, 0, maxRelayBatch)
+	for op := range s.ops {
+		batch = takeBatch(s.ops, append(batch[:0], op))
+		var fresh []string
+		err := s.commit(batch, &fresh)
+		now := time.Now()
+		s.prepare(fresh)
+		s.commits.Add(1)
+		s.mu.Lock()
+		s.lastCommit = now
+		if err != nil && s.firstErr == nil {
+			s.firstErr = err
+		}
+		s.mu.Unlock()
+		for _, op := range batch {
+			if op.attempt {
+				s.pending.Done()
+				continue
+			}
+			op.err = err
+			close(op.done)
+		}
+	}
+}
+
+// commit writes batch in one transaction: its messages in one INSERT, its attempts
+// in another.
+func (s *floorStore) commit(batch []*floorOp, fresh *[]string) error {
+	var msgs, atts []*floorOp
+	for _, op := range batch {
+		if op.attempt {
+			atts = append(atts, op)
+		} else {
+			msgs = append(msgs, op)
+		}
+	}
+	tx, err := s.db.Begin()
+	if err != nil {
+		return fmt.Errorf("floor: begin: %w", err)
+	}
+	defer tx.Rollback()
+	if len(msgs) > 0 {
+		args := make([]any, 0, 3*len(msgs))
+		for _, op := range msgs {
+			var key any
+			if op.key != "" {
+				key = op.key
+			}
+			args = append(args, op.seq, key, op.body)
+		}
+		res, err := s.exec(tx, fresh, "INSERT OR IGNORE INTO messages (id, key, body) VALUES ", "(?, ?, ?)", len(msgs), args)
+		if err != nil {
+			return fmt.Errorf("floor: insert messages: %w", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return fmt.Errorf("floor: insert messages: %w", err)
+		}
+		for _, op := range msgs {
+			op.fresh = true
+		}
+		if int(n) < len(msgs) {
+			// A repeated key: find which messages were not inserted.
+			for _, op := range msgs {
+				var c int
+				if err := tx.QueryRow(`SELECT count(*) FROM messages WHERE id = ?`, op.seq).Scan(&c); err != nil {
+					return fmt.Errorf("floor: find repeated keys: %w", err)
+				}
+				op.fresh = c == 1
+			}
+		}
+	}
+	if len(atts) > 0 {
+		args := make([]any, 0, 5*len(atts))
+		for _, op := range atts {
+			args = append(args, op.seq, op.slot, op.code, int64(op.took/time.Microsecond), op.at.UnixMicro())
+		}
+		if _, err := s.exec(tx, fresh, "INSERT INTO attempts (msg_id, endpoint, status_code, duration, timestamp) VALUES ", "(?, ?, ?, ?, ?)", len(atts), args); err != nil {
+			return fmt.Errorf("floor: insert attempts: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("floor: commit: %w", err)
+	}
+	return nil
+}
+
+// exec runs the multi-row INSERT head + n × row in tx, through the statement
+// prepared for it once the first transaction that needed it was over (the one
+// connection is busy with tx, so a statement seen for the first time runs
+// unprepared and is noted in fresh).
+func (s *floorStore) exec(tx *sql.Tx, fresh *[]string, head, row string, n int, args []any) (sql.Result, error) {
+	q := head + strings.TrimSuffix(strings.Repeat(row+", ", n), ", ")
+	if st := s.stmts[q]; st != nil {
+		return tx.Stmt(st).Exec(args...)
+	}
+	*fresh = append(*fresh, q)
+	return tx.Exec(q, args...)
+}
+
+// prepare prepares the statements the last transaction ran unprepared.
+func (s *floorStore) prepare(fresh []string) {
+	for _, q := range fresh {
+		if s.stmts[q] != nil {
+			continue
+		}
+		if st, err := s.db.PrepareContext(context.Background(), q); err == nil {
+			s.stmts[q] = st
+		}
+	}
+}
