@@ -147,9 +147,20 @@ func (l *lane) circuitWait(now time.Time) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	if g, until := c.Gate(now); g == hookd.GateWait {
-		return until.Truncate(100 * time.Millisecond).Add(100 * time.Millisecond), true
+		return roundUp(until), true
 	}
 	return time.Time{}, false
+}
+
+// roundUp rounds t up to a multiple of 100 ms, so that deliveries given back until
+// about the same time are stored due at one time (one postponement for them all)
+// and never before t. A time already on the grid is kept: a probe due at t finds
+// the deliveries waiting for it due too.
+func roundUp(t time.Time) time.Time {
+	if r := t.Truncate(100 * time.Millisecond); r.Before(t) {
+		return r.Add(100 * time.Millisecond)
+	}
+	return t
 }
 
 // probeWait reports, for a delivery claimed while its endpoint's circuit is due for
@@ -176,7 +187,7 @@ func (d *Dispatcher) probeWait(dl *hookd.Delivery, now time.Time, probing map[st
 		return time.Time{}, false
 	}
 	backoff := max(c.Backoff, d.cfg.CircuitBackoff)
-	return now.Add(backoff).Truncate(100 * time.Millisecond).Add(100 * time.Millisecond), true
+	return roundUp(now.Add(backoff)), true
 }
 
 // noteOutcome tells the endpoint's circuit, and its lane's adaptive limits, how a
