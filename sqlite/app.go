@@ -87,13 +87,18 @@ func (s *Store) UpdateApp(ctx context.Context, app *hookd.Application) error {
 // attempts.
 func (s *Store) DeleteApp(ctx context.Context, id string) error {
 	err := s.write(ctx, func(tx *wtx) (bool, error) {
-		// Deliveries first: their cascade from messages and endpoints would otherwise
-		// run twice.
-		if _, err := tx.exec(`DELETE FROM deliveries WHERE app_id = ?`, id); err != nil {
-			return false, err
-		}
-		if _, err := tx.exec(`DELETE FROM attempts WHERE msg_id IN (SELECT id FROM messages WHERE app_id = ?)`, id); err != nil {
-			return false, err
+		// Nothing references messages by foreign key: the rows that belong to them go
+		// first, then the application's cascade takes its messages and endpoints
+		// (deliveries first: the endpoints' cascade would otherwise reach them).
+		for _, q := range []string{
+			`DELETE FROM deliveries WHERE app_id = ?`,
+			`DELETE FROM attempts WHERE msg_id IN (SELECT id FROM messages WHERE app_id = ?)`,
+			`DELETE FROM message_tags WHERE msg_id IN (SELECT id FROM messages WHERE app_id = ?)`,
+			`DELETE FROM message_channels WHERE msg_id IN (SELECT id FROM messages WHERE app_id = ?)`,
+		} {
+			if _, err := tx.exec(q, id); err != nil {
+				return false, err
+			}
 		}
 		n, err := tx.affected(`DELETE FROM applications WHERE id = ?`, id)
 		if err == nil && n == 0 {

@@ -561,6 +561,12 @@ func (s *Store) CreateDeliveries(ctx context.Context, deliveries []*hookd.Delive
 	err := s.write(ctx, func(tx *wtx) (bool, error) {
 		n = 0
 		for _, d := range deliveries {
+			// Deliveries have no foreign key to messages: a purged message takes none.
+			if ok, err := tx.exists(`SELECT count(*) FROM messages WHERE id = ?`, d.MsgID); err != nil {
+				return false, err
+			} else if !ok {
+				return false, notFound("message")
+			}
 			k, err := tx.affected(insertDeliverySQL+` ON CONFLICT (msg_id, endpoint_id) DO NOTHING`, deliveryArgs(d)...)
 			if err != nil {
 				if isForeignKey(err) {

@@ -21,10 +21,15 @@ func (s *Store) PurgePayloads(ctx context.Context, now time.Time, limit int) (in
 	var n int
 	err := s.write(ctx, func(tx *wtx) (bool, error) {
 		n = 0
-		// FILTER, not a condition on status, so that the deliveries are reached
-		// through their message ID rather than by walking the due index.
-		rows, err := tx.query(`SELECT m.id, (SELECT max(d.next_attempt) FILTER (WHERE d.status IN `+dueStatuses+`)
-				FROM deliveries d WHERE d.msg_id = m.id)
+		// Whether a message has a delivery still due is found in the covering
+		// (status, msg_id, …) index, without reading its deliveries' rows; only for
+		// those that have one is the latest next attempt read (FILTER, not a
+		// condition on status, so that the deliveries are reached through their
+		// message ID rather than by walking the due index).
+		rows, err := tx.query(`SELECT m.id, CASE WHEN EXISTS (SELECT 1 FROM deliveries d
+					WHERE d.status IN `+dueStatuses+` AND d.msg_id = m.id)
+				THEN (SELECT max(d.next_attempt) FILTER (WHERE d.status IN `+dueStatuses+`)
+					FROM deliveries d WHERE d.msg_id = m.id) END
 			FROM messages m WHERE m.payload_expires_at IS NOT NULL AND m.payload_expires_at <= ?
 			ORDER BY m.payload_expires_at LIMIT ?`, ts(now), limit)
 		if err != nil {
@@ -78,7 +83,7 @@ func (s *Store) PurgePayloads(ctx context.Context, now time.Time, limit int) (in
 }
 
 // PurgeMessages deletes up to limit messages accepted before before, with their
-// deliveries (by foreign key) and attempts, keeping those with a delivery still due.
+// deliveries, attempts, tags and channels, keeping those with a delivery still due.
 func (s *Store) PurgeMessages(ctx context.Context, before time.Time, limit int) (int, error) {
 	var n int
 	err := s.write(ctx, func(tx *wtx) (bool, error) {
@@ -105,11 +110,7 @@ func (s *Store) PurgeMessages(ctx context.Context, before time.Time, limit int) 
 		if len(ids) == 0 {
 			return false, nil
 		}
-		list := jsonList(ids)
-		if _, err := tx.exec(`DELETE FROM attempts WHERE msg_id IN (SELECT value FROM json_each(?))`, list); err != nil {
-			return false, err
-		}
-		if _, err := tx.exec(`DELETE FROM messages WHERE id IN (SELECT value FROM json_each(?))`, list); err != nil {
+		if err := deleteMessages(tx, jsonList(ids)); err != nil {
 			return false, err
 		}
 		n = len(ids)
@@ -119,6 +120,24 @@ func (s *Store) PurgeMessages(ctx context.Context, before time.Time, limit int) 
 		return 0, wrap("purge messages", err)
 	}
 	return n, nil
+}
+
+// deleteMessages deletes the messages whose IDs are in the JSON list, with the rows
+// that belong to them: nothing references messages by foreign key (an ON DELETE
+// CASCADE ran a sub-program per message), so each table's rows go in one statement.
+func deleteMessages(tx *wtx, list string) error {
+	for _, q := range []string{
+		`DELETE FROM attempts WHERE msg_id IN (SELECT value FROM json_each(?))`,
+		`DELETE FROM deliveries WHERE msg_id IN (SELECT value FROM json_each(?))`,
+		`DELETE FROM message_tags WHERE msg_id IN (SELECT value FROM json_each(?))`,
+		`DELETE FROM message_channels WHERE msg_id IN (SELECT value FROM json_each(?))`,
+		`DELETE FROM messages WHERE id IN (SELECT value FROM json_each(?))`,
+	} {
+		if _, err := tx.exec(q, list); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // vacuumPages is how many free pages one ReclaimSpace gives back at most, and

@@ -213,6 +213,11 @@ var retentionTests = []test{
 		if ds, err := f.s.MessageDeliveries(f.ctx, a.ID, old.ID, hookd.Page{}); err != nil || len(ds) != 0 {
 			t.Errorf("deliveries of the purged message: %v, %v; want none", ids(ds, deliveryID), err)
 		}
+		// A purged message takes no new delivery (the stores check, without a foreign key).
+		late := &hookd.Delivery{ID: f.id(hookd.PrefixDelivery), AppID: a.ID, MsgID: old.ID, EndpointID: e.ID,
+			Status: hookd.StatusPending, NextAttempt: f.now, Trigger: hookd.TriggerManual, CreatedAt: f.now, UpdatedAt: f.now}
+		_, err = f.s.CreateDeliveries(f.ctx, []*hookd.Delivery{late})
+		wantCode(t, err, hookd.ENOTFOUND)
 		if _, err := f.s.Message(f.ctx, a.ID, pending.ID); err != nil {
 			t.Errorf("message with a pending delivery was deleted: %v", err)
 		}
