@@ -3,6 +3,8 @@ package bench
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	"strings"
@@ -21,22 +23,27 @@ import (
 // synchronous=FULL, one writer connection that commits concurrent calls together,
 // at most 256 calls a commit):
 //
-//   - before forwarding, one row in a messages table (integer primary key, the
-//     Idempotency-Key, the request body) with the key in a unique index, committed;
-//   - the relay's signed forward to each fan-out endpoint;
-//   - one row per forward in an attempts table (message, endpoint, status code,
-//     duration, time), committed by a later group commit; the answer does not wait
-//     for it, but the phase ends only when the last one is durable.
+//   - the least check of the body a message API makes (a JSON object with an
+//     eventType and a payload object);
+//   - one row in a messages table (an integer primary key, the Idempotency-Key,
+//     the body) with the key in a unique index, committed before the message is
+//     answered 202;
+//   - after the answer, as hookd delivers after it answers, the relay's signed
+//     forward to each fan-out endpoint, by as many goroutines as there are clients;
+//   - one row per forward in an attempts table (message, endpoint, attempt number,
+//     status code, duration, time) clustered by message, with an index by
+//     endpoint, so that both attempt lists of the API are indexed; committed by a
+//     later group commit. The phase ends when the last one is durable.
 //
-// It leaves out everything else hookd does: authentication, parsing and validating
-// the message, looking up its application and matching endpoints, message IDs
+// It leaves out everything else hookd does: authentication, validating the message
+// beyond that, looking up its application and matching endpoints, message IDs
 // (a counter instead), scoping keys to an application and storing their answers
 // (a repeated key gets 409), delivery rows with their status, due time and lease,
-// retries and circuit breaking, every secondary index (messages by application,
-// event type and eventId; attempts by message, endpoint and status; no index on
-// the attempts at all), per-minute counters, response bodies, foreign keys, secure
-// delete and the savepoints hookd's writer falls back to. Each commit's rows go in
-// as one multi-row INSERT per table, fewer statements than hookd runs.
+// retries and circuit breaking, the other secondary indexes (messages by
+// application, event type and eventId; attempts by status), per-minute counters,
+// response bodies, foreign keys, secure delete and the savepoints hookd's writer
+// falls back to. Each commit's rows go in as one multi-row INSERT per table, fewer
+// statements than hookd runs.
 
 // floorStore is the floor's database: a relayKeeper on SQLite.
 type floorStore struct {
@@ -77,13 +84,15 @@ CREATE TABLE messages (
 );
 CREATE UNIQUE INDEX messages_key ON messages (key) WHERE key IS NOT NULL;
 CREATE TABLE attempts (
-	id          INTEGER PRIMARY KEY,
 	msg_id      INTEGER NOT NULL,
 	endpoint    INTEGER NOT NULL,
+	n           INTEGER NOT NULL,
 	status_code INTEGER NOT NULL,
 	duration    INTEGER NOT NULL,
-	timestamp   INTEGER NOT NULL
-);`
+	timestamp   INTEGER NOT NULL,
+	PRIMARY KEY (msg_id, endpoint, n)
+) WITHOUT ROWID;
+CREATE INDEX attempts_endpoint ON attempts (endpoint, msg_id);`
 
 func openFloorStore(path string) (*floorStore, error) {
 	q := url.Values{}
@@ -108,7 +117,19 @@ func openFloorStore(path string) (*floorStore, error) {
 	return s, nil
 }
 
+// errFloorMessage refuses a body that is not a message.
+var errFloorMessage = errors.New("floor: the body is not a message (eventType and payload object)")
+
 func (s *floorStore) keep(seq int64, key string, body []byte) (bool, error) {
+	// The least check a message API makes: a JSON object with an event type and a
+	// payload object.
+	var in struct {
+		EventType string          `json:"eventType"`
+		Payload   json.RawMessage `json:"payload"`
+	}
+	if err := json.Unmarshal(body, &in); err != nil || in.EventType == "" || len(in.Payload) == 0 || in.Payload[0] != '{' {
+		return false, errFloorMessage
+	}
 	op := &floorOp{seq: seq, key: key, body: body, done: make(chan struct{})}
 	s.ops <- op
 	<-op.done
@@ -221,7 +242,7 @@ func (s *floorStore) commit(batch []*floorOp, fresh *[]string) error {
 		for _, op := range atts {
 			args = append(args, op.seq, op.slot, op.code, int64(op.took/time.Microsecond), op.at.UnixMicro())
 		}
-		if _, err := s.exec(tx, fresh, "INSERT INTO attempts (msg_id, endpoint, status_code, duration, timestamp) VALUES ", "(?, ?, ?, ?, ?)", len(atts), args); err != nil {
+		if _, err := s.exec(tx, fresh, "INSERT INTO attempts (msg_id, endpoint, n, status_code, duration, timestamp) VALUES ", "(?, ?, 1, ?, ?, ?)", len(atts), args); err != nil {
 			return fmt.Errorf("floor: insert attempts: %w", err)
 		}
 	}

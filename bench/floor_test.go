@@ -12,21 +12,28 @@ import (
 	"github.com/hookd/hookd/bench"
 )
 
-// TestFloorStore checks that the floor does the SQLite work it claims: a message is
-// committed once per key (a repeated key is refused), without a key as often as it
-// comes, and every attempt is committed by the time Settle returns.
+// TestFloorStore checks that the floor does the work it claims: a body that is not a
+// message is refused, a message is committed once per key (a repeated key is
+// refused), without a key as often as it comes, and every attempt is committed by
+// the time Settle returns.
 func TestFloorStore(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "floor.db")
 	fs, err := bench.OpenFloorStore(path)
 	if err != nil {
 		t.Fatal(err)
 	}
+	msg := []byte(`{"eventType":"hookd.bench","payload":{"n":1}}`)
+	for _, bad := range []string{`{"n":1}`, `{"eventType":"a","payload":[1]}`, `{"eventType":"a"`} {
+		if fresh, err := fs.Keep(1, "k", []byte(bad)); err == nil || fresh {
+			t.Errorf("Keep(%s) = %v, %v; want an error", bad, fresh, err)
+		}
+	}
 	const n = 300
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
 			seq := int64(i + 1)
-			fresh, err := fs.Keep(seq, fmt.Sprintf("key-%d", i), []byte(`{"n":1}`))
+			fresh, err := fs.Keep(seq, fmt.Sprintf("key-%d", i), msg)
 			if err != nil || !fresh {
 				t.Errorf("Keep(%d) = %v, %v; want true, nil", seq, fresh, err)
 				return
@@ -37,11 +44,11 @@ func TestFloorStore(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if fresh, err := fs.Keep(n+1, "key-7", []byte(`{}`)); err != nil || fresh {
+	if fresh, err := fs.Keep(n+1, "key-7", msg); err != nil || fresh {
 		t.Errorf("Keep of a repeated key = %v, %v; want false, nil", fresh, err)
 	}
 	for seq := int64(n + 2); seq < n+4; seq++ {
-		if fresh, err := fs.Keep(seq, "", []byte(`{}`)); err != nil || !fresh {
+		if fresh, err := fs.Keep(seq, "", msg); err != nil || !fresh {
 			t.Errorf("Keep without a key = %v, %v; want true, nil", fresh, err)
 		}
 	}
@@ -59,7 +66,8 @@ func TestFloorStore(t *testing.T) {
 	var msgs, keyed, atts, joined int
 	q := `SELECT (SELECT count(*) FROM messages), (SELECT count(key) FROM messages),
 		(SELECT count(*) FROM attempts),
-		(SELECT count(*) FROM attempts a JOIN messages m ON m.id = a.msg_id WHERE a.status_code = 204)`
+		(SELECT count(*) FROM attempts a INDEXED BY attempts_endpoint JOIN messages m ON m.id = a.msg_id
+			WHERE a.endpoint >= 0 AND a.status_code = 204)`
 	if err := db.QueryRowContext(context.Background(), q).Scan(&msgs, &keyed, &atts, &joined); err != nil {
 		t.Fatal(err)
 	}

@@ -337,9 +337,9 @@ func runRelay(ctx context.Context, rcv *receiver, profile webhook.Profile, body 
 	workers := 0
 	if phase == "floor" {
 		keeper, err = openFloorStore(filepath.Join(tmp, "floor.db"))
-		// As many forwards in flight at most as the relay has: one per client and
-		// fan-out endpoint.
-		workers = conc * fanout
+		// As many forwards in flight as the ceiling has: fewer connections cost
+		// less CPU per request than one per client and fan-out endpoint.
+		workers = conc
 	} else {
 		keeper, err = newGroupLog(filepath.Join(tmp, "relay.log"))
 	}

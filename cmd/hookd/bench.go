@@ -51,25 +51,27 @@ reaches. Every message POST carries a unique Idempotency-Key, as the Svix SDKs s
 (--idempotency-keys=false sends none).
 
 --floor-duration D (off by default) then measures the floor for at most D: the
-relay with its file replaced by the least SQLite work a sender with hookd's
-guarantees must do, so its rate bounds what any hookd design on SQLite can reach
-here. It includes, per message, through modernc.org/sqlite with hookd's settings
-(WAL, synchronous=FULL, one writer, group commit of up to 256 calls): one row (a
+relay with its file replaced by the least work a sender with hookd's guarantees
+must do, so its rate bounds what any hookd design on SQLite can reach here. It
+includes, per message, through modernc.org/sqlite with hookd's settings (WAL,
+synchronous=FULL, one writer, group commit of up to 256 calls): the least check of
+the body (a JSON object with an eventType and a payload object); one row (a
 counter as ID, the Idempotency-Key, the body) with the key in a unique index,
-committed before the message is answered 202; a signed forward to each --fanout
-endpoint by up to concurrency × fanout goroutines after the answer, as hookd
-delivers after it answers; and one attempt row per forward (message, endpoint,
-status, duration, time), committed by a later group commit, the phase ending when
-the last is durable. It leaves out everything else hookd does: authentication,
-parsing and validation, application and endpoint lookup and matching, message IDs,
-keys scoped to an application with their stored answers (a repeated key gets 409),
-delivery rows (status, due time, lease), retries, circuits, every secondary index
-(messages by application, event type and eventId; attempts by message, endpoint
-and status), per-minute counters, response bodies, foreign keys, secure delete and
-per-call savepoints; its rows go in as one multi-row INSERT per table per commit.
-floor_per_s is its deliveries/s, floor_ratio = floor_per_s / relay_ceiling_per_s
-(the most relay_ratio a SQLite sender reaches) and floor_ceiling_ratio =
-floor_per_s / ceiling_per_s (the most ratio can).
+committed before the message is answered 202; after the answer, as hookd delivers
+after it answers, a signed forward to each --fanout endpoint by --concurrency
+goroutines; and one attempt row per forward (message, endpoint, attempt number,
+status, duration, time) clustered by message and indexed by endpoint, as the
+API's two attempt lists need, committed by a later group commit, the phase ending
+when the last is durable. It leaves out everything else hookd does:
+authentication, further validation, application and endpoint lookup and
+matching, message IDs, keys scoped to an application with their stored answers
+(a repeated key gets 409), delivery rows (status, due time, lease), retries,
+circuits, the other secondary indexes (messages by application, event type and
+eventId; attempts by status), per-minute counters, response bodies, foreign keys,
+secure delete and per-call savepoints; its rows go in as one multi-row INSERT per
+table per commit. floor_per_s is its deliveries/s, floor_ratio = floor_per_s /
+relay_ceiling_per_s (the most relay_ratio a SQLite sender reaches) and
+floor_ceiling_ratio = floor_per_s / ceiling_per_s (the most ratio can).
 
 Each phase's CPU per delivery is reported too (server_cpu_per_delivery_ms for
 hookd; bench_, ceiling_, relay_ and floor_cpu_per_delivery_ms for this process,
