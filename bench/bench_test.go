@@ -82,6 +82,45 @@ func TestPreload(t *testing.T) {
 	}
 }
 
+// TestBacklogBulk writes the backlog into the store with bulk SQL and checks that the
+// server claimed, sent and recorded every one of its deliveries.
+func TestBacklogBulk(t *testing.T) {
+	url, db := startServerDB(t, "")
+	cfg := quickConfig(url)
+	cfg.DB, cfg.Backlog, cfg.BacklogBulk, cfg.Fanout, cfg.ListRequests = db, 250, true, 3, 2
+	cfg.CeilingDuration, cfg.RelayDuration = 0, 0
+	res, err := bench.Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if p := res.Problems(); len(p) != 0 || res.Messages != 250 || res.Deliveries != 750 {
+		t.Fatalf("%d messages, %d deliveries, problems %q", res.Messages, res.Deliveries, p)
+	}
+	if !res.BacklogBulk || res.BacklogWriteS <= 0 || res.DrainS <= 0 || res.DeliveriesPerS <= 0 || res.MessageAttemptsLatencyMS.Max <= 0 {
+		t.Errorf("bulk %v written in %vs, drained in %vs at %v/s, list %+v", res.BacklogBulk, res.BacklogWriteS, res.DrainS, res.DeliveriesPerS, res.MessageAttemptsLatencyMS)
+	}
+	conn, err := sql.Open("sqlite", "file:"+db+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// The server records the attempts shortly after the receiver has answered them.
+	var messages, done, successes int
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if err := conn.QueryRow(`SELECT (SELECT count(*) FROM messages),
+			(SELECT count(*) FROM deliveries WHERE status = ? AND attempts = 1),
+			(SELECT count(*) FROM attempts WHERE status = ?)`, int(hookd.StatusSuccess), int(hookd.StatusSuccess)).Scan(&messages, &done, &successes); err != nil {
+			t.Fatal(err)
+		}
+		if done == 750 || time.Now().After(deadline) {
+			break
+		}
+	}
+	if messages != 250 || done != 750 || successes != 750 {
+		t.Errorf("%d messages, %d deliveries done at the first attempt, %d successful attempts; want 250, 750, 750", messages, done, successes)
+	}
+}
+
 func quickConfig(url string) bench.Config {
 	cfg := bench.DefaultConfig()
 	cfg.URL = url
@@ -205,6 +244,9 @@ func TestConfigValidate(t *testing.T) {
 		{name: "negative nodes", edit: func(c *bench.Config) { c.Nodes = -1 }, field: "nodes"},
 		{name: "unknown profile", edit: func(c *bench.Config) { c.Profile = "nope" }, field: "profile"},
 		{name: "preload with url, no db", edit: func(c *bench.Config) { c.Preload = 10 }, field: "preload"},
+		{name: "bulk backlog without backlog", edit: func(c *bench.Config) { c.BacklogBulk, c.DB = true, "x.db" }, field: "backlog-bulk"},
+		{name: "bulk backlog with url, no db", edit: func(c *bench.Config) { c.BacklogBulk, c.Backlog = true, 10 }, field: "backlog-bulk"},
+		{name: "bulk backlog ordered", edit: func(c *bench.Config) { c.BacklogBulk, c.Backlog, c.DB, c.FIFO = true, 10, "x.db", true }, field: "backlog-bulk"},
 		{name: "negative relay duration", edit: func(c *bench.Config) { c.RelayDuration = -time.Second }, field: "relay-duration"},
 		{name: "negative floor duration", edit: func(c *bench.Config) { c.FloorDuration = -time.Second }, field: "floor-duration"},
 	}

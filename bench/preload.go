@@ -111,99 +111,143 @@ type rowBuffer struct {
 	stmt *sql.Stmt // for a full chunk
 }
 
-func preloadSQLite(ctx context.Context, path string, apps []benchApp, n int) error {
+// sqliteBulk writes rows into a SQLite database with multi-row INSERTs, sqliteTx rows
+// a transaction. Its tables are written in the order given at open (a table before
+// those that refer to it); afterCommit, if set, runs after each commit.
+type sqliteBulk struct {
+	db          *sql.DB
+	tx          *sql.Tx
+	inTx        int
+	bufs        []*rowBuffer
+	afterCommit func()
+}
+
+// openSQLiteBulk opens the database at path for bulk writes into tables, each given
+// as its INSERT head ("INSERT INTO t (a, b) VALUES ") and number of columns.
+func openSQLiteBulk(ctx context.Context, path string, tables ...rowBuffer) (*sqliteBulk, error) {
 	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(30000)&_pragma=synchronous(NORMAL)")
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(1)
+	b := &sqliteBulk{db: db}
+	for _, t := range tables {
+		rb := &rowBuffer{head: t.head, cols: t.cols}
+		if rb.stmt, err = db.PrepareContext(ctx, rb.head+values(sqliteChunk, rb.cols)); err != nil {
+			b.close()
+			return nil, err
+		}
+		b.bufs = append(b.bufs, rb)
+	}
+	return b, nil
+}
+
+func (b *sqliteBulk) flush(ctx context.Context, rb *rowBuffer) error {
+	if rb.rows == 0 {
+		return nil
+	}
+	var err error
+	if rb.rows == sqliteChunk {
+		_, err = b.tx.StmtContext(ctx, rb.stmt).ExecContext(ctx, rb.args...)
+	} else {
+		_, err = b.tx.ExecContext(ctx, rb.head+values(rb.rows, rb.cols), rb.args...)
+	}
+	rb.args, rb.rows = rb.args[:0], 0
+	return err
+}
+
+// add appends a row of table number t.
+func (b *sqliteBulk) add(ctx context.Context, t int, args ...any) error {
+	if b.tx == nil {
+		var err error
+		if b.tx, err = b.db.BeginTx(ctx, nil); err != nil {
+			return err
+		}
+	}
+	rb := b.bufs[t]
+	rb.args = append(rb.args, args...)
+	rb.rows++
+	b.inTx++
+	if rb.rows == sqliteChunk {
+		if err := b.flush(ctx, rb); err != nil {
+			return err
+		}
+	}
+	if b.inTx >= sqliteTx {
+		return b.commit(ctx)
+	}
+	return nil
+}
+
+// commit writes the buffered rows and commits them.
+func (b *sqliteBulk) commit(ctx context.Context) error {
+	if b.tx == nil {
+		return nil
+	}
+	for _, rb := range b.bufs {
+		if err := b.flush(ctx, rb); err != nil {
+			return err
+		}
+	}
+	if err := b.tx.Commit(); err != nil {
+		b.tx = nil
+		return err
+	}
+	b.tx, b.inTx = nil, 0
+	if b.afterCommit != nil {
+		b.afterCommit()
+	}
+	return nil
+}
+
+// finish commits what is left and checkpoints the WAL into the database file.
+func (b *sqliteBulk) finish(ctx context.Context) error {
+	if err := b.commit(ctx); err != nil {
+		return err
+	}
+	if _, err := b.db.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	return nil
+}
+
+// close rolls back an unfinished transaction and closes the database.
+func (b *sqliteBulk) close() {
+	if b.tx != nil {
+		_ = b.tx.Rollback()
+	}
+	for _, rb := range b.bufs {
+		_ = rb.stmt.Close()
+	}
+	_ = b.db.Close()
+}
+
+func preloadSQLite(ctx context.Context, path string, apps []benchApp, n int) error {
+	b, err := openSQLiteBulk(ctx, path,
+		rowBuffer{head: `INSERT INTO messages (id, app_id, event_type, payload, timestamp) VALUES `, cols: 5},
+		rowBuffer{head: `INSERT INTO deliveries (id, app_id, msg_id, endpoint_id, status, attempts, next_attempt, created_at, updated_at) VALUES `, cols: 9},
+		rowBuffer{head: `INSERT INTO attempts (id, app_id, msg_id, endpoint_id, url, status, response_status_code, timestamp) VALUES `, cols: 8})
 	if err != nil {
 		return fmt.Errorf("preload: %w", err)
 	}
-	defer db.Close()
-	db.SetMaxOpenConns(1)
-	bufs := []*rowBuffer{
-		{head: `INSERT INTO messages (id, app_id, event_type, payload, timestamp) VALUES `, cols: 5},
-		{head: `INSERT INTO deliveries (id, app_id, msg_id, endpoint_id, status, attempts, next_attempt, created_at, updated_at) VALUES `, cols: 9},
-		{head: `INSERT INTO attempts (id, app_id, msg_id, endpoint_id, url, status, response_status_code, timestamp) VALUES `, cols: 8},
-	}
-	var tx *sql.Tx
-	inTx := 0
-	flush := func(b *rowBuffer) error {
-		if b.rows == 0 {
-			return nil
-		}
-		var err error
-		if b.rows == sqliteChunk && b.stmt != nil {
-			_, err = tx.StmtContext(ctx, b.stmt).ExecContext(ctx, b.args...)
-		} else {
-			_, err = tx.ExecContext(ctx, b.head+values(b.rows, b.cols), b.args...)
-		}
-		b.args, b.rows = b.args[:0], 0
-		return err
-	}
-	for _, b := range bufs {
-		if b.stmt, err = db.PrepareContext(ctx, b.head+values(sqliteChunk, b.cols)); err != nil {
-			return fmt.Errorf("preload: %w", err)
-		}
-		defer b.stmt.Close()
-	}
-	add := func(b *rowBuffer, args ...any) error {
-		if tx == nil {
-			var err error
-			if tx, err = db.BeginTx(ctx, nil); err != nil {
-				return err
-			}
-		}
-		b.args = append(b.args, args...)
-		b.rows++
-		inTx++
-		if b.rows == sqliteChunk {
-			if err := flush(b); err != nil {
-				return err
-			}
-		}
-		if inTx >= sqliteTx {
-			// Messages first: the other tables refer to them.
-			for _, b := range bufs {
-				if err := flush(b); err != nil {
-					return err
-				}
-			}
-			if err := tx.Commit(); err != nil {
-				return err
-			}
-			tx, inTx = nil, 0
-		}
-		return nil
-	}
+	defer b.close()
 	us := func(t time.Time) int64 { return t.UnixMicro() }
 	err = preloadRows(apps, n, time.Now(), preloadSinks{
 		msg: func(id, appID string, at time.Time) error {
-			return add(bufs[0], id, appID, EventType, "{}", us(at))
+			return b.add(ctx, 0, id, appID, EventType, "{}", us(at))
 		},
 		dlv: func(id, appID, msgID, endpointID string, attempts int, at time.Time) error {
-			return add(bufs[1], id, appID, msgID, endpointID, int(hookd.StatusSuccess), attempts, us(at), us(at), us(at))
+			return b.add(ctx, 1, id, appID, msgID, endpointID, int(hookd.StatusSuccess), attempts, us(at), us(at), us(at))
 		},
 		att: func(id, appID, msgID, endpointID, url string, status hookd.Status, code int, at time.Time) error {
-			return add(bufs[2], id, appID, msgID, endpointID, url, int(status), code, us(at))
+			return b.add(ctx, 2, id, appID, msgID, endpointID, url, int(status), code, us(at))
 		},
 	})
-	if err == nil && tx != nil {
-		for _, b := range bufs {
-			if err = flush(b); err != nil {
-				break
-			}
-		}
-		if err == nil {
-			err = tx.Commit()
-			tx = nil
-		}
-	}
-	if tx != nil {
-		_ = tx.Rollback()
+	if err == nil {
+		err = b.finish(ctx)
 	}
 	if err != nil {
 		return fmt.Errorf("preload: %w", err)
-	}
-	if _, err := db.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
-		return fmt.Errorf("preload: checkpoint: %w", err)
 	}
 	return nil
 }
