@@ -2,10 +2,14 @@ package postgres_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/postgres"
@@ -265,5 +269,82 @@ func TestDeliveryPathPlanModeIsLocal(t *testing.T) {
 		if mode != "force_custom_plan" {
 			t.Fatalf("plan_cache_mode after the delivery path = %q, want force_custom_plan", mode)
 		}
+	}
+}
+
+// TestRecordPlanStaysKeyed checks the plan that recording results keeps on a
+// connection: made while the deliveries' partition was nearly empty, it must still
+// reach each delivery by key once the partition has grown, not scan it (a cached plan
+// outlives the table size it was made for; without statistics, as without
+// autovacuum, nothing replaces it).
+func TestRecordPlanStaysKeyed(t *testing.T) {
+	dsn := testDSN(t)
+	s, err := postgres.Open(t.Context(), dsn, postgres.Options{MaxConns: 1, Schema: newSchema(t, dsn)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := t.Context()
+	ep, _ := seed(t, s, 1)
+	gen := hookd.IDGen{Now: func() time.Time { return t0 }}
+	ds, err := s.ClaimDeliveries(ctx, t0, time.Minute, 1)
+	if err != nil || len(ds) != 1 {
+		t.Fatalf("claim = %v, %v", ds, err)
+	}
+	// More executions than PostgreSQL's five custom plans, on the one connection.
+	for range 7 {
+		att := &hookd.Attempt{ID: gen.New(hookd.PrefixAttempt), AppID: ep.AppID, MsgID: ds[0].MsgID,
+			EndpointID: ep.ID, URL: ep.URL, Status: hookd.StatusSuccess, ResponseStatusCode: 200, Timestamp: t0}
+		if err := s.RecordAttempts(ctx, []hookd.AttemptResult{{Delivery: ds[0], Attempt: att,
+			Status: hookd.StatusSuccess, Attempts: 1, NextAttempt: t0}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The partition grows.
+	for range 20 {
+		var msgs []*hookd.Message
+		var dss [][]*hookd.Delivery
+		for range 256 {
+			m := &hookd.Message{ID: gen.New(hookd.PrefixMessage), AppID: ep.AppID, EventType: "invoice.paid",
+				Payload: []byte(`{}`), Timestamp: t0}
+			msgs = append(msgs, m)
+			dss = append(dss, []*hookd.Delivery{{ID: gen.New(hookd.PrefixDelivery), AppID: ep.AppID, MsgID: m.ID,
+				EndpointID: ep.ID, Status: hookd.StatusSending, NextAttempt: t0.Add(time.Minute), CreatedAt: t0, UpdatedAt: t0}})
+		}
+		if _, errs := postgres.WriteMessages(s, ctx, msgs, dss); errors.Join(errs...) != nil {
+			t.Fatal(errors.Join(errs...))
+		}
+	}
+	conn, err := s.Pool().Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Release()
+	var name string
+	if err := conn.QueryRow(ctx, `SELECT name FROM pg_prepared_statements
+		WHERE statement LIKE 'UPDATE deliveries d SET status = r.status%'`).Scan(&name); err != nil {
+		t.Fatalf("the results' update is not prepared on the connection: %v", err)
+	}
+	// The cached generic plan, as a batch of results would run it.
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `SET LOCAL plan_cache_mode = force_generic_plan`); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := tx.Query(ctx, `EXPLAIN EXECUTE `+pgx.Identifier{name}.Sanitize()+`('{`+ds[0].MsgID+`}', '{1}', '{0}',
+		'{2025-03-14 09:26:53+00}', '{1}', '{2025-03-14 09:26:53+00}', 0, '{false}', '{`+ep.ID+`}')`, pgx.QueryExecModeSimpleProtocol)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Join(plan, "\n")
+	if strings.Contains(text, "Seq Scan") || strings.Contains(text, "Hash") || !strings.Contains(text, "Index Scan") {
+		t.Fatalf("the results' update scans the deliveries:\n%s", text)
 	}
 }

@@ -164,7 +164,7 @@ func (s *Store) RecordAttempts(ctx context.Context, results []hookd.AttemptResul
 	}
 
 	b := &pgx.Batch{}
-	queueHotPlans(b)
+	queueLookupPlans(b)
 	if len(dMsgs) > 0 {
 		b.Queue(`UPDATE deliveries d SET status = r.status, next_attempt = r.next_attempt,
 				attempts = r.attempts, trigger = $7, updated_at = r.at, fifo_hold = r.hold
@@ -190,6 +190,7 @@ func (s *Store) RecordAttempts(ctx context.Context, results []hookd.AttemptResul
 	if len(attempts) > 0 {
 		// The attempts and their per-minute counters in one statement, last, so that
 		// the transaction waits for nothing while it holds a counter row.
+		queueSetPlans(b)
 		b.Queue(attemptsInsert, append(attemptArrays(attempts), attemptCountArgs(attempts)...)...)
 	}
 	// The statements of a batch run in one implicit transaction: one round trip.

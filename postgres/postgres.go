@@ -273,3 +273,25 @@ func (s *Store) notify(ctx context.Context, tx pgx.Tx) error {
 func queueHotPlans(b *pgx.Batch) {
 	b.Queue(`SELECT set_config('plan_cache_mode', 'auto', true)`)
 }
+
+// queueLookupPlans queues, first in a batch that records attempts, what makes its
+// statements' plans keyed lookups whatever the tables' sizes: one generic plan per
+// connection (plan_cache_mode force_generic_plan) and nested loops only (hash and
+// merge joins off), until queueSetPlans. Those statements reach existing rows by key
+// from arrays of a batch (the deliveries by (msg_id, endpoint_id), the endpoints by
+// ID); a generic plan made while a new partition was small (and has no statistics,
+// as without autovacuum) joined the batch to a sequential scan of the partition, and
+// kept that plan as the partition grew: every batch of results then read every
+// delivery of the partition. The settings are local: they end with the transaction.
+func queueLookupPlans(b *pgx.Batch) {
+	b.Queue(`SELECT set_config('plan_cache_mode', 'force_generic_plan', true),
+		set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true)`)
+}
+
+// queueSetPlans queues, after queueLookupPlans' statements, the switch back to hash
+// and merge joins, for the statements that join the batch's own rows with each
+// other (the attempts inserted with their counts): nested loops over those are
+// quadratic in the batch.
+func queueSetPlans(b *pgx.Batch) {
+	b.Queue(`SELECT set_config('enable_hashjoin', 'on', true), set_config('enable_mergejoin', 'on', true)`)
+}

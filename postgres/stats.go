@@ -21,14 +21,17 @@ const countShards = 8
 // fail counts, $17 the shard): an attempt already logged, or dropped because its
 // message was deleted meanwhile (with its application), is neither inserted nor
 // counted. The counters go on one shard chosen at random, minutes in ascending order,
-// so that two batches on one shard lock its rows in the same order.
+// so that two batches on one shard lock its rows in the same order. OFFSET 0 keeps
+// the message check a primary key lookup per attempt (a subplan): as a semi join its
+// generic plan could scan the messages partitions (see queueLookupPlans), and the
+// joins here run with hash joins on (queueSetPlans).
 const attemptsInsert = `WITH a AS (
 		INSERT INTO attempts (id, app_id, msg_id, endpoint_id, url, status, response_status_code,
 			response, duration, trigger, error, timestamp, headers)
 		SELECT r.* FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::smallint[],
 			$7::integer[], $8::text[], $9::bigint[], $10::smallint[], $11::text[], $12::timestamptz[], $13::text[])
 			AS r(id, app_id, msg_id, endpoint_id, url, status, code, response, duration, trigger, error, ts, headers)
-		WHERE EXISTS (SELECT 1 FROM messages m WHERE m.id = r.msg_id)
+		WHERE EXISTS (SELECT 1 FROM messages m WHERE m.id = r.msg_id OFFSET 0)
 		ON CONFLICT (id) DO NOTHING
 		RETURNING id)
 	INSERT INTO attempt_counts (minute, shard, success, fail)
