@@ -315,17 +315,72 @@ func TestRecordPlanStaysKeyed(t *testing.T) {
 			t.Fatal(errors.Join(errs...))
 		}
 	}
+	plan := cachedPlan(t, s, `UPDATE deliveries d SET status = r.status%`, `'{`+ds[0].MsgID+`}', '{1}', '{0}',
+		'{2025-03-14 09:26:53+00}', '{1}', '{2025-03-14 09:26:53+00}', 0, '{false}', '{`+ep.ID+`}'`)
+	if strings.Contains(plan, "Seq Scan") || strings.Contains(plan, "Hash") || !strings.Contains(plan, "Index Scan") {
+		t.Fatalf("the results' update scans the deliveries:\n%s", plan)
+	}
+}
+
+// TestIngestLookupPlansStayKeyed checks, as TestRecordPlanStaysKeyed does for
+// results, the plans an ingest batch keeps for the statements after its insert: the
+// removal of the answers of messages skipped for their EventID, and the lookup of the
+// earlier messages of those EventIDs, made while the tables were nearly empty, must
+// still reach the rows by key once they have grown.
+func TestIngestLookupPlansStayKeyed(t *testing.T) {
+	dsn := testDSN(t)
+	s, err := postgres.Open(t.Context(), dsn, postgres.Options{MaxConns: 1, Schema: newSchema(t, dsn)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := t.Context()
+	ep, _ := seed(t, s, 1)
+	gen := hookd.IDGen{Now: func() time.Time { return t0 }}
+	n := 0
+	write := func(size int) {
+		var msgs []*hookd.Message
+		for range size {
+			n++
+			m := &hookd.Message{ID: gen.New(hookd.PrefixMessage), AppID: ep.AppID, EventType: "invoice.paid",
+				EventID: fmt.Sprintf("evt-%d", n), Payload: []byte(`{}`), Timestamp: t0}
+			m.Idempotency = &hookd.IdempotentResponse{Key: fmt.Sprintf("key-%d", n), StatusCode: 202,
+				ContentType: "application/json", Body: []byte(`{"id":"` + m.ID + `"}`), CreatedAt: t0}
+			msgs = append(msgs, m)
+		}
+		if _, errs := postgres.WriteMessages(s, ctx, msgs, make([][]*hookd.Delivery, len(msgs))); errors.Join(errs...) != nil {
+			t.Fatal(errors.Join(errs...))
+		}
+	}
+	for range 7 { // more batches than PostgreSQL's five custom plans, on the one connection
+		write(2)
+	}
+	for range 20 {
+		write(256)
+	}
+	undo := cachedPlan(t, s, `DELETE FROM idempotent_responses i%`, `ARRAY['key-1'], ARRAY['\x'::bytea], ARRAY['msg_x']`)
+	earlier := cachedPlan(t, s, `SELECT m.id, %message_event_ids e%`, `ARRAY['`+ep.AppID+`'], ARRAY['evt-1'], ARRAY['msg_x']`)
+	for name, plan := range map[string]string{"answers' removal": undo, "earlier messages' lookup": earlier} {
+		if strings.Contains(plan, "Seq Scan") || strings.Contains(plan, "Hash") {
+			t.Errorf("the %s scans a table:\n%s", name, plan)
+		}
+	}
+}
+
+// cachedPlan returns the generic plan that s's one connection keeps for its prepared
+// statement whose text is LIKE pattern, run with the literal arguments args.
+func cachedPlan(t *testing.T, s *postgres.Store, pattern, args string) string {
+	t.Helper()
+	ctx := t.Context()
 	conn, err := s.Pool().Acquire(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Release()
 	var name string
-	if err := conn.QueryRow(ctx, `SELECT name FROM pg_prepared_statements
-		WHERE statement LIKE 'UPDATE deliveries d SET status = r.status%'`).Scan(&name); err != nil {
-		t.Fatalf("the results' update is not prepared on the connection: %v", err)
+	if err := conn.QueryRow(ctx, `SELECT name FROM pg_prepared_statements WHERE statement LIKE $1`, pattern).Scan(&name); err != nil {
+		t.Fatalf("no statement %q is prepared on the connection: %v", pattern, err)
 	}
-	// The cached generic plan, as a batch of results would run it.
 	tx, err := conn.Begin(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -334,8 +389,7 @@ func TestRecordPlanStaysKeyed(t *testing.T) {
 	if _, err := tx.Exec(ctx, `SET LOCAL plan_cache_mode = force_generic_plan`); err != nil {
 		t.Fatal(err)
 	}
-	rows, err := tx.Query(ctx, `EXPLAIN EXECUTE `+pgx.Identifier{name}.Sanitize()+`('{`+ds[0].MsgID+`}', '{1}', '{0}',
-		'{2025-03-14 09:26:53+00}', '{1}', '{2025-03-14 09:26:53+00}', 0, '{false}', '{`+ep.ID+`}')`, pgx.QueryExecModeSimpleProtocol)
+	rows, err := tx.Query(ctx, `EXPLAIN EXECUTE `+pgx.Identifier{name}.Sanitize()+`(`+args+`)`, pgx.QueryExecModeSimpleProtocol)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -343,8 +397,5 @@ func TestRecordPlanStaysKeyed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	text := strings.Join(plan, "\n")
-	if strings.Contains(text, "Seq Scan") || strings.Contains(text, "Hash") || !strings.Contains(text, "Index Scan") {
-		t.Fatalf("the results' update scans the deliveries:\n%s", text)
-	}
+	return strings.Join(plan, "\n")
 }

@@ -264,12 +264,18 @@ func (s *Store) createBatch(ops []*createOp) error {
 		}
 		return rows.Err()
 	})
+	if (ans != nil && ans.undo) || len(announce) > 0 || len(keyApps) > 0 {
+		// The statements after the insert reach messages, answers and EventIDs by
+		// key (queueLookupPlans says why they must).
+		queueLookupPlans(b)
+	}
 	if ans != nil {
 		ans.queueUndo(b)
 	}
 	if len(announce) > 0 {
+		// A join, so that the messages are looked up by key (queueLookupPlans).
 		b.Queue(`SELECT pg_notify($2, '')
-			WHERE EXISTS (SELECT 1 FROM messages WHERE id = ANY($1::text[]))`, announce, s.channel)
+			WHERE EXISTS (SELECT 1 FROM unnest($1::text[]) AS a(id) JOIN messages m ON m.id = a.id)`, announce, s.channel)
 	}
 	earlier := map[eventKey]*hookd.Message{}
 	if len(keyApps) > 0 {
@@ -396,6 +402,9 @@ func (s *Store) createOne(op *createOp) {
 		inserted = err == nil
 		return err
 	})
+	if (ans != nil && ans.undo) || hookd.Claimable(deliveries) {
+		queueLookupPlans(b) // as in createBatch
+	}
 	if ans != nil {
 		ans.queueUndo(b)
 	}

@@ -274,15 +274,17 @@ func queueHotPlans(b *pgx.Batch) {
 	b.Queue(`SELECT set_config('plan_cache_mode', 'auto', true)`)
 }
 
-// queueLookupPlans queues, first in a batch that records attempts, what makes its
-// statements' plans keyed lookups whatever the tables' sizes: one generic plan per
-// connection (plan_cache_mode force_generic_plan) and nested loops only (hash and
-// merge joins off), until queueSetPlans. Those statements reach existing rows by key
-// from arrays of a batch (the deliveries by (msg_id, endpoint_id), the endpoints by
-// ID); a generic plan made while a new partition was small (and has no statistics,
-// as without autovacuum) joined the batch to a sequential scan of the partition, and
-// kept that plan as the partition grew: every batch of results then read every
-// delivery of the partition. The settings are local: they end with the transaction.
+// queueLookupPlans queues, first in a batch that records attempts (and after an
+// ingest batch's insert, before the statements that look up what it skipped), what
+// makes the following statements' plans keyed lookups whatever the tables' sizes:
+// one generic plan per connection (plan_cache_mode force_generic_plan) and nested
+// loops only (hash and merge joins off), until queueSetPlans. Those statements reach
+// existing rows by key from arrays of a batch (deliveries by (msg_id, endpoint_id),
+// endpoints by ID, answers, messages and EventIDs by key). A generic plan made while
+// a new partition was small (and without statistics, as without autovacuum) joined
+// the batch to a sequential scan of the partition and kept that plan as the
+// partition grew: every batch of results read every delivery of the partition. The
+// settings are local: they end with the transaction.
 func queueLookupPlans(b *pgx.Batch) {
 	b.Queue(`SELECT set_config('plan_cache_mode', 'force_generic_plan', true),
 		set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true)`)
