@@ -278,15 +278,8 @@ func TestDeliveryPathPlanModeIsLocal(t *testing.T) {
 // outlives the table size it was made for; without statistics, as without
 // autovacuum, nothing replaces it).
 func TestRecordPlanStaysKeyed(t *testing.T) {
-	dsn := testDSN(t)
-	s, err := postgres.Open(t.Context(), dsn, postgres.Options{MaxConns: 1, Schema: newSchema(t, dsn)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s, ep, gen := openOneConn(t)
 	ctx := t.Context()
-	ep, _ := seed(t, s, 1)
-	gen := hookd.IDGen{Now: func() time.Time { return t0 }}
 	ds, err := s.ClaimDeliveries(ctx, t0, time.Minute, 1)
 	if err != nil || len(ds) != 1 {
 		t.Fatalf("claim = %v, %v", ds, err)
@@ -328,15 +321,8 @@ func TestRecordPlanStaysKeyed(t *testing.T) {
 // earlier messages of those EventIDs, made while the tables were nearly empty, must
 // still reach the rows by key once they have grown.
 func TestIngestLookupPlansStayKeyed(t *testing.T) {
-	dsn := testDSN(t)
-	s, err := postgres.Open(t.Context(), dsn, postgres.Options{MaxConns: 1, Schema: newSchema(t, dsn)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s, ep, gen := openOneConn(t)
 	ctx := t.Context()
-	ep, _ := seed(t, s, 1)
-	gen := hookd.IDGen{Now: func() time.Time { return t0 }}
 	n := 0
 	write := func(size int) {
 		var msgs []*hookd.Message
@@ -365,6 +351,21 @@ func TestIngestLookupPlansStayKeyed(t *testing.T) {
 			t.Errorf("the %s scans a table:\n%s", name, plan)
 		}
 	}
+}
+
+// openOneConn opens a store of one connection (whose cached plans cachedPlan reads)
+// on a fresh schema, seeded with one message (seed), and returns the endpoint and an
+// ID generator at t0.
+func openOneConn(t *testing.T) (*postgres.Store, *hookd.Endpoint, hookd.IDGen) {
+	t.Helper()
+	dsn := testDSN(t)
+	s, err := postgres.Open(t.Context(), dsn, postgres.Options{MaxConns: 1, Schema: newSchema(t, dsn)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	ep, _ := seed(t, s, 1)
+	return s, ep, hookd.IDGen{Now: func() time.Time { return t0 }}
 }
 
 // cachedPlan returns the generic plan that s's one connection keeps for its prepared
