@@ -228,7 +228,7 @@ func wokenByWork(t *testing.T, a, b *postgres.Store, ep *hookd.Endpoint, tries i
 // TestDeliveryPathPlanModeIsLocal checks that the delivery path's switch to
 // PostgreSQL's default plan choice ends with its transactions: after messages are
 // created (one and a batch) and their attempts recorded, the connections still force
-// custom plans for the other queries.
+// custom plans for the other queries, with every join method.
 func TestDeliveryPathPlanModeIsLocal(t *testing.T) {
 	dsn := testDSN(t)
 	s, err := postgres.Open(t.Context(), dsn, postgres.Options{MaxConns: 2, Schema: newSchema(t, dsn)})
@@ -241,8 +241,12 @@ func TestDeliveryPathPlanModeIsLocal(t *testing.T) {
 	gen := hookd.IDGen{Now: func() time.Time { return t0 }}
 	var msgs []*hookd.Message
 	for i := range 3 {
-		msgs = append(msgs, &hookd.Message{ID: gen.New(hookd.PrefixMessage), AppID: ep.AppID, EventType: "invoice.paid",
-			Payload: []byte(fmt.Sprintf(`{"batch":%d}`, i)), Timestamp: t0})
+		m := &hookd.Message{ID: gen.New(hookd.PrefixMessage), AppID: ep.AppID, EventType: "invoice.paid",
+			EventID: fmt.Sprintf("evt-%d", i), Payload: []byte(fmt.Sprintf(`{"batch":%d}`, i)), Timestamp: t0}
+		// An EventID and a key: the batch looks up what it skipped (queueLookupPlans).
+		m.Idempotency = &hookd.IdempotentResponse{Key: fmt.Sprintf("key-%d", i), StatusCode: 202,
+			ContentType: "application/json", Body: []byte(`{"id":"` + m.ID + `"}`), CreatedAt: t0}
+		msgs = append(msgs, m)
 	}
 	ds, err := s.ClaimDeliveries(ctx, t0, time.Minute, 10)
 	if err != nil || len(ds) != 1 || ds[0].ID != ids[0] {
@@ -268,6 +272,14 @@ func TestDeliveryPathPlanModeIsLocal(t *testing.T) {
 		}
 		if mode != "force_custom_plan" {
 			t.Fatalf("plan_cache_mode after the delivery path = %q, want force_custom_plan", mode)
+		}
+		var hash, merge string
+		if err := s.Pool().QueryRow(ctx, `SELECT current_setting('enable_hashjoin'), current_setting('enable_mergejoin')`).
+			Scan(&hash, &merge); err != nil {
+			t.Fatal(err)
+		}
+		if hash != "on" || merge != "on" {
+			t.Fatalf("after the delivery path enable_hashjoin = %s, enable_mergejoin = %s; want on", hash, merge)
 		}
 	}
 }
