@@ -148,11 +148,9 @@ func (s *Store) PurgePayloads(ctx context.Context, now time.Time, limit int) (in
 				clear = append(clear, c.id)
 			}
 		}
-		// A batch cut short by a lock counts as short, so that the round ends.
+		// A batch cut short by a lock counts as short (under limit), so that the round
+		// ends.
 		n = len(clear) + len(keep)
-		if n < len(next) {
-			n = min(n, limit-1)
-		}
 		b := &pgx.Batch{}
 		b.Queue(`UPDATE payload_purge_cursor SET expires_at = $1, msg_id = $2`, cursor.expires, cursor.id)
 		if len(keep) > 0 {
