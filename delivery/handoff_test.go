@@ -121,14 +121,25 @@ func TestHandoffLeavesOpenCircuitWaiting(t *testing.T) {
 		}
 	})
 	ep := e.endpoint(rc.URL, func(ep *hookd.Endpoint) { ep.RetrySchedule = "1h,1h"; ep.MaxConcurrency = 1 })
+	var sent []*hookd.Message
 	for range 3 {
-		e.send("a", nil, `{}`)
+		sent = append(sent, e.send("a", nil, `{}`))
 	}
 	c := e.waitCircuit(ep.ID, 1)
 	if c.State != hookd.CircuitOpen {
 		t.Fatalf("circuit after 3 failures = %s, want open", c.State)
 	}
 	eventually(t, func() bool { return len(rc.requests()) == 3 }, "3 requests")
+	// The dispatcher takes the circuit it stored as its own view before it records the
+	// attempt: once the three are recorded, its hand-off knows the circuit is open.
+	eventually(t, func() bool {
+		for _, m := range sent {
+			if len(e.attempts(m.ID)) == 0 {
+				return false
+			}
+		}
+		return true
+	}, "the 3 attempts recorded")
 
 	msg, ds := e.compose("a", nil, `{"n":1}`)
 	if taken := e.d.Take(msg, ds); len(taken) != 0 {
