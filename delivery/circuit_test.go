@@ -48,6 +48,19 @@ func (e *env) unattempted(msgs []*hookd.Message, endpointID string) int {
 	return n
 }
 
+// states returns, for a failure message, each message's delivery to the endpoint as
+// its status, attempts and due time from the test clock's now.
+func (e *env) states(msgs []*hookd.Message, endpointID string) func() any {
+	return func() any {
+		var out []string
+		for _, m := range msgs {
+			dl := e.delivery(m.ID, endpointID)
+			out = append(out, fmt.Sprintf("%s %d %v", dl.Status, dl.Attempts, dl.NextAttempt.Sub(e.clock.Now())))
+		}
+		return out
+	}
+}
+
 // TestCircuitBreaker opens an endpoint's circuit after three failures in a row and
 // checks that the other deliveries then wait without an attempt, that one probe goes
 // out after the backoff, that a failed probe doubles the backoff, and that a probe
@@ -164,14 +177,7 @@ func TestRetryAfterPausesEndpoint(t *testing.T) {
 	eventually(t, func() bool {
 		e.advance(100 * time.Millisecond)
 		return countSuccess(t, e, ep.ID) == len(msgs)
-	}, "all deliveries after the pause (%v, %d requests)", func() any {
-		var out []string
-		for _, m := range msgs {
-			dl := e.delivery(m.ID, ep.ID)
-			out = append(out, fmt.Sprintf("%s %d %v", dl.Status, dl.Attempts, dl.NextAttempt.Sub(e.clock.Now())))
-		}
-		return out
-	}, func() any { return len(rc.requests()) })
+	}, "all deliveries after the pause (%v, %d requests)", e.states(msgs, ep.ID), func() any { return len(rc.requests()) })
 }
 
 // TestMaxConcurrency holds every request of an endpoint whose maxConcurrency is 2
@@ -197,14 +203,7 @@ func TestMaxConcurrency(t *testing.T) {
 	eventually(t, func() bool {
 		e.advance(50 * time.Millisecond)
 		return countSuccess(t, e, ep.ID) == n
-	}, "all deliveries (%v)", func() any {
-		var out []string
-		for _, m := range msgs {
-			dl := e.delivery(m.ID, ep.ID)
-			out = append(out, fmt.Sprintf("%s %d %v", dl.Status, dl.Attempts, dl.NextAttempt.Sub(e.clock.Now())))
-		}
-		return out
-	})
+	}, "all deliveries (%v)", e.states(msgs, ep.ID))
 	if m := most.Load(); m > 2 || m < 1 {
 		t.Fatalf("%d requests in flight at once, want at most 2", m)
 	}
