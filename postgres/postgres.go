@@ -286,9 +286,12 @@ func queueHotPlans(b *pgx.Batch) {
 // partition grew: every batch of results read every delivery of the partition. The
 // settings are local: they end with the transaction.
 func queueLookupPlans(b *pgx.Batch) {
-	b.Queue(`SELECT set_config('plan_cache_mode', 'force_generic_plan', true),
-		set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true)`)
+	b.Queue(`SELECT set_config('plan_cache_mode', 'force_generic_plan', true), ` + nestedLoopsOnly)
 }
+
+// nestedLoopsOnly is the select list that turns hash and merge joins off for the rest
+// of the transaction, for statements that reach a batch's rows by key.
+const nestedLoopsOnly = `set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true)`
 
 // queueSetPlans queues, after queueLookupPlans' statements, the switch back to hash
 // and merge joins, for the statements that join the batch's own rows with each

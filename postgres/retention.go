@@ -35,10 +35,8 @@ func retentionLock(ctx context.Context, tx pgx.Tx, kind string) (bool, error) {
 	// loop): on partitions without statistics (autovacuum off, or not yet analysed)
 	// the planner took a batch's 500 attempts for most of the log, and hashed all of
 	// it (0.4–1.2 s a batch, measured, with the attempt log locked throughout).
-	for _, set := range []string{`SET LOCAL jit = off`, `SET LOCAL enable_hashjoin = off`, `SET LOCAL enable_mergejoin = off`} {
-		if _, err := tx.Exec(ctx, set); err != nil {
-			return false, err
-		}
+	if _, err := tx.Exec(ctx, `SELECT set_config('jit', 'off', true), `+nestedLoopsOnly); err != nil {
+		return false, err
 	}
 	return true, nil
 }
