@@ -61,26 +61,36 @@ func (e *env) states(msgs []*hookd.Message, endpointID string) func() any {
 	}
 }
 
+// threeFailuresOpen opens a circuit after three failures in a row, for 10 s.
+func threeFailuresOpen(c *delivery.Config) {
+	c.CircuitFailures = 3
+	c.CircuitBackoff = 10 * time.Second
+}
+
+// failingEndpoint adds an endpoint that takes one request at a time, retries after
+// an hour and answers 500 until up is set.
+func (e *env) failingEndpoint() (up *atomic.Bool, rc *receiver, ep *hookd.Endpoint) {
+	up = new(atomic.Bool)
+	rc = newReceiver(e.t, func(_ int, w http.ResponseWriter, _ *http.Request) {
+		if !up.Load() {
+			w.WriteHeader(http.StatusInternalServerError)
+		}
+	})
+	ep = e.endpoint(rc.URL, func(ep *hookd.Endpoint) { ep.RetrySchedule = "1h,1h"; ep.MaxConcurrency = 1 })
+	return up, rc, ep
+}
+
 // TestCircuitBreaker opens an endpoint's circuit after three failures in a row and
 // checks that the other deliveries then wait without an attempt, that one probe goes
 // out after the backoff, that a failed probe doubles the backoff, and that a probe
 // that succeeds closes the circuit and lets every delivery through.
 func TestCircuitBreaker(t *testing.T) {
 	ops, opt := withOps(t)
-	e := newEnv(t, opt, func(c *delivery.Config) {
-		c.CircuitFailures = 3
-		c.CircuitBackoff = 10 * time.Second
-	})
-	var up atomic.Bool
-	rc := newReceiver(t, func(_ int, w http.ResponseWriter, _ *http.Request) {
-		if !up.Load() {
-			w.WriteHeader(http.StatusInternalServerError)
-		}
-	})
+	e := newEnv(t, opt, threeFailuresOpen)
 	// One request at a time, so the counts are exact. (Eight messages: as many as a
 	// lane not yet answered holds; more would be put back for a while the test
 	// clock never reaches.)
-	ep := e.endpoint(rc.URL, func(ep *hookd.Endpoint) { ep.RetrySchedule = "1h,1h"; ep.MaxConcurrency = 1 })
+	up, rc, ep := e.failingEndpoint()
 	t0 := e.clock.Now()
 	var msgs []*hookd.Message
 	for range 8 {

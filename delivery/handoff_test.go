@@ -3,7 +3,6 @@ package delivery_test
 import (
 	"context"
 	"net/http"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -110,17 +109,8 @@ func TestHandoffBounded(t *testing.T) {
 // A new message's delivery to an endpoint whose circuit this node knows open is not
 // taken at accept: it is stored due at the circuit's next probe, and goes then.
 func TestHandoffLeavesOpenCircuitWaiting(t *testing.T) {
-	e := newEnv(t, func(c *delivery.Config) {
-		c.CircuitFailures = 3
-		c.CircuitBackoff = 10 * time.Second
-	})
-	var up atomic.Bool
-	rc := newReceiver(t, func(_ int, w http.ResponseWriter, _ *http.Request) {
-		if !up.Load() {
-			w.WriteHeader(http.StatusInternalServerError)
-		}
-	})
-	ep := e.endpoint(rc.URL, func(ep *hookd.Endpoint) { ep.RetrySchedule = "1h,1h"; ep.MaxConcurrency = 1 })
+	e := newEnv(t, threeFailuresOpen)
+	up, rc, ep := e.failingEndpoint()
 	var sent []*hookd.Message
 	for range 3 {
 		sent = append(sent, e.send("a", nil, `{}`))
