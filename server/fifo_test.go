@@ -168,11 +168,12 @@ func TestFIFOStopAndReleaseAPI(t *testing.T) {
 		}
 	}
 	// GET …/fifo shows the halted key once the failure is recorded (shortly after the
-	// receiver answered it), in the shape hookd's openapi.json gives.
+	// receiver answered it), in the shape hookd's openapi.json gives; b's result may
+	// be recorded later still (it is sending until then).
 	fifoURL := appURL + "/endpoint/" + ep.ID + "/fifo"
 	var state fifoState
 	var raw json.RawMessage
-	for state.HaltedCount == 0 {
+	for state.HaltedCount == 0 || state.Sending > 0 {
 		if _, err := api.Do(ctx, "GET", fifoURL, nil, nil, &raw); err != nil {
 			t.Fatal(err)
 		}
