@@ -45,9 +45,10 @@ import (
 // falls back to. Each commit's rows go in as one multi-row INSERT per table, fewer
 // statements than hookd runs.
 
-// floorStore is the floor's database: a relayKeeper on SQLite.
-type floorStore struct {
-	db      *sql.DB
+// floorQueue is what the SQLite and PostgreSQL floors share: the rows waiting for
+// their writers, which commit what is queued together (group commit). A message's
+// caller waits for its commit; an attempt's does not.
+type floorQueue struct {
 	ops     chan *floorOp
 	pending sync.WaitGroup // attempt records queued and not yet committed
 	commits atomic.Int64
@@ -55,9 +56,6 @@ type floorStore struct {
 	mu         sync.Mutex
 	lastCommit time.Time
 	firstErr   error
-
-	stmts map[string]*sql.Stmt // writer goroutine only
-	done  chan struct{}
 }
 
 // floorOp is one row for the writer: a message (done is then awaited) or an attempt.
@@ -73,6 +71,84 @@ type floorOp struct {
 
 	fresh bool
 	err   error
+	done  chan struct{}
+}
+
+func newFloorQueue() floorQueue { return floorQueue{ops: make(chan *floorOp, 1024)} }
+
+// errFloorMessage refuses a body that is not a message.
+var errFloorMessage = errors.New("floor: the body is not a message (eventType and payload object)")
+
+func (q *floorQueue) keep(seq int64, key string, body []byte) (bool, error) {
+	// The least check a message API makes: a JSON object with an event type and a
+	// payload object.
+	var in struct {
+		EventType string          `json:"eventType"`
+		Payload   json.RawMessage `json:"payload"`
+	}
+	if err := json.Unmarshal(body, &in); err != nil || in.EventType == "" || len(in.Payload) == 0 || in.Payload[0] != '{' {
+		return false, errFloorMessage
+	}
+	op := &floorOp{seq: seq, key: key, body: body, done: make(chan struct{})}
+	q.ops <- op
+	<-op.done
+	return op.fresh, op.err
+}
+
+func (q *floorQueue) attempted(seq int64, slot, code int, took time.Duration) {
+	q.pending.Add(1)
+	q.ops <- &floorOp{attempt: true, seq: seq, slot: slot, code: code, took: took, at: time.Now()}
+}
+
+func (q *floorQueue) settle() (time.Time, error) {
+	q.pending.Wait()
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	at, err := q.lastCommit, q.firstErr
+	q.lastCommit = time.Time{}
+	return at, err
+}
+
+func (q *floorQueue) commitCount() int64 { return q.commits.Load() }
+
+// write is a writer: until ops is closed, it takes every queued row (up to
+// maxRelayBatch), commits them with commit, then calls after (if set; outside the
+// commit's time) and finishes them.
+func (q *floorQueue) write(commit func([]*floorOp) error, after func()) {
+	batch := make([]*floorOp, 0, maxRelayBatch)
+	for op := range q.ops {
+		batch = takeBatch(q.ops, append(batch[:0], op))
+		err := commit(batch)
+		now := time.Now()
+		if after != nil {
+			after()
+		}
+		q.commits.Add(1)
+		q.mu.Lock()
+		if now.After(q.lastCommit) {
+			q.lastCommit = now
+		}
+		if err != nil && q.firstErr == nil {
+			q.firstErr = err
+		}
+		q.mu.Unlock()
+		for _, op := range batch {
+			if op.attempt {
+				q.pending.Done()
+				continue
+			}
+			op.err = err
+			close(op.done)
+		}
+	}
+}
+
+// floorStore is the floor's database: a relayKeeper on SQLite.
+type floorStore struct {
+	floorQueue
+	db *sql.DB
+
+	stmts map[string]*sql.Stmt // writer goroutine only
 	done  chan struct{}
 }
 
@@ -112,45 +188,10 @@ func openFloorStore(path string) (*floorStore, error) {
 		db.Close()
 		return nil, fmt.Errorf("floor: schema: %w", err)
 	}
-	s := &floorStore{db: db, ops: make(chan *floorOp, 1024), stmts: map[string]*sql.Stmt{}, done: make(chan struct{})}
+	s := &floorStore{floorQueue: newFloorQueue(), db: db, stmts: map[string]*sql.Stmt{}, done: make(chan struct{})}
 	go s.run()
 	return s, nil
 }
-
-// errFloorMessage refuses a body that is not a message.
-var errFloorMessage = errors.New("floor: the body is not a message (eventType and payload object)")
-
-func (s *floorStore) keep(seq int64, key string, body []byte) (bool, error) {
-	// The least check a message API makes: a JSON object with an event type and a
-	// payload object.
-	var in struct {
-		EventType string          `json:"eventType"`
-		Payload   json.RawMessage `json:"payload"`
-	}
-	if err := json.Unmarshal(body, &in); err != nil || in.EventType == "" || len(in.Payload) == 0 || in.Payload[0] != '{' {
-		return false, errFloorMessage
-	}
-	op := &floorOp{seq: seq, key: key, body: body, done: make(chan struct{})}
-	s.ops <- op
-	<-op.done
-	return op.fresh, op.err
-}
-
-func (s *floorStore) attempted(seq int64, slot, code int, took time.Duration) {
-	s.pending.Add(1)
-	s.ops <- &floorOp{attempt: true, seq: seq, slot: slot, code: code, took: took, at: time.Now()}
-}
-
-func (s *floorStore) settle() (time.Time, error) {
-	s.pending.Wait()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	at, err := s.lastCommit, s.firstErr
-	s.lastCommit = time.Time{}
-	return at, err
-}
-
-func (s *floorStore) commitCount() int64 { return s.commits.Load() }
 
 func (s *floorStore) close() {
 	close(s.ops)
@@ -161,33 +202,15 @@ func (s *floorStore) close() {
 	s.db.Close()
 }
 
-// run is the writer: it takes every queued row (up to maxRelayBatch) and commits
-// them in one transaction, as hookd's SQLite writer does.
+// run is the writer: one, as hookd's SQLite writer is. The statements a commit ran
+// unprepared are prepared after it.
 func (s *floorStore) run() {
 	defer close(s.done)
-	batch := make([]*floorOp, 0, maxRelayBatch)
-	for op := range s.ops {
-		batch = takeBatch(s.ops, append(batch[:0], op))
-		var fresh []string
-		err := s.commit(batch, &fresh)
-		now := time.Now()
-		s.prepare(fresh)
-		s.commits.Add(1)
-		s.mu.Lock()
-		s.lastCommit = now
-		if err != nil && s.firstErr == nil {
-			s.firstErr = err
-		}
-		s.mu.Unlock()
-		for _, op := range batch {
-			if op.attempt {
-				s.pending.Done()
-				continue
-			}
-			op.err = err
-			close(op.done)
-		}
-	}
+	var fresh []string
+	s.write(func(batch []*floorOp) error {
+		fresh = fresh[:0]
+		return s.commit(batch, &fresh)
+	}, func() { s.prepare(fresh) })
 }
 
 // commit writes batch in one transaction: its messages in one INSERT, its attempts
