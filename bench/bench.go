@@ -125,7 +125,8 @@ type Config struct {
 	// RelayDuration bounds the durable relay's phase; 0 skips it.
 	RelayDuration time.Duration
 	// FloorDuration bounds the floor's phase (floor.go: the relay with the least
-	// SQLite work a sender with hookd's guarantees must do); 0 skips it.
+	// SQLite work a sender with hookd's guarantees must do; with Store "postgres"
+	// the least PostgreSQL work, in a schema of its own in DB: pgfloor.go); 0 skips it.
 	FloorDuration time.Duration
 
 	// ProfileDir, when set, receives cpu.pprof (ProfileSeconds of the hookd phase,
@@ -252,6 +253,9 @@ func (c Config) Validate() error {
 	if c.FloorDuration < 0 {
 		errs = append(errs, errors.New("floor-duration: must not be negative"))
 	}
+	if c.FloorDuration > 0 && c.Store == "postgres" && c.URL != "" && c.DB == "" {
+		errs = append(errs, errors.New("floor-duration: the PostgreSQL floor needs --db, the --url server's database"))
+	}
 	if c.Timeout <= 0 {
 		errs = append(errs, errors.New("timeout: must be positive"))
 	}
@@ -328,9 +332,10 @@ type Result struct {
 	RelayLatencyMS  Latency `json:"relay_latency_ms"`
 	// FloorPerS is the floor's deliveries/s (floor.go): the relay keeping each
 	// message (with its Idempotency-Key uniquely indexed) and each attempt in SQLite
-	// instead of a file; 0 when FloorDuration is 0. FloorRatio is FloorPerS /
-	// RelayCeilingPerS, the most relay_ratio a SQLite-backed sender can reach here;
-	// FloorCeilingRatio is FloorPerS / CeilingPerS, the most ratio can.
+	// (PostgreSQL with Store "postgres": pgfloor.go) instead of a file; 0 when
+	// FloorDuration is 0. FloorRatio is FloorPerS / RelayCeilingPerS, the most
+	// relay_ratio a sender on that store can reach here; FloorCeilingRatio is
+	// FloorPerS / CeilingPerS, the most ratio can.
 	FloorPerS         float64 `json:"floor_per_s"`
 	FloorRatio        float64 `json:"floor_ratio"`
 	FloorCeilingRatio float64 `json:"floor_ceiling_ratio"`
@@ -481,7 +486,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		if cfg.Backlog == 0 && cfg.Messages <= 0 {
 			limit = 0
 		}
-		r, err := runRelay(ctx, rcv, profile, body, relayDir(cfg), phase, cfg.Concurrency, cfg.Fanout, limit, d, cfg.IdempotencyKeys)
+		r, err := runRelay(ctx, rcv, profile, body, relayDir(cfg), floorDSN(cfg), phase, cfg.Concurrency, cfg.Fanout, limit, d, cfg.IdempotencyKeys)
 		res.InvalidSignatures += r.invalid
 		return r, err
 	}
@@ -845,6 +850,15 @@ func setup(ctx context.Context, api *apiClient, rcv *receiver, profile webhook.P
 func relayDir(cfg Config) string {
 	if cfg.Store == "sqlite" && cfg.DB != "" {
 		return filepath.Dir(cfg.DB)
+	}
+	return ""
+}
+
+// floorDSN is the PostgreSQL floor's database (pgfloor.go): with --store postgres,
+// hookd's; "" (the SQLite floor) otherwise.
+func floorDSN(cfg Config) string {
+	if cfg.Store == "postgres" {
+		return cfg.DB
 	}
 	return ""
 }

@@ -43,7 +43,7 @@ type relayResult struct {
 }
 
 // relayKeeper is where the relay keeps what it accepts: its file (groupLog) or, for
-// the floor, a SQLite database (floor.go).
+// the floor, a SQLite database (floor.go) or PostgreSQL schema (pgfloor.go).
 type relayKeeper interface {
 	// keep makes message seq durable before it is forwarded; false: its key was
 	// seen before (nothing is forwarded).
@@ -306,10 +306,11 @@ func (r *relay) close() {
 // runRelay measures the durable relay (phase "relay") or the floor (phase "floor",
 // floor.go): conc clients (the bench's API clients, with keys when keys is true)
 // POST body to it, n requests (0: no limit, for at most d; at least a second), and
-// it keeps each (the relay appends it to its log, the floor inserts it into SQLite),
-// forwards it to fanout endpoints of the receiver and answers. dir holds the log or
-// database, on the filesystem hookd's database would use.
-func runRelay(ctx context.Context, rcv *receiver, profile webhook.Profile, body []byte, dir, phase string, conc, fanout, n int, d time.Duration, keys bool) (relayResult, error) {
+// it keeps each (the relay appends it to its log, the floor inserts it into SQLite,
+// or with floorDSN into PostgreSQL: pgfloor.go), forwards it to fanout endpoints of
+// the receiver and answers. dir holds the log or SQLite database, on the filesystem
+// hookd's database would use.
+func runRelay(ctx context.Context, rcv *receiver, profile webhook.Profile, body []byte, dir, floorDSN, phase string, conc, fanout, n int, d time.Duration, keys bool) (relayResult, error) {
 	secret, err := webhook.NewSecret()
 	if err != nil {
 		return relayResult{}, err
@@ -335,12 +336,16 @@ func runRelay(ctx context.Context, rcv *receiver, profile webhook.Profile, body 
 	defer os.RemoveAll(tmp)
 	var keeper relayKeeper
 	workers := 0
-	if phase == "floor" {
+	switch {
+	case phase == "floor" && floorDSN != "":
+		keeper, err = openPGFloorStore(ctx, floorDSN)
+		workers = conc
+	case phase == "floor":
 		keeper, err = openFloorStore(filepath.Join(tmp, "floor.db"))
 		// As many forwards in flight as the ceiling has: fewer connections cost
 		// less CPU per request than one per client and fan-out endpoint.
 		workers = conc
-	} else {
+	default:
 		keeper, err = newGroupLog(filepath.Join(tmp, "relay.log"))
 	}
 	if err != nil {
