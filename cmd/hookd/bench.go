@@ -73,6 +73,20 @@ table per commit. floor_per_s is its deliveries/s, floor_ratio = floor_per_s /
 relay_ceiling_per_s (the most relay_ratio a SQLite sender reaches) and
 floor_ceiling_ratio = floor_per_s / ceiling_per_s (the most ratio can).
 
+With --store postgres the floor keeps the same rows in PostgreSQL instead, on the
+server and database of --db, in a schema of its own that it creates and drops, on
+connections with the DSN's session settings as hookd's (synchronous_commit
+included): the message row (a counter as ID, the application, the key, the body)
+with (application, Idempotency-Key) in a unique index, committed before the 202 (a
+repeated key is skipped by ON CONFLICT DO NOTHING and gets 409); the attempt rows
+indexed by message and by endpoint, committed later. Two writers, as hookd's
+ingest has, each commit what is queued (up to 256 rows) in one round trip and one
+implicit transaction: one INSERT from arrays for the messages and one for the
+attempts, prepared once per connection. It leaves out what the SQLite floor leaves
+out, and also stored answers of keys, NOTIFY, partitions of the attempt log and
+hookd's planning of each execution (plan_cache_mode); floor_ratio is then the most
+relay_ratio a PostgreSQL sender reaches. The database's own CPU is not measured.
+
 Each phase's CPU per delivery is reported too (server_cpu_per_delivery_ms for
 hookd; bench_, ceiling_, relay_ and floor_cpu_per_delivery_ms for this process,
 which runs the clients, the receiver and the relay or floor): load moves it far
@@ -193,7 +207,7 @@ usage error; 3 when the run could not be carried out.`,
 	f.IntVar(&cfg.CeilingConcurrency, "ceiling-concurrency", 0, "concurrent clients of the ceiling measurement (default --concurrency)")
 	f.DurationVar(&cfg.CeilingDuration, "ceiling-duration", cfg.CeilingDuration, "longest ceiling measurement (0 skips it)")
 	f.DurationVar(&cfg.RelayDuration, "relay-duration", cfg.RelayDuration, "longest durable-relay measurement (0 skips it)")
-	f.DurationVar(&cfg.FloorDuration, "floor-duration", 0, "longest floor measurement: the relay keeping messages and attempts in SQLite (0 skips it)")
+	f.DurationVar(&cfg.FloorDuration, "floor-duration", 0, "longest floor measurement: the relay keeping messages and attempts in SQLite, or PostgreSQL with --store postgres (0 skips it)")
 	f.BoolVar(&cfg.IdempotencyKeys, "idempotency-keys", cfg.IdempotencyKeys, "send an Idempotency-Key with every message, as the Svix SDKs do (--idempotency-keys=false: none)")
 	f.StringVar(&cfg.ProfileDir, "profile-dir", "", "fetch cpu.pprof and heap.pprof of the server's run into this directory, and write bench-cpu.pprof of this process (receiver and API clients) beside them (the started server gets --pprof-addr)")
 	f.IntVar(&cfg.ProfileSeconds, "profile-seconds", 10, "length of the CPU profile, from the start of sending")
@@ -241,7 +255,11 @@ func printBenchResult(w io.Writer, r bench.Result) {
 	}
 	fmt.Fprintf(w, "ratio         %.3f (relay_ratio %.3f)\n", r.Ratio, r.RelayRatio)
 	if r.FloorPerS > 0 {
-		fmt.Fprintf(w, "floor ratio   %.3f of the relay, %.3f of the ceiling (the most relay_ratio and ratio a SQLite sender reaches)\n", r.FloorRatio, r.FloorCeilingRatio)
+		store := "SQLite"
+		if r.Store == "postgres" {
+			store = "PostgreSQL"
+		}
+		fmt.Fprintf(w, "floor ratio   %.3f of the relay, %.3f of the ceiling (the most relay_ratio and ratio a %s sender reaches)\n", r.FloorRatio, r.FloorCeilingRatio, store)
 	}
 	fmt.Fprintf(w, "latency       %s (accept → receipt)\n", lat(r.LatencyMS))
 	fmt.Fprintf(w, "end to end    %s (request sent → receipt)\n", lat(r.EndToEndLatencyMS))
