@@ -31,11 +31,12 @@ import (
 // overlaps the next batch's statements), each with a connection of its own, take
 // what is queued, up to 256 rows, and commit it in one round trip and one implicit
 // transaction: one INSERT of the messages from arrays (unnest), one of the attempts,
-// both prepared once per connection (pgx's statement cache). It leaves out what the
-// SQLite floor leaves out, including message IDs (a counter), stored answers of
-// keys, delivery rows and their claims, NOTIFY, foreign keys, the other indexes,
-// partitions of the attempt log and hookd's per-execution planning
-// (plan_cache_mode), and its statements are fewer and simpler than hookd's.
+// both prepared once per connection (pgx's statement cache). Besides the scoping of
+// keys, it leaves out what the SQLite floor leaves out, including message IDs (a
+// counter), the keys' stored answers, delivery rows and their claims, foreign keys
+// and the other indexes, and also NOTIFY, partitions of the attempt log and hookd's
+// per-execution planning (plan_cache_mode); its statements are fewer and simpler
+// than hookd's.
 
 // pgFloorWriters is the number of batches in flight, as in hookd's PostgreSQL ingest.
 const pgFloorWriters = 2

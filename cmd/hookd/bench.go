@@ -82,10 +82,11 @@ repeated key is skipped by ON CONFLICT DO NOTHING and gets 409); the attempt row
 indexed by message and by endpoint, committed later. Two writers, as hookd's
 ingest has, each commit what is queued (up to 256 rows) in one round trip and one
 implicit transaction: one INSERT from arrays for the messages and one for the
-attempts, prepared once per connection. It leaves out what the SQLite floor leaves
-out, and also stored answers of keys, NOTIFY, partitions of the attempt log and
-hookd's planning of each execution (plan_cache_mode); floor_ratio is then the most
-relay_ratio a PostgreSQL sender reaches. The database's own CPU is not measured.
+attempts, prepared once per connection. Besides the scoping of keys, it leaves out
+what the SQLite floor leaves out (the keys' stored answers among them), and also
+NOTIFY, partitions of the attempt log and hookd's planning of each execution
+(plan_cache_mode); floor_ratio is then the most relay_ratio a PostgreSQL sender
+reaches. floor_cpu_per_delivery_ms is this process's CPU only, not the database's.
 
 Each phase's CPU per delivery is reported too (server_cpu_per_delivery_ms for
 hookd; bench_, ceiling_, relay_ and floor_cpu_per_delivery_ms for this process,
