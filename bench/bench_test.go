@@ -249,6 +249,10 @@ func TestConfigValidate(t *testing.T) {
 		{name: "bulk backlog ordered", edit: func(c *bench.Config) { c.BacklogBulk, c.Backlog, c.DB, c.FIFO = true, 10, "x.db", true }, field: "backlog-bulk"},
 		{name: "negative relay duration", edit: func(c *bench.Config) { c.RelayDuration = -time.Second }, field: "relay-duration"},
 		{name: "negative floor duration", edit: func(c *bench.Config) { c.FloorDuration = -time.Second }, field: "floor-duration"},
+		{name: "postgres floor with url, no db", edit: func(c *bench.Config) {
+			c.FloorDuration, c.Store = time.Second, "postgres"
+		}, field: "floor-duration"},
+		{name: "sqlite floor with url", edit: func(c *bench.Config) { c.FloorDuration = time.Second }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
