@@ -16,6 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
+	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/hookdtest"
 )
 
@@ -56,6 +59,19 @@ func newReceiver(t *testing.T, want int) *receiver {
 	return r
 }
 
+// missing returns the numbers below want that have not arrived, in order.
+func (r *receiver) missing() []int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var ns []int
+	for n := range r.want {
+		if r.seen[n] == 0 {
+			ns = append(ns, n)
+		}
+	}
+	return ns
+}
+
 // counts returns how many distinct numbers and how many deliveries arrived.
 func (r *receiver) counts() (distinct, total int) {
 	r.mu.Lock()
@@ -83,10 +99,19 @@ func clusterDSN(t *testing.T) string {
 type cluster struct {
 	nodes []*hookdtest.Process
 	rcv   *receiver
+	dsn   string
 	appID string
 	api   hookdtest.API
 	// busy counts answers that the Idempotency-Key is held by another request.
 	busy atomic.Int64
+	// start is when sendAll began; tries[n] lists message n's tries, each the node
+	// and when, with its answer, for the failure report (each is written by the one
+	// client that sends n, and read once sendAll has returned). A try that ended in
+	// "connection refused" may still have been accepted: net/http sends a request
+	// with an Idempotency-Key again by itself on a new connection when its kept-alive
+	// one breaks, so the refusal can be the answer to that second send.
+	start time.Time
+	tries [][]string
 }
 
 func startCluster(t *testing.T, nodes, messages int, extra ...string) *cluster {
@@ -95,7 +120,7 @@ func startCluster(t *testing.T, nodes, messages int, extra ...string) *cluster {
 		t.Skipf("this hookd has no serve command yet (%v): skipping the multi-node test", err)
 	}
 	dsn := clusterDSN(t)
-	c := &cluster{rcv: newReceiver(t, messages), api: hookdtest.API{Token: clusterToken,
+	c := &cluster{rcv: newReceiver(t, messages), dsn: dsn, api: hookdtest.API{Token: clusterToken,
 		Client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}}}
 	args := append([]string{"--db", dsn, "--addr", "127.0.0.1:0", "--allow-private", "--admin-token", clusterToken,
 		"--encryption-key", "bXVsdGlub2RlLXRlc3QtZW5jcnlwdGlvbi1rZXktMDE="}, extra...)
@@ -114,6 +139,66 @@ func startCluster(t *testing.T, nodes, messages int, extra ...string) *cluster {
 	return c
 }
 
+// explain logs, for the first ten missing message numbers, the tries that sent the
+// message and what the store holds of it: its message row, its deliveries and their
+// attempts, read while the nodes still run. Times are since sendAll began.
+func (c *cluster) explain(t *testing.T, missing []int) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, c.dsn)
+	if err != nil {
+		t.Logf("explain: %v", err)
+		return
+	}
+	defer conn.Close(ctx)
+	since := func(at time.Time) string { return at.Sub(c.start).Round(time.Millisecond).String() }
+	t.Logf("missing %d messages, the store read at %s", len(missing), since(time.Now()))
+	for _, n := range missing[:min(len(missing), 10)] {
+		t.Logf("message %d: tries %s", n, strings.Join(c.tries[n], "; "))
+		var id string
+		var ts time.Time
+		err := conn.QueryRow(ctx, `SELECT id, timestamp FROM messages WHERE app_id = $1 AND event_id = $2`,
+			c.appID, "msg-"+strconv.Itoa(n)).Scan(&id, &ts)
+		if err != nil {
+			t.Logf("  no message row: %v", err)
+			continue
+		}
+		t.Logf("  message %s accepted at %s", id, since(ts))
+		rows, _ := conn.Query(ctx, `SELECT id, status, attempts, next_attempt, trigger, lease, created_at, updated_at
+			FROM deliveries WHERE msg_id = $1 ORDER BY id`, id)
+		var d struct {
+			id                     string
+			status                 hookd.Status
+			attempts, trigger      int
+			lease                  int64
+			next, created, updated time.Time
+		}
+		_, err = pgx.ForEachRow(rows, []any{&d.id, &d.status, &d.attempts, &d.next, &d.trigger, &d.lease, &d.created, &d.updated}, func() error {
+			t.Logf("  delivery %s: %s, %d attempts, next attempt %s, trigger %d, lease %d, created %s, updated %s",
+				d.id, d.status, d.attempts, since(d.next), d.trigger, d.lease, since(d.created), since(d.updated))
+			return nil
+		})
+		if err != nil {
+			t.Logf("  deliveries: %v", err)
+		}
+		rows, _ = conn.Query(ctx, `SELECT id, status, response_status_code, error, trigger, timestamp
+			FROM attempts WHERE msg_id = $1 ORDER BY id`, id)
+		var a struct {
+			id, error     string
+			status        hookd.Status
+			code, trigger int
+			at            time.Time
+		}
+		_, err = pgx.ForEachRow(rows, []any{&a.id, &a.status, &a.code, &a.error, &a.trigger, &a.at}, func() error {
+			t.Logf("  attempt %s at %s: %s, code %d, trigger %d, error %q", a.id, since(a.at), a.status, a.code, a.trigger, a.error)
+			return nil
+		})
+		if err != nil {
+			t.Logf("  attempts: %v", err)
+		}
+	}
+}
+
 // send posts message n to the nodes in turn starting at n's own node, moving on to
 // the next live node when one fails, with the same eventId every time: a message is
 // accepted once, whichever node took it. The Idempotency-Key stays the same too,
@@ -129,7 +214,10 @@ func (c *cluster) send(ctx context.Context, n int) error {
 		if nd.Exited() {
 			continue
 		}
+		at := time.Since(c.start)
 		status, err := c.api.Do(ctx, "POST", nd.URL+"/api/v1/app/"+c.appID+"/msg", http.Header{"Idempotency-Key": {key}}, in, nil)
+		c.tries[n] = append(c.tries[n], fmt.Sprintf("node %d at %s-%s: %d %v", (n+i)%len(c.nodes)+1,
+			at.Round(time.Millisecond), time.Since(c.start).Round(time.Millisecond), status, err))
 		if err == nil {
 			return nil
 		}
@@ -153,6 +241,7 @@ func (c *cluster) send(ctx context.Context, n int) error {
 func (c *cluster) sendAll(ctx context.Context, total, conc, killAt int, onKill func()) error {
 	var next, sent atomic.Int64
 	var once sync.Once
+	c.start, c.tries = time.Now(), make([][]string, total)
 	errc := make(chan error, conc)
 	for range conc {
 		go func() {
@@ -211,6 +300,7 @@ func TestMultiNode(t *testing.T) {
 	case <-c.rcv.full:
 	case <-ctx.Done():
 		distinct, total := c.rcv.counts()
+		c.explain(t, c.rcv.missing())
 		t.Fatalf("after %s the receiver has %d of %d messages (%d deliveries)", time.Since(start).Round(time.Millisecond), distinct, messages, total)
 	}
 	c.rcv.mu.Lock()
