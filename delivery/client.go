@@ -41,8 +41,8 @@ const maxTLSClients = 4096
 const maxResponseHeaderBytes = 64 << 10
 
 // newClient returns a client that dials through g and cfg.Egress. It never follows redirects (Do
-// does not), never retries a request on its own except once on a kept-alive
-// connection the receiver had already closed, and verifies TLS certificates against
+// does not), never retries a request on its own except on kept-alive connections
+// the receiver had already closed (retryStale), and verifies TLS certificates against
 // roots (nil: the system's).
 func newClient(cfg Config, g Guard) *client {
 	c := &client{cfg: cfg, conns: make(map[*trackedConn]struct{}), tlsClients: map[[32]byte]*tlsClient{}}
@@ -72,10 +72,11 @@ func (c *client) newFast(conf *tls.Config) *fasthttp.Client {
 		WriteBufferSize:     16 << 10,
 		// Only the start of a body is kept; the rest is drained or the connection
 		// closed (see readBody).
-		StreamResponseBody:        true,
-		NoDefaultUserAgentHeader:  true,
-		DisablePathNormalizing:    true, // send the endpoint's path as it was given
-		MaxIdemponentCallAttempts: maxStaleRetries + 1,
+		StreamResponseBody:       true,
+		NoDefaultUserAgentHeader: true,
+		DisablePathNormalizing:   true, // send the endpoint's path as it was given
+		// Past as many stale connections as the pool can hold (retryStale).
+		MaxIdemponentCallAttempts: cfg.Workers + 1,
 		RetryIfErr:                retryStale,
 	}
 }
@@ -83,17 +84,17 @@ func (c *client) newFast(conf *tls.Config) *fasthttp.Client {
 // retryStale retries a request at once when it provably never reached the receiver:
 // its kept-alive connection had been closed by the receiver (typically after sitting
 // idle in the pool) before the request was written, which trackedConn checks before
-// the first write of each reuse. The pool can hold several such connections at once
-// (a receiver that closes its idle connections closes them all), so the retry is
-// repeated up to maxStaleRetries times, each on the next connection; nothing was sent
-// on any of them. Any other failure may have come after the receiver read the
-// request, so it is left to the retry schedule, never repeated here.
+// the first write of each reuse. The pool can hold many such connections at once (a
+// receiver that closes its idle connections closes them all), so the retry is
+// repeated on the next connection, and the next, each stale one closed, until a
+// request is written: at worst the pool is emptied and a new connection dialled,
+// which cannot be stale. That is at most MaxConnsPerHost retries (Workers), the most
+// connections the pool can hold; nothing was sent on any of them. Any other failure
+// may have come after the receiver read the request, so it is left to the retry
+// schedule, never repeated here.
 func retryStale(_ *fasthttp.Request, _ int, err error) (resetTimeout, retry bool) {
 	return false, errors.Is(err, errStaleConn)
 }
-
-// maxStaleRetries bounds the immediate retries of retryStale.
-const maxStaleRetries = 8
 
 // errStaleConn fails the write of a request on a kept-alive connection the receiver
 // had already closed; nothing of the request was sent.

@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -101,5 +102,58 @@ func TestIdleConnectionOutlivesTimeout(t *testing.T) {
 	}
 	if n := conns.Load(); n != 1 {
 		t.Fatalf("the receiver accepted %d connections for 3 requests, want 1: an idle open connection was taken for closed", n)
+	}
+}
+
+// TestManyStaleConnections fills the pool with more kept-alive connections than a
+// request used to retry on, lets the receiver close them all as idle, and sends
+// once: the request must move past every closed one and succeed, since nothing was
+// sent on any of them.
+func TestManyStaleConnections(t *testing.T) {
+	const conns = 16
+	var arrived atomic.Int64
+	all := make(chan struct{})
+	var closed atomic.Int64
+	rc := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		if arrived.Add(1) == conns {
+			close(all)
+		}
+		// The first requests wait for each other, so that each has its own connection.
+		select {
+		case <-all:
+		case <-r.Context().Done():
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	rc.Config.IdleTimeout = 20 * time.Millisecond
+	rc.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateClosed {
+			closed.Add(1)
+		}
+	}
+	rc.Start()
+	t.Cleanup(rc.Close)
+	d, info, dl := newSender(t, rc.URL, 10*time.Second)
+
+	errs := make(chan string, conns)
+	for range conns {
+		go func() {
+			r := d.send(t.Context(), info, dl)
+			errs <- fmt.Sprintf("%d %s", r.code, r.err)
+		}()
+	}
+	for range conns {
+		if got := <-errs; got != "204 " {
+			t.Fatalf("filling the pool: %s", got)
+		}
+	}
+	for wait := time.Now().Add(10 * time.Second); closed.Load() < conns; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(wait) {
+			t.Fatalf("the receiver closed %d of %d idle connections", closed.Load(), conns)
+		}
+	}
+	if r := d.send(t.Context(), info, dl); r.err != "" || r.code != http.StatusNoContent {
+		t.Fatalf("send after the receiver closed %d pooled connections: %d %s", conns, r.code, r.err)
 	}
 }
