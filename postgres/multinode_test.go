@@ -145,12 +145,11 @@ func startCluster(t *testing.T, nodes, messages int, extra ...string) *cluster {
 func (c *cluster) explain(t *testing.T, missing []int) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, c.dsn)
+	conn, err := c.storeConn(ctx, t)
 	if err != nil {
 		t.Logf("explain: %v", err)
 		return
 	}
-	defer conn.Close(ctx)
 	since := func(at time.Time) string { return at.Sub(c.start).Round(time.Millisecond).String() }
 	t.Logf("missing %d messages, the store read at %s", len(missing), since(time.Now()))
 	for _, n := range missing[:min(len(missing), 10)] {
@@ -197,6 +196,16 @@ func (c *cluster) explain(t *testing.T, missing []int) {
 			t.Logf("  attempts: %v", err)
 		}
 	}
+}
+
+// storeConn connects to the cluster's schema, for the test's reports; the connection
+// is closed when the test ends, before the schema is dropped.
+func (c *cluster) storeConn(ctx context.Context, t *testing.T) (*pgx.Conn, error) {
+	conn, err := pgx.Connect(ctx, c.dsn)
+	if err == nil {
+		t.Cleanup(func() { conn.Close(context.Background()) })
+	}
+	return conn, err
 }
 
 // send posts message n to the nodes in turn starting at n's own node, moving on to
@@ -313,7 +322,36 @@ func TestMultiNode(t *testing.T) {
 	if distinct != messages {
 		t.Fatalf("receiver has %d distinct messages, want %d", distinct, messages)
 	}
-	t.Logf("3 nodes, node 2 killed (SIGKILL) after %s at %d messages sent; all %d sent in %s; all %d received in %s; %d duplicate deliveries; %d retries with a busy Idempotency-Key",
+	t.Logf("3 nodes, node 2 killed (SIGKILL) after %s at %d messages sent; all %d sent in %s; all %d received in %s; %d duplicate deliveries; %d retries with a busy Idempotency-Key; failed attempts recorded: %s",
 		killedAt.Round(time.Millisecond), messages/2, messages, sentIn.Round(time.Millisecond), messages,
-		finished.Round(time.Millisecond), total-distinct, c.busy.Load())
+		finished.Round(time.Millisecond), total-distinct, c.busy.Load(), c.failedAttempts(t))
+}
+
+// failedAttempts counts the failed attempts the nodes recorded, by error. The
+// receiver answers every webhook 204, so each is a fault of the sending side (or a
+// request the machine's load timed out), each one costing its delivery a retry
+// delay.
+func (c *cluster) failedAttempts(t *testing.T) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := c.storeConn(ctx, t)
+	if err != nil {
+		return err.Error()
+	}
+	rows, _ := conn.Query(ctx, `SELECT error, response_status_code, count(*) FROM attempts WHERE status = $1
+		GROUP BY 1, 2 ORDER BY 3 DESC`, hookd.StatusFail)
+	var out []string
+	var msg string
+	var code, n int
+	_, err = pgx.ForEachRow(rows, []any{&msg, &code, &n}, func() error {
+		out = append(out, fmt.Sprintf("%d × (%d %q)", n, code, msg))
+		return nil
+	})
+	if err != nil {
+		return err.Error()
+	}
+	if len(out) == 0 {
+		return "none"
+	}
+	return strings.Join(out, ", ")
 }
