@@ -72,8 +72,7 @@ type MessageStore interface {
 	ExpungeMessageContents(ctx context.Context, appID string, msgIDs []string) ([]string, error)
 	// ReclaimExpunged makes the space that expunged content took unreadable in the
 	// store's files as far as the store can without stopping writes: SQLite zeroes
-	// what an erase frees (secure_delete), gives every free page back to the file
-	// system (incremental vacuum) and truncates its WAL; PostgreSQL
+	// freed space as it frees it (secure_delete) and truncates its WAL; PostgreSQL
 	// removes the old row versions (VACUUM), whose bytes stay in the pages' free
 	// space until reused, unless compact is set, which rewrites the tables that held
 	// content (VACUUM FULL: they are locked meanwhile). It may take a while on a

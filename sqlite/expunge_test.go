@@ -15,12 +15,13 @@ import (
 )
 
 // TestExpungeAfterPurgesLeavesNoCopy checks that an erase leaves no copy of a live
-// message's payload in free pages the retention purges left unzeroed. Every other
-// message's payload, attempt body and Idempotency-Key answer are purged (so that the
-// leaves of messages, attempts and answers are rebalanced and freed, their live
-// neighbours' cells copied out of them first), then the messages still live are
-// erased: after ReclaimExpunged, and again after closing, the file and its WAL hold
-// no byte sequence of their payloads, while a message kept is still found.
+// message's payload in the pages the retention purges freed (they must be zeroed as
+// they are freed: a leaf freed after a rebalance may hold copies of its live
+// neighbours' cells). Every other message's payload, attempt body and Idempotency-Key
+// answer are purged (so that the leaves of messages, attempts and answers are
+// rebalanced and freed), then the messages still live are erased: after
+// ReclaimExpunged, and again after closing, the file and its WAL hold no byte sequence
+// of their payloads, while a message kept is still found.
 func TestExpungeAfterPurgesLeavesNoCopy(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "hookd.db")

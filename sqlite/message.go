@@ -183,10 +183,9 @@ func (s *Store) ExpungeMessageContent(ctx context.Context, appID, msgID string) 
 
 // ExpungeMessageContents replaces the payloads of the application's messages msgIDs
 // with {}, clears their attempts' response bodies and deletes the idempotency-key
-// answers that hold them, in one transaction. The writer deletes securely
-// (secure_delete), so the bytes the payloads took are zeroed as they are freed;
-// ReclaimExpunged then removes the free pages, which may hold older copies (see
-// purging), and empties the WAL, which may still hold older pages.
+// answers that hold them, in one transaction. The writer's connections delete
+// securely (secure_delete), so the bytes the payloads took are zeroed as they are
+// freed; ReclaimExpunged then empties the WAL, which may still hold older pages.
 func (s *Store) ExpungeMessageContents(ctx context.Context, appID string, msgIDs []string) ([]string, error) {
 	var found []string
 	err := s.write(ctx, func(tx *wtx) (bool, error) {
@@ -237,16 +236,11 @@ func (s *Store) ExpungeMessageContents(ctx context.Context, appID string, msgIDs
 	return found, nil
 }
 
-// ReclaimExpunged vacuums every free page away (live pages are moved over them and
-// the file is truncated: a page the retention purges freed is not zeroed and may hold
-// copies of cells of rows live then, see purging), then checkpoints the WAL into the
-// database file and truncates it, so the page images written before an expunge are
-// gone from disk; a checkpoint that readers keep from finishing is tried again a few
-// times. compact changes nothing: freed space is gone already.
+// ReclaimExpunged checkpoints the WAL into the database file and truncates it, so the
+// page images written before an expunge are gone from disk; a checkpoint that readers
+// keep from finishing is tried again a few times.
+// compact changes nothing: freed space is zeroed already.
 func (s *Store) ReclaimExpunged(ctx context.Context, compact bool) error {
-	if err := s.vacuumFreePages(ctx); err != nil {
-		return err
-	}
 	for i := 0; ; i++ {
 		var busy, logFrames, done int
 		err := s.writer.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logFrames, &done)
@@ -263,38 +257,6 @@ func (s *Store) ReclaimExpunged(ctx context.Context, compact bool) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(100 * time.Millisecond):
-		}
-	}
-}
-
-// vacuumFreePages gives every free page back to the file system, vacuumPages per
-// write so that the writer's other calls come in between; pages that purges free
-// meanwhile go too. A file without incremental auto_vacuum has nothing to do: its
-// freed pages are zeroed (see purging).
-func (s *Store) vacuumFreePages(ctx context.Context) error {
-	if !s.incremental {
-		return nil
-	}
-	// Each round vacuums up to vacuumPages, or every free page in the last one, so
-	// that purges freeing pages as fast cannot keep it going.
-	const rounds = 256
-	for i := 1; ; i++ {
-		var free int64
-		err := s.write(ctx, func(tx *wtx) (bool, error) {
-			n := vacuumPages
-			if i == rounds {
-				n = 0 // every free page
-			}
-			if _, err := tx.exec(fmt.Sprintf(`PRAGMA incremental_vacuum(%d)`, n)); err != nil {
-				return false, err
-			}
-			return false, tx.queryRow(`PRAGMA freelist_count`).Scan(&free)
-		})
-		if err != nil {
-			return fmt.Errorf("vacuum free pages: %w", err)
-		}
-		if free == 0 || i == rounds {
-			return nil
 		}
 	}
 }

@@ -14,97 +14,72 @@ import (
 // is due for purging but still needed is looked at again.
 const postponeBy = time.Minute
 
-// purging runs a retention purge's statements with secure_delete FAST: deleted and
-// overwritten cells are still zeroed in their pages (those pages are written anyway),
-// but the pages the purge frees are not, which saves writing each freed page whole
-// (the emptied leaves of every table and index a message has rows in). A freed page
-// then keeps what it held, which may include copies of cells of live rows (a leaf
-// freed after a rebalance moved its cells to a sibling); ReclaimExpunged vacuums every
-// free page away so that an erased message leaves none behind. A file without
-// incremental auto_vacuum cannot do that, so its purges zero freed pages as before.
-func purging(tx *wtx, fn func() error) error {
-	if !tx.s.incremental {
-		return fn()
-	}
-	if _, err := tx.exec(`PRAGMA secure_delete = FAST`); err != nil {
-		return err
-	}
-	err := fn()
-	if _, err2 := tx.exec(`PRAGMA secure_delete = ON`); err == nil {
-		err = err2
-	}
-	return err
-}
-
 // PurgePayloads empties the payloads of up to limit messages past their
 // PayloadExpiresAt, and the response bodies and headers of their attempts; messages
 // with a delivery still pending or sending are postponed instead.
 func (s *Store) PurgePayloads(ctx context.Context, now time.Time, limit int) (int, error) {
 	var n int
 	err := s.write(ctx, func(tx *wtx) (bool, error) {
-		return false, purging(tx, func() (err error) { n, err = purgePayloads(tx, now, limit); return err })
+		n = 0
+		// Whether a message has a delivery still due is found in the covering
+		// (status, msg_id, …) index, without reading its deliveries' rows; only for
+		// those that have one is the latest next attempt read (FILTER, not a
+		// condition on status, so that the deliveries are reached through their
+		// message ID rather than by walking the due index).
+		rows, err := tx.query(`SELECT m.id, CASE WHEN EXISTS (SELECT 1 FROM deliveries d
+					WHERE d.status IN `+dueStatuses+` AND d.msg_id = m.id)
+				THEN (SELECT max(d.next_attempt) FILTER (WHERE d.status IN `+dueStatuses+`)
+					FROM deliveries d WHERE d.msg_id = m.id) END
+			FROM messages m WHERE m.payload_expires_at IS NOT NULL AND m.payload_expires_at <= ?
+			ORDER BY m.payload_expires_at LIMIT ?`, ts(now), limit)
+		if err != nil {
+			return false, err
+		}
+		var clear, keep []string
+		var until int64
+		for rows.Next() {
+			var id string
+			var due sql.NullInt64
+			if err := rows.Scan(&id, &due); err != nil {
+				rows.Close()
+				return false, err
+			}
+			if due.Valid {
+				keep = append(keep, id)
+				until = max(until, due.Int64)
+			} else {
+				clear = append(clear, id)
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return false, err
+		}
+		n = len(clear) + len(keep)
+		if len(keep) > 0 {
+			until = max(until, ts(now)) + postponeBy.Microseconds()
+			if _, err := tx.exec(`UPDATE messages SET payload_expires_at = ?
+				WHERE id IN (SELECT value FROM json_each(?))`, until, jsonList(keep)); err != nil {
+				return false, err
+			}
+		}
+		if len(clear) > 0 {
+			list := jsonList(clear)
+			if _, err := tx.exec(`UPDATE messages SET payload = '', payload_expires_at = NULL
+				WHERE id IN (SELECT value FROM json_each(?))`, list); err != nil {
+				return false, err
+			}
+			if _, err := tx.exec(`UPDATE attempts SET response = '', headers = ''
+				WHERE msg_id IN (SELECT value FROM json_each(?)) AND (response <> '' OR headers <> '')`, list); err != nil {
+				return false, err
+			}
+		}
+		return false, nil
 	})
 	if err != nil {
 		return 0, wrap("purge payloads", err)
 	}
 	return n, nil
-}
-
-// purgePayloads is PurgePayloads' work in the writer's transaction.
-func purgePayloads(tx *wtx, now time.Time, limit int) (int, error) {
-	// Whether a message has a delivery still due is found in the covering
-	// (status, msg_id, …) index, without reading its deliveries' rows; only for
-	// those that have one is the latest next attempt read (FILTER, not a
-	// condition on status, so that the deliveries are reached through their
-	// message ID rather than by walking the due index).
-	rows, err := tx.query(`SELECT m.id, CASE WHEN EXISTS (SELECT 1 FROM deliveries d
-				WHERE d.status IN `+dueStatuses+` AND d.msg_id = m.id)
-			THEN (SELECT max(d.next_attempt) FILTER (WHERE d.status IN `+dueStatuses+`)
-				FROM deliveries d WHERE d.msg_id = m.id) END
-		FROM messages m WHERE m.payload_expires_at IS NOT NULL AND m.payload_expires_at <= ?
-		ORDER BY m.payload_expires_at LIMIT ?`, ts(now), limit)
-	if err != nil {
-		return 0, err
-	}
-	var clear, keep []string
-	var until int64
-	for rows.Next() {
-		var id string
-		var due sql.NullInt64
-		if err := rows.Scan(&id, &due); err != nil {
-			rows.Close()
-			return 0, err
-		}
-		if due.Valid {
-			keep = append(keep, id)
-			until = max(until, due.Int64)
-		} else {
-			clear = append(clear, id)
-		}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return 0, err
-	}
-	if len(keep) > 0 {
-		until = max(until, ts(now)) + postponeBy.Microseconds()
-		if _, err := tx.exec(`UPDATE messages SET payload_expires_at = ?
-			WHERE id IN (SELECT value FROM json_each(?))`, until, jsonList(keep)); err != nil {
-			return 0, err
-		}
-	}
-	if len(clear) > 0 {
-		list := jsonList(clear)
-		if _, err := tx.exec(`UPDATE messages SET payload = '', payload_expires_at = NULL
-			WHERE id IN (SELECT value FROM json_each(?))`, list); err != nil {
-			return 0, err
-		}
-		if _, err := tx.exec(`UPDATE attempts SET response = '', headers = ''
-			WHERE msg_id IN (SELECT value FROM json_each(?)) AND (response <> '' OR headers <> '')`, list); err != nil {
-			return 0, err
-		}
-	}
-	return len(clear) + len(keep), nil
 }
 
 // PurgeMessages deletes up to limit messages accepted before before, with their
@@ -135,7 +110,7 @@ func (s *Store) PurgeMessages(ctx context.Context, before time.Time, limit int) 
 		if len(ids) == 0 {
 			return false, nil
 		}
-		if err := purging(tx, func() error { return deleteMessages(tx, jsonList(ids)) }); err != nil {
+		if err := deleteMessages(tx, jsonList(ids)); err != nil {
 			return false, err
 		}
 		n = len(ids)

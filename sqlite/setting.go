@@ -139,12 +139,11 @@ func (s *Store) DeleteIdempotentResponses(ctx context.Context, before time.Time)
 	for {
 		var n int64
 		err := s.write(ctx, func(tx *wtx) (bool, error) {
-			return false, purging(tx, func() (err error) {
-				n, err = tx.affected(`DELETE FROM idempotent_responses WHERE key IN (
-					SELECT key FROM idempotent_responses WHERE created_at < ? ORDER BY created_at LIMIT ?)`,
-					ts(before), purgeBatch)
-				return err
-			})
+			var err error
+			n, err = tx.affected(`DELETE FROM idempotent_responses WHERE key IN (
+				SELECT key FROM idempotent_responses WHERE created_at < ? ORDER BY created_at LIMIT ?)`,
+				ts(before), purgeBatch)
+			return false, err
 		})
 		if err != nil {
 			return wrap("delete idempotent responses", err)

@@ -40,11 +40,6 @@ type Store struct {
 	writer *sql.DB      // one connection: every write
 	reader *sql.DB      // read-only pool
 
-	// incremental is whether the file uses auto_vacuum=INCREMENTAL, so that
-	// ReclaimExpunged can vacuum every free page away; only then do the retention
-	// purges leave freed pages unzeroed (see purging).
-	incremental bool
-
 	ops      chan *writeOp
 	quit     chan struct{}
 	done     chan struct{}
@@ -104,8 +99,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		s.reader = r
 	}
 	if !memory {
-		var err error
-		if s.incremental, err = s.useIncrementalVacuum(ctx); err != nil {
+		if err := s.useIncrementalVacuum(ctx); err != nil {
 			s.closeDBs()
 			return nil, err
 		}
@@ -137,9 +131,8 @@ func dsn(path string, readOnly bool) string {
 		// journal of the pages the call changes; in memory it costs no write(2)
 		// (it never needs to survive a crash: the WAL holds what is committed).
 		q.Add("_pragma", "temp_store(MEMORY)")
-		// Deleted and overwritten content (an expunged payload) is zeroed in the file
-		// rather than left in free space. The retention purges lower it to FAST for
-		// their own statements (see purging).
+		// Deleted and overwritten content (an expunged payload, a purged message) is
+		// zeroed in the file rather than left in free space.
 		q.Add("_pragma", "secure_delete(1)")
 	}
 	if path == ":memory:" {
@@ -349,7 +342,7 @@ func createPrivate(path string) error {
 }
 
 // useIncrementalVacuum turns auto_vacuum to INCREMENTAL, so that ReclaimSpace can give
-// the pages purges free back to the file system, and reports whether the file uses it. Once a file has its first page
+// the pages purges free back to the file system. Once a file has its first page
 // (switching to WAL writes it) the setting only takes effect through a VACUUM, which
 // rewrites the file: instant for a new one, once at the first start after an upgrade
 // for an existing one.
@@ -357,7 +350,7 @@ func createPrivate(path string) error {
 // start (a variable so that a test can lower it).
 var vacuumOnOpenMax int64 = 512 << 20
 
-func (s *Store) useIncrementalVacuum(ctx context.Context) (bool, error) {
+func (s *Store) useIncrementalVacuum(ctx context.Context) error {
 	const incremental = 2
 	mode := func() (int, error) {
 		var m int
@@ -366,20 +359,20 @@ func (s *Store) useIncrementalVacuum(ctx context.Context) (bool, error) {
 	}
 	m, err := mode()
 	if err != nil {
-		return false, fmt.Errorf("sqlite auto_vacuum: %w", err)
+		return fmt.Errorf("sqlite auto_vacuum: %w", err)
 	}
 	if m == incremental {
-		return true, nil
+		return nil
 	}
 	if _, err := s.writer.ExecContext(ctx, `PRAGMA auto_vacuum = INCREMENTAL`); err != nil {
-		return false, fmt.Errorf("sqlite auto_vacuum: %w", err)
+		return fmt.Errorf("sqlite auto_vacuum: %w", err)
 	}
 	if m, err = mode(); err != nil || m == incremental {
-		return err == nil, err
+		return err
 	}
 	var pages, pageSize int64
 	if err := s.writer.QueryRowContext(ctx, `SELECT (SELECT page_count FROM pragma_page_count()), (SELECT page_size FROM pragma_page_size())`).Scan(&pages, &pageSize); err != nil {
-		return false, fmt.Errorf("sqlite page count: %w", err)
+		return fmt.Errorf("sqlite page count: %w", err)
 	}
 	if size := pages * pageSize; size > vacuumOnOpenMax {
 		// Rewriting a large file at start would keep hookd from serving for minutes
@@ -388,22 +381,22 @@ func (s *Store) useIncrementalVacuum(ctx context.Context) (bool, error) {
 		// shrink.
 		slog.Warn("sqlite: the database file is not switched to incremental vacuum at start because it is large; purged space is reused but not given back to the file system (to switch it, stop hookd and run \"PRAGMA auto_vacuum=INCREMENTAL; VACUUM;\" on the file with the sqlite3 shell, with free disk of its size)",
 			"size_bytes", size, "limit_bytes", vacuumOnOpenMax)
-		return false, nil
+		return nil
 	}
 	// The rewrite's temporary data goes to a file, not to memory as the writer's
 	// other temporary data does.
 	if _, err := s.writer.ExecContext(ctx, `PRAGMA temp_store = FILE`); err != nil {
-		return false, fmt.Errorf("sqlite temp_store: %w", err)
+		return fmt.Errorf("sqlite temp_store: %w", err)
 	}
 	_, err = s.writer.ExecContext(ctx, `VACUUM`)
 	if _, err2 := s.writer.ExecContext(ctx, `PRAGMA temp_store = MEMORY`); err == nil && err2 != nil {
 		err = err2
 	}
 	if err != nil {
-		return false, fmt.Errorf("sqlite vacuum to switch auto_vacuum to incremental: %w", err)
+		return fmt.Errorf("sqlite vacuum to switch auto_vacuum to incremental: %w", err)
 	}
 	if m, err = mode(); err != nil || m != incremental {
-		return false, fmt.Errorf("sqlite auto_vacuum is %d after VACUUM, want %d (incremental): %v", m, incremental, err)
+		return fmt.Errorf("sqlite auto_vacuum is %d after VACUUM, want %d (incremental): %v", m, incremental, err)
 	}
-	return true, nil
+	return nil
 }
