@@ -22,31 +22,9 @@ func TestFloorStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	msg := []byte(`{"eventType":"hookd.bench","payload":{"n":1}}`)
-	for _, bad := range []string{`{"n":1}`, `{"eventType":"a","payload":[1]}`, `{"eventType":"a"`} {
-		if fresh, err := fs.Keep(1, "k", []byte(bad)); err == nil || fresh {
-			t.Errorf("Keep(%s) = %v, %v; want an error", bad, fresh, err)
-		}
-	}
+	msg := floorMessage
 	const n = 300
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() {
-			seq := int64(i + 1)
-			fresh, err := fs.Keep(seq, fmt.Sprintf("key-%d", i), msg)
-			if err != nil || !fresh {
-				t.Errorf("Keep(%d) = %v, %v; want true, nil", seq, fresh, err)
-				return
-			}
-			for slot := range 3 {
-				fs.Attempted(seq, slot, 204)
-			}
-		})
-	}
-	wg.Wait()
-	if fresh, err := fs.Keep(n+1, "key-7", msg); err != nil || fresh {
-		t.Errorf("Keep of a repeated key = %v, %v; want false, nil", fresh, err)
-	}
+	keepConcurrently(t, fs, n)
 	for seq := int64(n + 2); seq < n+4; seq++ {
 		if fresh, err := fs.Keep(seq, "", msg); err != nil || !fresh {
 			t.Errorf("Keep without a key = %v, %v; want true, nil", fresh, err)
@@ -103,5 +81,38 @@ func TestFloor(t *testing.T) {
 				t.Errorf("floor_ratio %v, want floor_per_s / relay_ceiling_per_s = %v", res.FloorRatio, got)
 			}
 		})
+	}
+}
+
+// floorMessage is the body the floor stores' tests keep.
+var floorMessage = []byte(`{"eventType":"hookd.bench","payload":{"n":1}}`)
+
+// keepConcurrently checks that fs refuses bodies that are not messages, keeps n
+// keyed messages sent at once (seq 1…n, keys key-0…) with three attempts each, and
+// refuses a repeated key (seq n+1).
+func keepConcurrently(t *testing.T, fs *bench.FloorStore, n int) {
+	t.Helper()
+	for _, bad := range []string{`{"n":1}`, `{"eventType":"a","payload":[1]}`, `{"eventType":"a"`} {
+		if fresh, err := fs.Keep(1, "k", []byte(bad)); err == nil || fresh {
+			t.Errorf("Keep(%s) = %v, %v; want an error", bad, fresh, err)
+		}
+	}
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			seq := int64(i + 1)
+			fresh, err := fs.Keep(seq, fmt.Sprintf("key-%d", i), floorMessage)
+			if err != nil || !fresh {
+				t.Errorf("Keep(%d) = %v, %v; want true, nil", seq, fresh, err)
+				return
+			}
+			for slot := range 3 {
+				fs.Attempted(seq, slot, 204)
+			}
+		})
+	}
+	wg.Wait()
+	if fresh, err := fs.Keep(int64(n+1), "key-7", floorMessage); err != nil || fresh {
+		t.Errorf("Keep of a repeated key = %v, %v; want false, nil", fresh, err)
 	}
 }

@@ -3,7 +3,6 @@ package bench_test
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -86,32 +85,11 @@ func TestPGFloorStore(t *testing.T) {
 			fs.Close()
 		}
 	}()
-	msg := []byte(`{"eventType":"hookd.bench","payload":{"n":1}}`)
-	for _, bad := range []string{`{"n":1}`, `{"eventType":"a","payload":[1]}`, `{"eventType":"a"`} {
-		if fresh, err := fs.Keep(1, "k", []byte(bad)); err == nil || fresh {
-			t.Errorf("Keep(%s) = %v, %v; want an error", bad, fresh, err)
-		}
-	}
+	msg := floorMessage
 	const n = 300
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() {
-			seq := int64(i + 1)
-			fresh, err := fs.Keep(seq, fmt.Sprintf("key-%d", i), msg)
-			if err != nil || !fresh {
-				t.Errorf("Keep(%d) = %v, %v; want true, nil", seq, fresh, err)
-				return
-			}
-			for slot := range 3 {
-				fs.Attempted(seq, slot, 204)
-			}
-		})
-	}
-	wg.Wait()
-	if fresh, err := fs.Keep(n+1, "key-7", msg); err != nil || fresh {
-		t.Errorf("Keep of a repeated key = %v, %v; want false, nil", fresh, err)
-	}
+	keepConcurrently(t, fs, n)
 	// The same new key twice at once: exactly one is kept.
+	var wg sync.WaitGroup
 	var kept atomic.Int32
 	for seq := int64(n + 2); seq < n+4; seq++ {
 		wg.Go(func() {
