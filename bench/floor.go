@@ -112,13 +112,22 @@ func (q *floorQueue) settle() (time.Time, error) {
 func (q *floorQueue) commitCount() int64 { return q.commits.Load() }
 
 // write is a writer: until ops is closed, it takes every queued row (up to
-// maxRelayBatch), commits them with commit, then calls after (if set; outside the
-// commit's time) and finishes them.
-func (q *floorQueue) write(commit func([]*floorOp) error, after func()) {
+// maxRelayBatch), commits them with commit (the batch's messages and its attempts
+// apart), then calls after (if set; outside the commit's time) and finishes them.
+func (q *floorQueue) write(commit func(msgs, atts []*floorOp) error, after func()) {
 	batch := make([]*floorOp, 0, maxRelayBatch)
+	var msgs, atts []*floorOp
 	for op := range q.ops {
 		batch = takeBatch(q.ops, append(batch[:0], op))
-		err := commit(batch)
+		msgs, atts = msgs[:0], atts[:0]
+		for _, op := range batch {
+			if op.attempt {
+				atts = append(atts, op)
+			} else {
+				msgs = append(msgs, op)
+			}
+		}
+		err := commit(msgs, atts)
 		now := time.Now()
 		if after != nil {
 			after()
@@ -207,23 +216,15 @@ func (s *floorStore) close() {
 func (s *floorStore) run() {
 	defer close(s.done)
 	var fresh []string
-	s.write(func(batch []*floorOp) error {
+	s.write(func(msgs, atts []*floorOp) error {
 		fresh = fresh[:0]
-		return s.commit(batch, &fresh)
+		return s.commit(msgs, atts, &fresh)
 	}, func() { s.prepare(fresh) })
 }
 
-// commit writes batch in one transaction: its messages in one INSERT, its attempts
+// commit writes a batch in one transaction: its messages in one INSERT, its attempts
 // in another.
-func (s *floorStore) commit(batch []*floorOp, fresh *[]string) error {
-	var msgs, atts []*floorOp
-	for _, op := range batch {
-		if op.attempt {
-			atts = append(atts, op)
-		} else {
-			msgs = append(msgs, op)
-		}
-	}
+func (s *floorStore) commit(msgs, atts []*floorOp, fresh *[]string) error {
 	tx, err := s.db.Begin()
 	if err != nil {
 		return fmt.Errorf("floor: begin: %w", err)

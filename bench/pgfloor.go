@@ -125,23 +125,15 @@ func openPGFloorStore(ctx context.Context, dsn string) (*pgFloorStore, error) {
 	}
 	for _, c := range s.conns {
 		s.writers.Go(func() {
-			s.write(func(batch []*floorOp) error { return s.commit(c, batch) }, nil)
+			s.write(func(msgs, atts []*floorOp) error { return s.commit(c, msgs, atts) }, nil)
 		})
 	}
 	return s, nil
 }
 
-// commit writes batch in one round trip and one implicit transaction: its messages
+// commit writes a batch in one round trip and one implicit transaction: its messages
 // in one INSERT, its attempts in another.
-func (s *pgFloorStore) commit(c *pgx.Conn, batch []*floorOp) error {
-	var msgs, atts []*floorOp
-	for _, op := range batch {
-		if op.attempt {
-			atts = append(atts, op)
-		} else {
-			msgs = append(msgs, op)
-		}
-	}
+func (s *pgFloorStore) commit(c *pgx.Conn, msgs, atts []*floorOp) error {
 	// Keys in one order in every batch, so that two writers inserting the same
 	// keys wait for each other rather than deadlock.
 	slices.SortFunc(msgs, func(a, b *floorOp) int { return cmp.Compare(a.key, b.key) })

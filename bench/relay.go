@@ -337,16 +337,17 @@ func runRelay(ctx context.Context, rcv *receiver, profile webhook.Profile, body 
 	var keeper relayKeeper
 	workers := 0
 	switch {
-	case phase == "floor" && floorDSN != "":
+	case phase != "floor":
+		keeper, err = newGroupLog(filepath.Join(tmp, "relay.log"))
+	case floorDSN != "":
 		keeper, err = openPGFloorStore(ctx, floorDSN)
-		workers = conc
-	case phase == "floor":
+	default:
 		keeper, err = openFloorStore(filepath.Join(tmp, "floor.db"))
+	}
+	if phase == "floor" {
 		// As many forwards in flight as the ceiling has: fewer connections cost
 		// less CPU per request than one per client and fan-out endpoint.
 		workers = conc
-	default:
-		keeper, err = newGroupLog(filepath.Join(tmp, "relay.log"))
 	}
 	if err != nil {
 		return relayResult{}, err
